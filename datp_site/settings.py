@@ -1,0 +1,157 @@
+"""Django settings for DATP: every value comes from the environment, read once here."""
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("DATP_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_bool(name, default):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name, default):
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def load_secret_key():
+    if os.environ.get("DJANGO_SECRET_KEY"):
+        return os.environ["DJANGO_SECRET_KEY"]
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = load_secret_key()
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_q",
+    "engine",
+    "monitoring",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "datp_site.urls"
+WSGI_APPLICATION = "datp_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def database_config(url):
+    """Build the default database; SQLite gets WAL, immediate transactions and a busy timeout."""
+    config = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["CONN_MAX_AGE"] = 0 if config["NAME"] == ":memory:" else 600
+        config["OPTIONS"] = {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    return config
+
+
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'datp.sqlite3'}"
+if DATABASE_URL.startswith("sqlite:///") and "datp.sqlite3" in DATABASE_URL:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {"default": database_config(DATABASE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+LOGIN_URL = "/admin/login/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": None,
+}
+
+# The engine's own settings: defaults live in engine/conf.py; these are the environment's overrides.
+DATP = {
+    "SHORT_SLEEP_SECONDS": float(os.environ.get("DATP_SHORT_SLEEP_SECONDS", "2")),
+    "MAX_WAIT": os.environ.get("DATP_MAX_WAIT", "PT30S"),
+    "MAX_PAYLOAD_BYTES": int(os.environ.get("DATP_MAX_PAYLOAD_BYTES", "1048576")),
+    "LEASE_SECONDS": float(os.environ.get("DATP_LEASE_SECONDS", "30")),
+    "MAX_ATTEMPTS": int(os.environ.get("DATP_MAX_ATTEMPTS", "3")),
+    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": env_bool("DATP_WEBHOOK_ALLOW_PRIVATE_NETWORKS", False),
+    "METRICS_PUBLIC": env_bool("DATP_METRICS_PUBLIC", True),
+    "RETENTION": os.environ.get("DATP_RETENTION", ""),
+    "BROKER": os.environ.get("DATP_BROKER", "orm"),
+    "DISPATCHER": os.environ.get("DATP_DISPATCHER", "inline"),
+    "STEP_MODULES": env_list("DATP_STEP_MODULES", ""),
+}
+
+# django-q2 reads Q_CLUSTER when it is imported, so every node group's cluster is described here,
+# up front: a node names its group with Q_CLUSTER_NAME and ALT_CLUSTERS must hold that name.
+Q_CLUSTER_GROUP = os.environ.get("Q_CLUSTER_NAME", "master")
+Q_CLUSTER = {
+    "name": "datp",
+    "orm": "default",
+    "workers": int(os.environ.get("DATP_WORKERS", "2")),
+    "timeout": 300,
+    "retry": 360,
+    "save_limit": -1,
+    "poll": 0.2,
+    "catch_up": False,
+    "ALT_CLUSTERS": {Q_CLUSTER_GROUP: {"workers": int(os.environ.get("DATP_WORKERS", "2"))}},
+}
+if DATP["BROKER"] == "redis":
+    Q_CLUSTER.pop("orm")
+    Q_CLUSTER["redis"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("DATP_LOG_LEVEL", "INFO")},
+}
