@@ -1,0 +1,76 @@
+"""The Python API for applications in the same Django project: thin wrappers over the services the
+REST API uses, with the same typed errors, journaled with the actor `app:<name>`.
+
+    from engine import client
+    tx = client.start(owner="acme", transaction_type="order-approval", data={"order_id": 17})
+    client.set_switch(owner="acme", tx_id=tx["tx_id"], name="approved", value=True)
+"""
+import time
+
+from django.db import close_old_connections
+
+from engine import clock, conf, durations
+from engine.selectors import transaction_as_dict, transaction_get
+from engine.services import callbacks, switches, transactions
+
+APP = "app:python"
+
+
+def _actor(app):
+    return f"app:{app}" if app else APP
+
+
+def start(*, owner, transaction_type, data=None, metadata=None, external_id=None, deadline=None, webhook=None,
+          webhook_progress=False, app=None):
+    """Start a transaction; returns its object (an idempotent replay returns the existing one)."""
+    tx, _ = transactions.transaction_start(
+        owner=owner, transaction_type=transaction_type, data=data, metadata=metadata, external_id=external_id,
+        deadline=deadline, webhook=webhook, webhook_progress=webhook_progress, actor=_actor(app),
+    )
+    return transaction_as_dict(tx)
+
+
+def get(*, owner, tx_id):
+    return transaction_as_dict(transaction_get(tx_id=tx_id, owner=owner))
+
+
+def wait(*, owner, tx_id, timeout="PT30S", poll_seconds=0.1):
+    """Return the transaction once it has finished, or as it is when `timeout` (capped by DATP_MAX_WAIT) passes."""
+    start_at = clock.now()
+    limit = min(durations.seconds(timeout, start_at), durations.seconds(conf.get("MAX_WAIT"), start_at))
+    deadline = time.monotonic() + limit
+    while True:
+        tx = transaction_get(tx_id=tx_id, owner=owner)
+        if tx.is_finished or time.monotonic() >= deadline:
+            return transaction_as_dict(tx)
+        close_old_connections()
+        time.sleep(poll_seconds)
+
+
+def set_switch(*, owner, tx_id, name, value, reason="", app=None):
+    return switches.switch_set(tx_id=tx_id, name=name, value=value, reason=reason, owner=owner,
+                               actor=_actor(app), channel="python")
+
+
+def set_global_switch(*, owner, name, value, reason="", app=None):
+    return switches.global_switch_set(owner=owner, name=name, value=value, reason=reason, actor=_actor(app),
+                                      channel="python")
+
+
+def wake(*, owner, tx_id, reason="", app=None):
+    return transaction_as_dict(transactions.transaction_wake(tx_id=tx_id, owner=owner, reason=reason,
+                                                             actor=_actor(app)))
+
+
+def cancel(*, owner, tx_id, reason="", app=None):
+    return transaction_as_dict(transactions.transaction_cancel(tx_id=tx_id, owner=owner, reason=reason,
+                                                               actor=_actor(app)))
+
+
+def retry(*, owner, tx_id, reason="", deadline=None, app=None):
+    return transaction_as_dict(transactions.transaction_retry(tx_id=tx_id, owner=owner, reason=reason,
+                                                              deadline=deadline, actor=_actor(app)))
+
+
+def update_callback(*, token, status, data=None, app=None):
+    return callbacks.callback_update(token=token, status=status, data=data, actor=_actor(app))

@@ -1,0 +1,25 @@
+"""The engine's settings: one DATP dict, its defaults here, overridden by settings.DATP."""
+from django.conf import settings
+
+DEFAULTS = {
+    "SHORT_SLEEP_SECONDS": 2.0,
+    "MAX_WAIT": "PT30S",
+    "MAX_PAYLOAD_BYTES": 1048576,
+    "LEASE_SECONDS": 30.0,
+    "MAX_ATTEMPTS": 3,
+    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": False,
+    "METRICS_PUBLIC": True,
+    "RETENTION": "",
+    "BROKER": "orm",
+    "DISPATCHER": "inline",
+    "STEP_MODULES": [],
+    "SWITCH_FALLBACK_SECONDS": 7200,
+    "DEFAULT_RETRY_LATER_SECONDS": 300,
+    "GLOBAL_WAKE_BATCH": 500,
+    "DEFAULT_NODE_GROUP": "master",
+}
+
+
+def get(name):
+    """Return the DATP setting `name`, or its default."""
+    return getattr(settings, "DATP", {}).get(name, DEFAULTS[name])

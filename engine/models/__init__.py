@@ -1,0 +1,32 @@
+"""Every table of the engine; one module per area, re-exported here."""
+from engine.models.owners import ApiKey, Owner
+from engine.models.pipelines import Node, NodeGroup, Pipeline, PipelineVersion
+from engine.models.transactions import JournalEntry, StepRun, Transaction
+from engine.models.waits import (
+    Callback,
+    CallbackUpdate,
+    GlobalSwitch,
+    GlobalSwitchChange,
+    Sleeper,
+    Switch,
+)
+from engine.models.webhooks import WebhookDelivery
+
+__all__ = [
+    "ApiKey",
+    "Callback",
+    "CallbackUpdate",
+    "GlobalSwitch",
+    "GlobalSwitchChange",
+    "JournalEntry",
+    "Node",
+    "NodeGroup",
+    "Owner",
+    "Pipeline",
+    "PipelineVersion",
+    "Sleeper",
+    "StepRun",
+    "Switch",
+    "Transaction",
+    "WebhookDelivery",
+]

@@ -1,0 +1,155 @@
+"""Transactions (the queue itself), their step runs and their journal.
+
+Columns that change on every step (status, current step, lease) appear only in partial indexes
+over active rows, so that step updates stay cheap; list filters use columns that never change.
+"""
+from django.db import models
+from django.db.models import Q
+
+from engine.states import TX_ACTIVE, TX_TERMINAL, StepRunStatus, TxStatus
+
+ACTIVE = sorted(str(status) for status in TX_ACTIVE)
+TERMINAL = sorted(str(status) for status in TX_TERMINAL)
+
+
+class TransactionQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status__in=ACTIVE)
+
+    def finished(self):
+        return self.filter(status__in=TERMINAL)
+
+    def for_owner(self, owner):
+        return self.filter(owner=owner)
+
+
+class Transaction(models.Model):
+    id = models.CharField(primary_key=True, max_length=40)
+    owner = models.ForeignKey("engine.Owner", on_delete=models.PROTECT, related_name="transactions")
+    external_id = models.CharField(max_length=128, null=True, blank=True)
+    pipeline_name = models.CharField(max_length=100)
+    version = models.ForeignKey("engine.PipelineVersion", on_delete=models.PROTECT, related_name="+")
+    node_group = models.ForeignKey("engine.NodeGroup", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=TxStatus.choices, default=TxStatus.QUEUED)
+    note = models.TextField(null=True, blank=True)
+    progress = models.JSONField(null=True, blank=True)
+    input = models.JSONField(default=dict)
+    metadata = models.JSONField(default=dict)
+    output = models.JSONField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    # Idempotency of ctx.start_child: the n-th child started by one execution of a parent's step.
+    parent_key = models.CharField(max_length=200, null=True, blank=True)
+    # A background child reports its end to this callback of its parent.
+    report_to = models.ForeignKey(
+        "engine.Callback", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    webhook_url = models.CharField(max_length=2000, null=True, blank=True)
+    webhook_progress = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    queued_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # Where the transaction stands: the current step, its visit, and how it is being run.
+    step_name = models.CharField(max_length=100)
+    step_seq = models.PositiveIntegerField(default=0)
+    visit = models.PositiveIntegerField(default=1)
+    visit_started_at = models.DateTimeField(null=True, blank=True)
+    retry_count = models.PositiveIntegerField(default=0)
+    attempt = models.PositiveIntegerField(default=1)
+    lease_token = models.CharField(max_length=32, null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    node = models.CharField(max_length=100, null=True, blank=True)
+    # The input of the next step when the transaction was queued between two steps (a paused group).
+    pending_input = models.JSONField(null=True, blank=True)
+
+    objects = TransactionQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["node_group", "queued_at"], condition=Q(status="queued"), name="tx_claim_idx"),
+            models.Index(fields=["lease_expires_at"], condition=Q(status="running"), name="tx_lease_idx"),
+            models.Index(
+                fields=["deadline_at"],
+                condition=Q(status__in=ACTIVE, deadline_at__isnull=False),
+                name="tx_deadline_idx",
+            ),
+            models.Index(fields=["owner", "-created_at", "id"], name="tx_owner_created_idx"),
+            models.Index(fields=["owner", "pipeline_name", "-created_at"], name="tx_owner_type_idx"),
+            models.Index(
+                fields=["owner", "status", "-created_at"], condition=Q(status__in=TERMINAL), name="tx_owner_finished_idx"
+            ),
+            models.Index(fields=["parent", "created_at"], name="tx_parent_idx"),
+            models.Index(fields=["completed_at"], condition=Q(completed_at__isnull=False), name="tx_completed_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "external_id"], condition=Q(external_id__isnull=False), name="tx_external_id_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["parent", "parent_key"], condition=Q(parent_key__isnull=False), name="tx_parent_key_uniq"
+            ),
+        ]
+
+    def __str__(self):
+        return self.id
+
+    @property
+    def is_finished(self):
+        return self.status in TERMINAL
+
+
+class StepRun(models.Model):
+    """One execution attempt of one step of a transaction."""
+
+    tx = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="step_runs")
+    seq = models.PositiveIntegerField()
+    step = models.CharField(max_length=100)
+    step_type = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, choices=StepRunStatus.choices, default=StepRunStatus.RUNNING)
+    visit = models.PositiveIntegerField(default=1)
+    attempt = models.PositiveIntegerField(default=1)
+    retry_count = models.PositiveIntegerField(default=0)
+    input = models.JSONField(default=dict)
+    output = models.JSONField(null=True, blank=True)
+    note = models.TextField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+    logs = models.JSONField(default=list)
+    node = models.CharField(max_length=100, null=True, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tx", "seq"], name="steprun_tx_seq_uniq")]
+
+    def __str__(self):
+        return f"{self.tx_id}#{self.seq} {self.step}"
+
+    @property
+    def duration_ms(self):
+        if self.ended_at is None:
+            return None
+        return int((self.ended_at - self.started_at).total_seconds() * 1000)
+
+
+class JournalEntry(models.Model):
+    """Append-only: everything that happened to a transaction, with who did it and why."""
+
+    tx = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="journal")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=40)
+    actor = models.CharField(max_length=200)
+    step = models.CharField(max_length=100, null=True, blank=True)
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["tx", "id"], name="journal_tx_idx")]
+        verbose_name_plural = "journal entries"
+
+    def __str__(self):
+        return f"{self.tx_id} {self.kind}"
+
+    @property
+    def seq(self):
+        return self.id

@@ -1,0 +1,60 @@
+"""The only caller of step types: claim ready transactions of a node group and run their steps,
+checkpointing each outcome; consecutive steps stay on this worker."""
+import logging
+import traceback
+
+from engine import clock
+from engine.errors import LeaseLost
+from engine.runtime import faults
+from engine.services.execution import step_complete, tx_claim
+from engine.steps import registry
+from engine.steps.context import StepContext
+from engine.steps.outcomes import Outcome, Wait
+
+logger = logging.getLogger(__name__)
+
+
+def invoke(run):
+    """Run one step; return (outcome, traceback or None, log lines). Never raises for the step's faults."""
+    step_type = registry.get(run.step_type)
+    if step_type is None:
+        note = f"Step type {run.step_type!r} is no longer registered"
+        return Outcome("internal_error", note), None, []
+    ctx = StepContext(run, run.config)
+    try:
+        outcome = step_type().invoke(ctx)
+    except LeaseLost:
+        raise
+    except Exception as exc:  # a step's exception is data: recorded with its traceback
+        return Outcome("internal_error", f"{type(exc).__name__}: {exc}"), traceback.format_exc(), ctx.log.lines
+    if not isinstance(outcome, Outcome | Wait):
+        note = f"Step {run.step_name!r} returned {type(outcome).__name__} instead of an outcome from ctx"
+        return Outcome("internal_error", note), None, ctx.log.lines
+    return outcome, None, ctx.log.lines
+
+
+def run_claimed(run):
+    """Run `run` and every step that follows it on this worker; stop when the transaction leaves it."""
+    while run is not None:
+        if run.sleep_seconds:
+            clock.sleep(run.sleep_seconds)
+        try:
+            outcome, error, logs = invoke(run)
+            faults.hit(faults.AFTER_STEP_BEFORE_CHECKPOINT, run)
+            run = step_complete(run=run, outcome=outcome, logs=logs, error=error)
+        except LeaseLost:
+            logger.warning("%s: lease lost; the step's result is discarded", run.tx_id)
+            return
+
+
+def drain(*, node_group, node="inline", max_transactions=None):
+    """Claim and run ready transactions of `node_group` until none is left; return how many were run."""
+    count = 0
+    while max_transactions is None or count < max_transactions:
+        run = tx_claim(node_group=node_group, node=node)
+        if run is None:
+            return count
+        faults.hit(faults.AFTER_CLAIM, run)
+        run_claimed(run)
+        count += 1
+    return count

@@ -1,0 +1,1 @@
+"""Every write of the engine; each status move in one database transaction, journaled."""

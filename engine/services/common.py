@@ -1,0 +1,60 @@
+"""Shared pieces of the services: ids, the journal, row locks, the lease fence, dispatch on commit."""
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from engine.errors import LeaseLost, TransactionNotFound
+from engine.models import JournalEntry, Transaction
+from engine.runtime import dispatch
+from engine.states import TxStatus
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What a worker holds while it runs a step: every write it makes is fenced by it."""
+
+    tx_id: str
+    token: str
+
+
+def new_tx_id():
+    return f"tx-{uuid.uuid4().hex}"
+
+
+def new_token():
+    """An unguessable, URL-safe token of 192 random bits."""
+    return secrets.token_urlsafe(24)
+
+
+def journal(tx_id, kind, actor, at, step=None, **data):
+    return JournalEntry.objects.create(tx_id=tx_id, kind=kind, actor=actor, step=step, at=at, data=data)
+
+
+def lock_tx(tx_id, owner=None):
+    """Return the transaction row locked for update (a no-op lock on SQLite, whose writes serialise)."""
+    queryset = Transaction.objects.select_for_update().filter(pk=tx_id)
+    if owner is not None:
+        queryset = queryset.filter(owner=owner)
+    tx = queryset.first()
+    if tx is None:
+        raise TransactionNotFound()
+    return tx
+
+
+def lock_fenced(lease):
+    """Return the transaction locked, if `lease` still holds it; else raise LeaseLost."""
+    tx = (
+        Transaction.objects.select_for_update()
+        .filter(pk=lease.tx_id, lease_token=lease.token, status=TxStatus.RUNNING)
+        .first()
+    )
+    if tx is None:
+        raise LeaseLost(f"{lease.tx_id}: the lease is no longer held")
+    return tx
+
+
+def dispatch_on_commit(node_group):
+    """Tell the runtime, once the enclosing database transaction commits, that work is ready."""
+    transaction.on_commit(lambda: dispatch.work_available(node_group))

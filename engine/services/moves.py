@@ -1,0 +1,95 @@
+"""The one place a transaction's status changes: check the move, write it, journal it, follow it up.
+
+Callers hold the transaction's row lock (or have just won a conditional update) and an atomic block.
+"""
+from django.db import transaction
+
+from engine.errors import InvalidTransition
+from engine.models import Callback, Sleeper, StepRun
+from engine.services.common import dispatch_on_commit, journal
+from engine.states import CALLBACK_ACTIVE, TX_TERMINAL, TxStatus, can_move, is_terminal
+
+TERMINAL_VALUES = {str(status) for status in TX_TERMINAL}
+
+CHILD_REPORT = {"success": "complete", "cancelled": "cancel", "aborted": "cancel"}
+
+
+def move(tx, target, *, actor, now, note=None, output=None, kind="status", **data):
+    """Move `tx` to `target` and save it; a terminal target runs the finish follow-ups.
+
+    `note` becomes the transaction's note on a terminal move; on any move it goes into the journal.
+    """
+    source = tx.status
+    if not can_move(source, target):
+        raise InvalidTransition(f"A transaction cannot move from {source} to {target}.", status=source)
+    tx.status = target
+    tx.updated_at = now
+    fields = ["status", "updated_at"]
+    if target == TxStatus.QUEUED:
+        tx.queued_at = now
+        fields.append("queued_at")
+    if target != TxStatus.RUNNING:
+        tx.lease_token = None
+        tx.lease_expires_at = None
+        fields += ["lease_token", "lease_expires_at"]
+    if is_terminal(target):
+        tx.note = note
+        tx.output = output
+        tx.completed_at = now
+        fields += ["note", "output", "completed_at"]
+    elif source in TERMINAL_VALUES:
+        tx.note = None
+        fields.append("note")
+    tx.save(update_fields=fields)
+    journal(tx.pk, kind, actor, now, step=tx.step_name, **{"from": source, "to": str(target), "note": note, **data})
+    if target == TxStatus.QUEUED:
+        dispatch_on_commit(tx.node_group_id)
+    if is_terminal(target):
+        _finished(tx, now=now)
+
+
+def wake(tx, *, actor, now, why):
+    """Queue a sleeping transaction (locked by the caller); its step runs again (retry_count was
+    raised when it went to sleep)."""
+    Sleeper.objects.filter(tx_id=tx.pk).delete()
+    move(tx, TxStatus.QUEUED, actor=actor, now=now, kind="woken", why=why)
+
+
+def wake_if_waiting(*, now, actor, why, **condition):
+    """Wake every transaction whose sleeper matches `condition` (callback=..., child=...)."""
+    from engine.services.common import lock_tx
+
+    woken = 0
+    for tx_id in Sleeper.objects.filter(**condition).values_list("tx_id", flat=True):
+        tx = lock_tx(tx_id)
+        if tx.status == TxStatus.SLEEPING:
+            wake(tx, actor=actor, now=now, why=why)
+            woken += 1
+    return woken
+
+
+def _finished(tx, *, now):
+    """Follow up a transaction that just ended: callbacks, children, its parent, its webhook, the signal."""
+    from engine.services import callbacks, children, webhooks
+    from engine.signals import send_finished
+
+    Sleeper.objects.filter(tx_id=tx.pk).delete()
+    if tx.status in (TxStatus.CANCELLED, TxStatus.TIMEOUT):
+        open_callbacks = Callback.objects.filter(tx_id=tx.pk, status__in=[str(s) for s in CALLBACK_ACTIVE])
+        for callback in open_callbacks:
+            callbacks.callback_force(callback, status="cancel", now=now, actor="system")
+        children.children_cancel(parent=tx, now=now)
+    if tx.report_to_id is not None:
+        status = CHILD_REPORT.get(tx.status, "error")
+        callbacks.callback_report_child(callback_id=tx.report_to_id, status=status, child=tx, now=now)
+    if tx.parent_id is not None:
+        wake_if_waiting(child_id=tx.pk, now=now, actor="system", why=f"child {tx.pk} finished")
+    webhooks.webhook_enqueue(tx, event="transaction.finished", now=now)
+    transaction.on_commit(lambda: send_finished(tx_id=tx.pk, owner=tx.owner_id, status=str(tx.status)))
+
+
+def finish_now(tx, target, *, actor, now, note=None, **data):
+    """End an unfinished, not running transaction at once (cancel, timeout), keeping its last output."""
+    last_input = StepRun.objects.filter(tx_id=tx.pk).order_by("-seq").values_list("input", flat=True).first()
+    output = last_input if last_input is not None else tx.input
+    move(tx, target, actor=actor, now=now, note=note, output=output, **data)

@@ -1,0 +1,64 @@
+"""Owners and their API keys: keys are 256 random bits, stored only as their SHA-256."""
+import hashlib
+import hmac
+import re
+import secrets
+
+from django.db import transaction
+
+from engine import clock
+from engine.errors import InvalidRequest, NotFound
+from engine.models import ApiKey, Owner
+
+OWNER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def hash_key(raw):
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def owner_ensure(*, name, description=""):
+    """Return the owner `name`, creating it (with a fresh webhook secret) if needed."""
+    if not isinstance(name, str) or not OWNER_RE.match(name):
+        raise InvalidRequest("An owner name is 1 to 64 letters, digits or _.- .", fields={"owner": ["Not valid."]})
+    owner, _ = Owner.objects.get_or_create(
+        name=name,
+        defaults={"description": description, "webhook_secret": secrets.token_hex(32), "created_at": clock.now()},
+    )
+    return owner
+
+
+def owner_rotate_webhook_secret(*, owner):
+    secret = secrets.token_hex(32)
+    if not Owner.objects.filter(pk=owner).update(webhook_secret=secret):
+        raise NotFound("No such owner.")
+    return secret
+
+
+def api_key_create(*, owner, name, system=False):
+    """Create a key for `owner` (created if needed); return (api_key, raw_key). The raw key is shown once."""
+    with transaction.atomic():
+        owner_obj = owner_ensure(name=owner)
+        raw = f"datp_{secrets.token_urlsafe(32)}"
+        key = ApiKey.objects.create(owner=owner_obj, name=name, key_hash=hash_key(raw), prefix=raw[:12],
+                                    is_system=system, created_at=clock.now())
+    return key, raw
+
+
+def api_key_authenticate(raw):
+    """Return the active ApiKey for `raw`, or None. One indexed lookup by hash, compared in constant time."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    digest = hash_key(raw)
+    key = ApiKey.objects.select_related("owner").filter(key_hash=digest, revoked_at__isnull=True).first()
+    if key is None or not hmac.compare_digest(key.key_hash, digest):
+        return None
+    return key
+
+
+def api_key_revoke(*, key_id, owner=None):
+    queryset = ApiKey.objects.filter(pk=key_id, revoked_at__isnull=True)
+    if owner is not None:
+        queryset = queryset.filter(owner_id=owner)
+    if not queryset.update(revoked_at=clock.now()):
+        raise NotFound("No such active API key.")

@@ -1,0 +1,233 @@
+"""Pipelines: validate a definition (every problem at once, with its path), publish it as a version,
+roll back to an earlier version, and ensure node groups exist."""
+import hashlib
+import json
+import re
+
+import jsonschema
+from django.db import transaction
+
+from engine import clock, durations
+from engine.errors import InvalidPipeline, NotFound
+from engine.models import NodeGroup, Pipeline, PipelineVersion
+from engine.states import ROUTABLE_OUTCOMES
+from engine.steps import registry
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+STEP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+TOP_FIELDS = {"name", "description", "node_group", "transaction_type", "deadline", "steps"}
+STEP_FIELDS = {"name", "type", "config", "on", "retry"}
+RETRY_FIELDS = {"max_attempts", "backoff", "max_backoff"}
+
+_format_checker = jsonschema.FormatChecker()
+
+
+@_format_checker.checks("duration", raises=())
+def _is_duration(value):
+    return not isinstance(value, str) or durations.is_duration(value)
+
+
+@_format_checker.checks("date-time", raises=())
+def _is_timestamp(value):
+    if not isinstance(value, str):
+        return True
+    try:
+        durations.parse_timestamp(value)
+    except durations.BadDuration:
+        return False
+    return True
+
+
+def _path(parts):
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _schema_errors(schema, config, prefix):
+    validator = jsonschema.Draft202012Validator(schema, format_checker=_format_checker)
+    errors = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
+        where = _path([*prefix, *error.absolute_path])
+        message = "not an ISO 8601 duration" if error.validator == "format" and error.validator_value == "duration" \
+            else error.message
+        errors.append(f"{where}: {message}")
+    return errors
+
+
+def _check_duration(value, where, errors):
+    if not isinstance(value, str) or not durations.is_duration(value):
+        errors.append(f"{where}: not an ISO 8601 duration")
+
+
+def _check_steps(steps, errors):
+    names = []
+    for index, step in enumerate(steps):
+        where = f"steps[{index}]"
+        if not isinstance(step, dict):
+            errors.append(f"{where}: must be an object")
+            names.append(None)
+            continue
+        for extra in sorted(set(step) - STEP_FIELDS):
+            errors.append(f"{where}.{extra}: unknown field")
+        name = step.get("name", f"step-{index + 1}")
+        if not isinstance(name, str) or not STEP_NAME_RE.match(name):
+            errors.append(f"{where}.name: 1 to 100 letters, digits or _.:- starting with a letter or digit")
+        elif name == "end":
+            errors.append(f"{where}.name: 'end' is reserved for routes")
+        elif name in names:
+            errors.append(f"{where}.name: duplicate step name {name!r}")
+        names.append(name)
+        step_type = registry.get(step.get("type")) if isinstance(step.get("type"), str) else None
+        if step_type is None:
+            errors.append(f"{where}.type: unknown step type {step.get('type')!r}")
+        config = step.get("config", {})
+        if not isinstance(config, dict):
+            errors.append(f"{where}.config: must be an object")
+        elif step_type is not None:
+            errors.extend(_schema_errors(step_type.config_schema, config, [where, "config"]))
+        retry = step.get("retry")
+        if retry is not None:
+            if not isinstance(retry, dict):
+                errors.append(f"{where}.retry: must be an object")
+            else:
+                for extra in sorted(set(retry) - RETRY_FIELDS):
+                    errors.append(f"{where}.retry.{extra}: unknown field")
+                attempts = retry.get("max_attempts", 3)
+                if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 100:
+                    errors.append(f"{where}.retry.max_attempts: a whole number from 1 to 100")
+                for key in ("backoff", "max_backoff"):
+                    if key in retry:
+                        _check_duration(retry[key], f"{where}.retry.{key}", errors)
+    return names
+
+
+def _check_routes(steps, names, errors):
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict) or "on" not in step:
+            continue
+        routes = step["on"]
+        if not isinstance(routes, dict):
+            errors.append(f"steps[{index}].on: must be an object")
+            continue
+        for outcome, target in routes.items():
+            where = f"steps[{index}].on.{outcome}"
+            if outcome not in ROUTABLE_OUTCOMES:
+                errors.append(f"{where}: unknown outcome (one of {', '.join(ROUTABLE_OUTCOMES)})")
+            elif target != "end" and target not in names:
+                errors.append(f"{where}: route to unknown step {target!r}")
+
+
+def pipeline_validate(definition):
+    """Return the normalised definition, or raise InvalidPipeline with every problem and its path."""
+    errors = []
+    if not isinstance(definition, dict):
+        raise InvalidPipeline(["(root): a pipeline definition must be a JSON object"])
+    for extra in sorted(set(definition) - TOP_FIELDS):
+        errors.append(f"{extra}: unknown field")
+    name = definition.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        errors.append("name: required; lower-case letters, digits and _.- (at most 100), starting with a letter or digit")
+    if "description" in definition and not isinstance(definition["description"], str):
+        errors.append("description: must be text")
+    group = definition.get("node_group", "master")
+    if not isinstance(group, str) or not NAME_RE.match(group):
+        errors.append("node_group: lower-case letters, digits and _.- (at most 100)")
+    if not isinstance(definition.get("transaction_type", True), bool):
+        errors.append("transaction_type: must be true or false")
+    if definition.get("deadline") is not None:
+        _check_duration(definition["deadline"], "deadline", errors)
+    steps = definition.get("steps")
+    if not isinstance(steps, list) or not steps:
+        errors.append("steps: required, a list of at least one step")
+        steps = []
+    names = _check_steps(steps, errors)
+    _check_routes(steps, names, errors)
+    if errors:
+        raise InvalidPipeline(errors)
+    return {
+        "name": name,
+        "description": definition.get("description", ""),
+        "node_group": group,
+        "transaction_type": definition.get("transaction_type", True),
+        "deadline": definition.get("deadline"),
+        "steps": [_normal_step(step, names[index]) for index, step in enumerate(steps)],
+    }
+
+
+def _normal_step(step, name):
+    normal = {"name": name, "type": registry.canonical_name(step["type"]), "config": step.get("config", {})}
+    for key in ("on", "retry"):
+        if key in step:
+            normal[key] = step[key]
+    return normal
+
+
+def version_id(definition):
+    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def node_group_ensure(name, *, now=None):
+    group, _ = NodeGroup.objects.get_or_create(pk=name, defaults={"created_at": now or clock.now()})
+    return group
+
+
+def pipeline_publish(definition, *, create_node_group=True):
+    """Validate and store `definition` as the version in use. Returns (version, created)."""
+    normal = pipeline_validate(definition)
+    now = clock.now()
+    with transaction.atomic():
+        if create_node_group:
+            node_group_ensure(normal["node_group"], now=now)
+        elif not NodeGroup.objects.filter(pk=normal["node_group"]).exists():
+            raise InvalidPipeline([f"node_group: no node group named {normal['node_group']!r}"])
+        pipeline, _ = Pipeline.objects.select_for_update().get_or_create(
+            name=normal["name"],
+            defaults={"node_group_id": normal["node_group"], "created_at": now, "updated_at": now},
+        )
+        vid = version_id(normal)
+        version, created = PipelineVersion.objects.get_or_create(
+            version=vid, defaults={"pipeline": pipeline, "definition": normal, "created_at": now}
+        )
+        if pipeline.current_version_id != vid:
+            _use(pipeline, version, now)
+    return version, created
+
+
+def _use(pipeline, version, now):
+    definition = version.definition
+    pipeline.current_version = version
+    pipeline.description = definition.get("description", "")
+    pipeline.node_group_id = definition["node_group"]
+    pipeline.transaction_type = definition.get("transaction_type", True)
+    pipeline.updated_at = now
+    pipeline.save()
+
+
+def pipeline_use_version(*, name, version):
+    """Make an earlier version the one in use (a rollback); running transactions keep their own."""
+    now = clock.now()
+    with transaction.atomic():
+        pipeline = Pipeline.objects.select_for_update().filter(name=name).first()
+        found = PipelineVersion.objects.filter(pipeline_id=name, version=version).first()
+        if pipeline is None or found is None:
+            raise NotFound("No such pipeline version.")
+        node_group_ensure(found.definition["node_group"], now=now)
+        _use(pipeline, found, now)
+    return found
+
+
+def pipelines_publish_all(definitions):
+    """Validate every definition first; store them all only if none has a problem."""
+    errors = []
+    for label, definition in definitions:
+        try:
+            pipeline_validate(definition)
+        except InvalidPipeline as exc:
+            errors.extend(f"{label}: {error}" for error in exc.errors)
+    if errors:
+        raise InvalidPipeline(errors)
+    with transaction.atomic():
+        return [pipeline_publish(definition) for _, definition in definitions]

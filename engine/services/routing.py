@@ -1,0 +1,151 @@
+"""What happens after a step: route to the next step, end, sleep, or run again (short sleep, retry policy).
+
+Called by the checkpoint with the transaction locked and the lease verified.
+"""
+from dataclasses import replace
+from datetime import timedelta
+
+from engine import conf, durations
+from engine.models import Callback, GlobalSwitch, NodeGroup, Sleeper, Switch, Transaction
+from engine.services.execution import begin_run, lease_until, step_definition
+from engine.services.moves import move
+from engine.states import TX_TERMINAL, TxStatus
+from engine.steps.outcomes import Wait
+
+TERMINAL = {str(status) for status in TX_TERMINAL}
+
+
+def _stop_for(tx, now):
+    """A cancel request or a passed deadline ends the transaction at the checkpoint; routes never catch them."""
+    if tx.cancel_requested:
+        return TxStatus.CANCELLED, "Cancelled"
+    if tx.deadline_at is not None and tx.deadline_at <= now:
+        return TxStatus.TIMEOUT, "Deadline passed"
+    return None
+
+
+def _continue(tx, run, *, step_input, now, step_name=None, retry_count=0):
+    """Start the next step run in this worker, in the same commit as the end of the previous one."""
+    if step_name is not None:
+        tx.step_name = step_name
+        tx.visit += 1
+        tx.visit_started_at = now
+    tx.retry_count = retry_count
+    tx.attempt = 1
+    tx.lease_expires_at = lease_until(now)
+    tx.updated_at = now
+    new_run = begin_run(tx, step_input=step_input, now=now, node=run.node)
+    tx.save(update_fields=["step_name", "visit", "visit_started_at", "retry_count", "attempt",
+                           "lease_expires_at", "updated_at", "step_seq"])
+    return new_run
+
+
+def after_outcome(tx, run, outcome, *, output, now):
+    stop = _stop_for(tx, now)
+    if stop is not None:
+        move(tx, stop[0], actor="system", now=now, note=stop[1], output=output)
+        return None
+    step = step_definition(run.version_id, run.step_name)
+    route = (step.get("on") or {}).get(outcome.kind) if outcome.kind != "internal_error" else None
+    if route is None and outcome.kind == "success":
+        steps = [s["name"] for s in _steps(run)]
+        index = steps.index(run.step_name)
+        route = steps[index + 1] if index + 1 < len(steps) else "end"
+    if route is None:
+        move(tx, outcome.kind, actor=f"step:{run.step_name}", now=now, note=outcome.note, output=output)
+        return None
+    if route == "end":
+        move(tx, TxStatus.SUCCESS, actor=f"step:{run.step_name}", now=now, note=outcome.note, output=output)
+        return None
+    if NodeGroup.objects.filter(pk=tx.node_group_id, paused=True).exists():
+        # Pausing takes effect at the checkpoint: the next step waits in the queue with its input.
+        tx.step_name = route
+        tx.visit += 1
+        tx.visit_started_at = None
+        tx.retry_count = 0
+        tx.attempt = 1
+        tx.pending_input = output
+        tx.save(update_fields=["step_name", "visit", "visit_started_at", "retry_count", "attempt", "pending_input"])
+        move(tx, TxStatus.QUEUED, actor="system", now=now, why="node group paused")
+        return None
+    return _continue(tx, run, step_input=output, now=now, step_name=route)
+
+
+def _steps(run):
+    from engine.services.execution import definition_of
+
+    return definition_of(run.version_id)["steps"]
+
+
+def after_wait(tx, run, wait, *, now):
+    """Sleep in the worker (short), re-queue at once (a wake-up already happened), or write a sleeper."""
+    stop = _stop_for(tx, now)
+    if stop is not None:
+        move(tx, stop[0], actor="system", now=now, note=stop[1], output=run.input)
+        return None
+    retry_count = run.retry_count + 1
+    next_time = wait.next_time
+    short = conf.get("SHORT_SLEEP_SECONDS")
+    deadline_first = tx.deadline_at is not None and next_time is not None and tx.deadline_at <= next_time
+    if wait.time_only and (next_time - now).total_seconds() <= short and not deadline_first:
+        new_run = _continue(tx, run, step_input=run.input, now=now, retry_count=retry_count)
+        return replace(new_run, sleep_seconds=max(0.0, (next_time - now).total_seconds()))
+    tx.retry_count = retry_count
+    tx.attempt = 1
+    tx.save(update_fields=["retry_count", "attempt"])
+    why = _already_woken(tx, run, wait, now)
+    if why is not None:
+        move(tx, TxStatus.QUEUED, actor="system", now=now, why=why)
+        return None
+    callback = Callback.objects.filter(tx_id=tx.pk, name=wait.callback).first() if wait.callback else None
+    Sleeper.objects.create(
+        tx=tx, owner_id=tx.owner_id, step=run.step_name, reason=wait.reason, wake_at=next_time,
+        timeout_at=wait.timeout_at, switch=wait.switch, scope=wait.scope,
+        callback=callback, child_id=wait.child, poll_seconds=wait.poll_seconds, since=now,
+    )
+    move(tx, TxStatus.SLEEPING, actor=f"step:{run.step_name}", now=now, reason=wait.reason,
+         wake_at=next_time.isoformat() if next_time else None, switch=wait.switch, callback=wait.callback,
+         child=wait.child, note=wait.note)
+    return None
+
+
+def _already_woken(tx, run, wait, now):
+    """Return why the step must run again at once instead of sleeping (a wake-up it would miss), or None."""
+    if wait.next_time is not None and wait.next_time <= now:
+        return "its time has come"
+    if wait.switch and wait.scope == "transaction":
+        if Switch.objects.filter(tx_id=tx.pk, name=wait.switch, unread=True).exists():
+            return f"switch {wait.switch} changed while the step ran"
+    if wait.switch and wait.scope == "global":
+        set_at = GlobalSwitch.objects.filter(owner_id=tx.owner_id, name=wait.switch).values_list(
+            "set_at", flat=True).first()
+        seen = run.seen_globals.get(wait.switch, "unread")
+        changed = set_at != seen if seen != "unread" else (set_at is not None and set_at >= run.started_at)
+        if changed:
+            return f"global switch {wait.switch} changed while the step ran"
+    if wait.callback:
+        callback = Callback.objects.filter(tx_id=tx.pk, name=wait.callback).values("status", "timeout_at").first()
+        if callback is None:
+            return f"no callback named {wait.callback}"
+        if callback["status"] not in ("created", "start", "progress"):
+            return f"callback {wait.callback} is final"
+    if wait.child:
+        status = Transaction.objects.filter(pk=wait.child).values_list("status", flat=True).first()
+        if status is None or status in TERMINAL:
+            return f"child {wait.child} finished"
+    return None
+
+
+def retry_policy_wait(run, *, now, raised):
+    """For a step that raised: a Wait that runs it again after its backoff, if its policy allows."""
+    if not raised:
+        return None
+    policy = step_definition(run.version_id, run.step_name).get("retry")
+    if not policy:
+        return None
+    if run.retry_count + 1 >= int(policy.get("max_attempts", 3)):
+        return None
+    backoff = durations.seconds(policy.get("backoff", "PT1S"), now)
+    ceiling = durations.seconds(policy.get("max_backoff", "PT5M"), now)
+    delay = min(backoff * (2 ** run.retry_count), ceiling)
+    return Wait(wake_at=now + timedelta(seconds=delay), note=f"retry policy: again in {delay:g} s")

@@ -1,0 +1,89 @@
+"""The closed status vocabularies of the engine and every legal move; no database here."""
+from django.db import models
+
+
+class TxStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SLEEPING = "sleeping"
+    SUCCESS = "success"
+    FAILED = "failed"
+    ABORTED = "aborted"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    INTERNAL_ERROR = "internal_error"
+
+
+class StepRunStatus(models.TextChoices):
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    ABORTED = "aborted"
+    SLEEPING = "sleeping"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    INTERNAL_ERROR = "internal_error"
+    LOST = "lost"
+
+
+class CallbackStatus(models.TextChoices):
+    CREATED = "created"
+    START = "start"
+    PROGRESS = "progress"
+    COMPLETE = "complete"
+    ERROR = "error"
+    CANCEL = "cancel"
+    TIMEOUT = "timeout"
+
+
+class WaitReason(models.TextChoices):
+    TIMER = "timer"
+    SWITCH = "switch"
+    CALLBACK = "callback"
+    CHILD = "child"
+
+
+class SwitchScope(models.TextChoices):
+    TRANSACTION = "transaction"
+    GLOBAL = "global"
+
+
+class WebhookStatus(models.TextChoices):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+TX_ACTIVE = frozenset({TxStatus.QUEUED, TxStatus.RUNNING, TxStatus.SLEEPING})
+TX_TERMINAL = frozenset(set(TxStatus) - TX_ACTIVE)
+TX_RETRYABLE = frozenset({TxStatus.FAILED, TxStatus.ABORTED, TxStatus.TIMEOUT, TxStatus.INTERNAL_ERROR})
+# Outcomes a step may end with that `on` routes can catch.
+ROUTABLE_OUTCOMES = ("success", "failed", "aborted", "timeout", "cancelled")
+
+CALLBACK_ACTIVE = frozenset({CallbackStatus.CREATED, CallbackStatus.START, CallbackStatus.PROGRESS})
+CALLBACK_FINAL = frozenset(set(CallbackStatus) - CALLBACK_ACTIVE)
+# What an outside reporter may send; `timeout` is only ever forced by the engine.
+CALLBACK_REPORTABLE = ("start", "progress", "complete", "error", "cancel")
+
+_MOVES = {
+    TxStatus.QUEUED: {TxStatus.RUNNING, TxStatus.CANCELLED, TxStatus.TIMEOUT},
+    TxStatus.RUNNING: {TxStatus.QUEUED, TxStatus.SLEEPING} | TX_TERMINAL,
+    TxStatus.SLEEPING: {TxStatus.QUEUED, TxStatus.CANCELLED, TxStatus.TIMEOUT},
+    **{status: {TxStatus.QUEUED} for status in TX_RETRYABLE},
+    TxStatus.SUCCESS: set(),
+    TxStatus.CANCELLED: set(),
+}
+
+
+def can_move(source, target):
+    """Tell whether a transaction may move from `source` to `target`."""
+    return TxStatus(target) in _MOVES[TxStatus(source)]
+
+
+def sources_for(target):
+    """Every status from which `target` may be reached (for conditional updates)."""
+    return [str(source) for source, targets in _MOVES.items() if TxStatus(target) in targets]
+
+
+def is_terminal(status):
+    return TxStatus(status) in TX_TERMINAL

@@ -1,0 +1,23 @@
+"""The Step base class that every step type extends, and `register`."""
+from engine.steps.registry import register
+
+__all__ = ["Step", "register"]
+
+
+class Step:
+    """A step type: `invoke(ctx)` does the work and returns one outcome built from `ctx`.
+
+    A step type holds no per-transaction state on `self`; everything comes through the context.
+    """
+
+    type_name = None
+    config_schema = {"type": "object"}
+    description = None
+
+    def invoke(self, ctx):
+        raise NotImplementedError
+
+    @classmethod
+    def describe(cls):
+        text = cls.description or (cls.__doc__ or "").strip()
+        return " ".join(text.split())

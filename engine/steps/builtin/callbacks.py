@@ -1,0 +1,106 @@
+"""Built-ins for background work: callback, callback-update, await."""
+from engine import durations
+from engine.errors import CallbackFinal, CallbackNotFound
+from engine.steps import Step, register
+from engine.util import deep_merge, get_path
+
+DURATION = {"type": "string", "format": "duration"}
+POLL_MIN_SECONDS, POLL_MAX_SECONDS, POLL_DEFAULT = 2, 300, "PT10S"
+FINAL_OUTCOMES = {"complete": "succeeded", "error": "failed", "cancel": "cancelled", "timeout": "timed_out"}
+
+
+@register
+class CreateCallback(Step):
+    """Create a callback (name, callback_data, timeout) and succeed; the output carries its token and URL."""
+
+    type_name = "util/callback"
+    config_schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
+            "callback_data": {"type": "object"},
+            "timeout": DURATION,
+        },
+        "additionalProperties": False,
+    }
+
+    def invoke(self, ctx):
+        callback = ctx.create_callback(
+            ctx.config.get("name", "default"), ctx.config.get("callback_data"), ctx.config.get("timeout")
+        )
+        public = {"name": callback["name"], "token": callback["token"], "url": callback["url"]}
+        return ctx.succeeded(output={**ctx.input, "callback": public})
+
+
+@register
+class CallbackUpdate(Step):
+    """Report `status` (and `data`) to the callback whose token is at `token_field` of the input."""
+
+    type_name = "util/callback-update"
+    config_schema = {
+        "type": "object",
+        "properties": {
+            "status": {"enum": ["start", "progress", "complete", "error", "cancel"]},
+            "data": {"type": "object"},
+            "token_field": {"type": "string", "minLength": 1},
+        },
+        "required": ["status"],
+        "additionalProperties": False,
+    }
+
+    def invoke(self, ctx):
+        field = ctx.config.get("token_field", "callback.token")
+        token = get_path(ctx.input, field)
+        if not isinstance(token, str):
+            return ctx.failed(f"No callback token at {field}")
+        try:
+            ctx.update_callback(token, ctx.config["status"], ctx.config.get("data"))
+        except CallbackNotFound:
+            return ctx.failed("Unknown callback token")
+        except CallbackFinal:
+            return ctx.failed("The callback is already final")
+        return ctx.succeeded()
+
+
+def poll_interval(config, now):
+    """The re-check interval in seconds: `poll_interval` (or `callbackPollInterval`), clamped to 2 s..5 min."""
+    value = config.get("poll_interval", config.get("callbackPollInterval", POLL_DEFAULT))
+    seconds = durations.seconds(value, now)
+    return min(max(seconds, POLL_MIN_SECONDS), POLL_MAX_SECONDS)
+
+
+@register
+class Await(Step):
+    """Sleep until the callback is final: complete → success, error → failed, cancel → cancelled,
+    its deadline → timeout. The output is the input merged with callback_data, then the saved data."""
+
+    type_name = "util/await"
+    config_schema = {
+        "type": "object",
+        "properties": {
+            "callback": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
+            "poll_interval": DURATION,
+            "callbackPollInterval": DURATION,
+            "timeout": DURATION,
+        },
+        "additionalProperties": False,
+    }
+
+    def invoke(self, ctx):
+        name = ctx.config.get("callback", "default")
+        callback = ctx.get_callback(name)
+        if callback is None:
+            return ctx.failed("Unknown callback")
+        timeout = ctx.config.get("timeout")
+        if callback["status"] not in FINAL_OUTCOMES and timeout is not None and ctx.timeout_passed(timeout):
+            try:
+                callback = ctx.update_callback(callback["token"], "timeout")["callback"]
+            except CallbackFinal:
+                callback = ctx.get_callback(name)
+        if callback["status"] in FINAL_OUTCOMES:
+            output = deep_merge(deep_merge(ctx.input, callback["callback_data"]), callback["data"])
+            builder = getattr(ctx, FINAL_OUTCOMES[callback["status"]])
+            note = None if callback["status"] == "complete" else f"Callback {name}: {callback['status']}"
+            return builder(note, output) if note else builder(output=output)
+        return ctx.wait(callback=name, timeout=timeout, poll_interval=poll_interval(ctx.config, ctx.now()),
+                        note=f"awaiting callback {name}")

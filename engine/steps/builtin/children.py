@@ -1,0 +1,93 @@
+"""Built-ins that run other pipelines: child-pipeline and call."""
+from engine.steps import Step, register
+from engine.util import deep_merge, get_path
+
+PIPELINE_NAME = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_.-]{0,99}$"}
+CHILD_OUTCOMES = {"success": "succeeded", "failed": "failed", "internal_error": "failed", "aborted": "aborted",
+                  "timeout": "timed_out", "cancelled": "cancelled"}
+
+
+def _selection_key(value):
+    """The map key for a selection value: JSON's spelling for booleans, the text of anything else."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return None if value is None else str(value)
+
+
+def follow_child(ctx, pipeline, data):
+    """Start the child (the same one on every run of this visit) and finish with its outcome."""
+    child_id = ctx.start_child(pipeline, data)
+    child = ctx.get_child(child_id)
+    builder = CHILD_OUTCOMES.get(child["status"])
+    if builder is None:
+        return ctx.wait(child=child_id, note=f"waiting for child {child_id}")
+    output = child["output"] if isinstance(child["output"], dict) else {}
+    if builder == "succeeded":
+        return ctx.succeeded(child["note"], output)
+    return getattr(ctx, builder)(child["note"] or f"Child {child_id} ended {child['status']}", output)
+
+
+@register
+class ChildPipeline(Step):
+    """Run `pipeline` (or the one `map` chooses by the value at `field`) as a child with the input;
+    finish with the child's output and status (internal_error → failed)."""
+
+    type_name = "util/child-pipeline"
+    config_schema = {
+        "type": "object",
+        "properties": {
+            "pipeline": PIPELINE_NAME,
+            "field": {"type": "string", "minLength": 1},
+            "map": {"type": "object", "additionalProperties": PIPELINE_NAME},
+            "default": PIPELINE_NAME,
+        },
+        "oneOf": [{"required": ["pipeline"]}, {"required": ["field", "map"]}],
+        "additionalProperties": False,
+    }
+
+    def invoke(self, ctx):
+        pipeline = ctx.config.get("pipeline")
+        if pipeline is None:
+            key = _selection_key(get_path(ctx.input, ctx.config["field"]))
+            pipeline = ctx.config["map"].get(key, ctx.config.get("default"))
+        if pipeline is None:
+            return ctx.failed("Unknown value for selection field")
+        return follow_child(ctx, pipeline, ctx.input)
+
+
+@register
+class Call(Step):
+    """Start a child transaction of `transaction_type` with the input merged with `data`.
+
+    In the background it succeeds at once (with a callback, the child's end reports to it);
+    in the foreground it waits like util/child-pipeline.
+    """
+
+    type_name = "util/call"
+    config_schema = {
+        "type": "object",
+        "properties": {
+            "transaction_type": PIPELINE_NAME,
+            "data": {"type": "object"},
+            "background": {"type": "boolean"},
+            "callback": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
+        },
+        "required": ["transaction_type"],
+        "additionalProperties": False,
+    }
+
+    def invoke(self, ctx):
+        data = deep_merge(ctx.input, ctx.config.get("data", {}))
+        pipeline = ctx.config["transaction_type"]
+        if not ctx.config.get("background", False):
+            if "callback" in ctx.config:
+                return ctx.failed("A callback is only for a background call")
+            return follow_child(ctx, pipeline, data)
+        name = ctx.config.get("callback")
+        if name is not None:
+            callback = ctx.get_callback(name)
+            if callback is None:
+                return ctx.failed("Unknown callback")
+            data = deep_merge(data, {"callback": {"token": callback["token"], "url": callback["url"]}})
+        child_id = ctx.start_child(pipeline, data, background=True, callback=name)
+        return ctx.succeeded(output={**ctx.input, "call": {"tx_id": child_id}})

@@ -1,0 +1,106 @@
+"""Built-ins that wait: sleep, delay, wait-switch (alias util/wait)."""
+import random
+
+from engine.durations import parse_timestamp
+from engine.steps import Step, register
+from engine.util import get_path
+
+DURATION = {"type": "string", "format": "duration"}
+
+
+@register
+class Sleep(Step):
+    """Sleep for `duration`, until `until`, or for the duration held at `duration_field`; then succeed.
+
+    The wake time is measured from the step's first run, so a restart never pushes it back.
+    """
+
+    type_name = "util/sleep"
+    config_schema = {
+        "type": "object",
+        "properties": {
+            "duration": DURATION,
+            "until": {"type": "string", "format": "date-time"},
+            "duration_field": {"type": "string", "minLength": 1},
+        },
+        "oneOf": [{"required": ["duration"]}, {"required": ["until"]}, {"required": ["duration_field"]}],
+        "additionalProperties": False,
+    }
+
+    def invoke(self, ctx):
+        if "until" in ctx.config:
+            wake_at = parse_timestamp(ctx.config["until"])
+        else:
+            duration = ctx.config.get("duration")
+            if duration is None:
+                duration = get_path(ctx.input, ctx.config["duration_field"])
+                if duration is None:
+                    return ctx.failed(f"No duration at {ctx.config['duration_field']}")
+            wake_at = ctx.timeout_at(duration)
+        if ctx.now() >= wake_at:
+            return ctx.succeeded()
+        return ctx.wait(until=wake_at, note="sleeping")
+
+
+@register
+class Delay(Step):
+    """Sleep a random time between `min_ms` and `max_ms` (the input's `delay`, in ms, overrides both)."""
+
+    type_name = "util/delay"
+    config_schema = {
+        "type": "object",
+        "properties": {"min_ms": {"type": "integer", "minimum": 0}, "max_ms": {"type": "integer", "minimum": 0}},
+        "additionalProperties": False,
+    }
+
+    def invoke(self, ctx):
+        delay = ctx.input.get("delay")
+        if isinstance(delay, int | float) and not isinstance(delay, bool) and delay >= 0:
+            delay_ms = delay
+        else:
+            low = ctx.config.get("min_ms", 500)
+            high = max(low, ctx.config.get("max_ms", 10000))
+            # Seeded by the visit, so every run of this visit picks the same delay.
+            delay_ms = random.Random(f"{ctx.tx_id}:{ctx.visit_started_at.isoformat()}").uniform(low, high)
+        wake_at = ctx.timeout_at(delay_ms / 1000.0)
+        if ctx.now() >= wake_at:
+            return ctx.succeeded()
+        return ctx.wait(until=wake_at, note="delay")
+
+
+def _matches(current, config):
+    if "value" in config:
+        expected = config["value"]
+        return current == expected and type(current) is type(expected)
+    return bool(current)
+
+
+@register
+class WaitSwitch(Step):
+    """Succeed as soon as the switch holds a truthy value (or exactly `value`); sleep on it otherwise.
+
+    Outcome `timeout` when `timeout` (measured from the step's first run) passes.
+    """
+
+    type_name = "util/wait-switch"
+    config_schema = {
+        "type": "object",
+        "properties": {
+            "switch": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
+            "scope": {"enum": ["transaction", "global"]},
+            "value": {"type": ["boolean", "number", "string", "null"]},
+            "timeout": DURATION,
+        },
+        "required": ["switch"],
+        "additionalProperties": False,
+    }
+
+    def invoke(self, ctx):
+        name = ctx.config["switch"]
+        scope = ctx.config.get("scope", "transaction")
+        timeout = ctx.config.get("timeout")
+        if _matches(ctx.get_switch(name, scope=scope), ctx.config):
+            return ctx.succeeded()
+        if timeout is not None and ctx.timeout_passed(timeout):
+            return ctx.timed_out(f"Switch {name} was not set within {timeout}")
+        return ctx.wait(switch=name, scope=scope, timeout=timeout, note=f"waiting for switch {name}")

@@ -1,0 +1,207 @@
+"""The context a step receives: its input and config, outcome builders, and the engine's public API."""
+import copy
+import logging
+from datetime import datetime, timedelta
+
+from engine import clock, conf, durations
+from engine.errors import InvalidRequest
+from engine.steps.outcomes import Outcome, Wait
+
+logger = logging.getLogger("engine.steps")
+
+
+class StepLogger:
+    """A logger whose lines are kept with the step run (and also go to Python logging)."""
+
+    def __init__(self, step_name):
+        self.lines = []
+        self._step_name = step_name
+
+    def _add(self, level, message, *args):
+        text = message % args if args else str(message)
+        self.lines.append({"at": clock.now().isoformat(), "level": level, "message": text})
+        logger.log(getattr(logging, level.upper()), "[%s] %s", self._step_name, text)
+
+    def debug(self, message, *args):
+        self._add("debug", message, *args)
+
+    def info(self, message, *args):
+        self._add("info", message, *args)
+
+    def warning(self, message, *args):
+        self._add("warning", message, *args)
+
+    def error(self, message, *args):
+        self._add("error", message, *args)
+
+
+def _as_time(value, start, field):
+    try:
+        if isinstance(value, datetime):
+            return durations.parse_timestamp(value)
+        return durations.add(start, value)
+    except durations.BadDuration as exc:
+        raise InvalidRequest(f"{field}: {exc}", fields={field: [str(exc)]}) from exc
+
+
+class StepContext:
+    """Everything a step may see and do; built-in step types use nothing else."""
+
+    def __init__(self, run, config):
+        self._run = run
+        self._children_started = 0
+        self.input = copy.deepcopy(run.input)
+        self.config = config
+        self.metadata = copy.deepcopy(run.metadata)
+        self.tx_id = run.tx_id
+        self.owner = run.owner
+        self.step_name = run.step_name
+        self.retry_count = run.retry_count
+        self.attempt = run.attempt
+        self.deadline_at = run.deadline_at
+        self.visit_started_at = run.visit_started_at
+        self.log = StepLogger(run.step_name)
+
+    # Outcomes ------------------------------------------------------------------------------
+
+    def succeeded(self, note=None, output=None):
+        return Outcome("success", note, output)
+
+    def failed(self, note, output=None):
+        return Outcome("failed", note, output)
+
+    def aborted(self, note, output=None):
+        return Outcome("aborted", note, output)
+
+    def timed_out(self, note, output=None):
+        return Outcome("timeout", note, output)
+
+    def cancelled(self, note, output=None):
+        return Outcome("cancelled", note, output)
+
+    def retry_later(self, switch=None, seconds=None, until=None, scope="transaction"):
+        """Run this step again later, with the same input (see concepts.md for the defaults)."""
+        if seconds is not None and until is not None:
+            raise InvalidRequest("retry_later takes seconds or until, not both.")
+        now = clock.now()
+        if until is not None:
+            wake_at = _as_time(until, now, "until")
+        elif seconds is not None:
+            wake_at = _as_time(seconds, now, "seconds")
+        elif switch is not None:
+            wake_at = now + timedelta(seconds=conf.get("SWITCH_FALLBACK_SECONDS"))
+        else:
+            wake_at = now + timedelta(seconds=conf.get("DEFAULT_RETRY_LATER_SECONDS"))
+        return self._wait(Wait(wake_at=wake_at, switch=switch, scope=scope))
+
+    def wait(self, *, switch=None, scope="transaction", callback=None, child=None, until=None,
+             seconds=None, timeout=None, poll_interval=None, note=None):
+        """Sleep until any of the conditions holds; no fallback timer unless `until`/`seconds` is given.
+
+        `timeout` is measured from the step's first run in this visit and stored as an absolute time.
+        """
+        now = clock.now()
+        wake_at = None
+        if until is not None:
+            wake_at = _as_time(until, now, "until")
+        elif seconds is not None:
+            wake_at = _as_time(seconds, now, "seconds")
+        timeout_at = self.timeout_at(timeout) if timeout is not None else None
+        poll_seconds = None
+        if poll_interval is not None:
+            poll_seconds = (_as_time(poll_interval, now, "poll_interval") - now).total_seconds()
+        outcome = Wait(wake_at=wake_at, timeout_at=timeout_at, switch=switch, scope=scope,
+                       callback=callback, child=child, poll_seconds=poll_seconds, note=note)
+        if outcome.time_only and outcome.next_time is None:
+            raise InvalidRequest("wait() needs something to wait for: a switch, callback, child or time.")
+        return self._wait(outcome)
+
+    def _wait(self, outcome):
+        from engine.services.switches import validate_switch_name
+
+        if outcome.switch is not None:
+            validate_switch_name(outcome.switch)
+        if outcome.scope not in ("transaction", "global"):
+            raise InvalidRequest("scope must be 'transaction' or 'global'.", fields={"scope": ["Unknown scope."]})
+        return outcome
+
+    # Time ----------------------------------------------------------------------------------
+
+    def now(self):
+        return clock.now()
+
+    def timeout_at(self, timeout):
+        """The absolute time at which `timeout` (a duration) from this visit's first run passes."""
+        return _as_time(timeout, self.visit_started_at, "timeout")
+
+    def timeout_passed(self, timeout):
+        return clock.now() >= self.timeout_at(timeout)
+
+    # The engine's public API -----------------------------------------------------------------
+
+    @property
+    def cancel_requested(self):
+        from engine.services.execution import cancel_requested
+
+        return cancel_requested(tx_id=self.tx_id)
+
+    def get_switch(self, name, scope="transaction"):
+        from engine.services import switches
+
+        if scope == "global":
+            value, set_at = switches.global_switch_read(owner=self.owner, name=name)
+            self._run.seen_globals[name] = set_at
+            return value
+        return switches.switch_read(tx_id=self.tx_id, name=name, lease=self._run.lease)
+
+    def set_switch(self, name, value, reason=""):
+        from engine.services import switches
+
+        return switches.switch_set(
+            tx_id=self.tx_id, name=name, value=value, actor=f"step:{self.step_name}",
+            channel="step", reason=reason, lease=self._run.lease,
+        )
+
+    def progress(self, report):
+        from engine.services.transactions import transaction_progress
+
+        transaction_progress(tx_id=self.tx_id, report=report, lease=self._run.lease)
+
+    def create_callback(self, name="default", callback_data=None, timeout=None):
+        from engine.services import callbacks
+
+        timeout_at = _as_time(timeout, clock.now(), "timeout") if timeout is not None else None
+        return callbacks.callback_create(
+            tx_id=self.tx_id, name=name, callback_data=callback_data or {}, timeout_at=timeout_at,
+            lease=self._run.lease, actor=f"step:{self.step_name}",
+        )
+
+    def get_callback(self, name="default"):
+        from engine.services import callbacks
+
+        return callbacks.callback_by_name(tx_id=self.tx_id, name=name)
+
+    def update_callback(self, token, status, data=None):
+        """Report to a callback; a step (unlike an outside reporter) may also force `timeout`."""
+        from engine.services import callbacks
+
+        return callbacks.callback_update(token=token, status=status, data=data, actor=f"step:{self.step_name}",
+                                         allow_timeout=True)
+
+    def start_child(self, pipeline, data, background=False, callback=None):
+        """Start a child transaction of the same owner and return its id (idempotent on re-runs)."""
+        from engine.services.children import child_start
+
+        self._children_started += 1
+        # The n-th child asked for in any run of this visit is the same child: a re-run (after a
+        # wake-up or a lost worker) finds the child its earlier run started instead of a new one.
+        key = f"{self.step_name}:{self._run.visit}:{self._children_started}"
+        return child_start(
+            parent_id=self.tx_id, pipeline=pipeline, data=data, background=background,
+            callback=callback, key=key, lease=self._run.lease, actor=f"step:{self.step_name}",
+        )
+
+    def get_child(self, tx_id):
+        from engine.services.children import child_state
+
+        return child_state(parent_id=self.tx_id, child_id=tx_id)
