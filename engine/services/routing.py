@@ -40,17 +40,36 @@ def _continue(tx, run, *, step_input, now, step_name=None, retry_count=0):
     return new_run
 
 
-def after_outcome(tx, run, outcome, *, output, now):
-    stop = _stop_for(tx, now)
-    if stop is not None:
-        move(tx, stop[0], actor="system", now=now, note=stop[1], output=output)
-        return None
+def _route(run, outcome):
+    """The step that follows `outcome`, "end", or None when the outcome ends the transaction."""
     step = step_definition(run.version_id, run.step_name)
     route = (step.get("on") or {}).get(outcome.kind) if outcome.kind != "internal_error" else None
     if route is None and outcome.kind == "success":
         steps = [s["name"] for s in _steps(run)]
         index = steps.index(run.step_name)
         route = steps[index + 1] if index + 1 < len(steps) else "end"
+    return route
+
+
+def _park(tx, route, output):
+    """Leave the transaction before step `route`, holding its input (a paused group, or a retry later)."""
+    tx.step_name = route
+    tx.visit += 1
+    tx.visit_started_at = None
+    tx.retry_count = 0
+    tx.attempt = 1
+    tx.pending_input = output
+    tx.save(update_fields=["step_name", "visit", "visit_started_at", "retry_count", "attempt", "pending_input"])
+
+
+def after_outcome(tx, run, outcome, *, output, now):
+    route = _route(run, outcome)
+    stop = _stop_for(tx, now)
+    if stop is not None:
+        if route not in (None, "end"):
+            _park(tx, route, output)  # so that a retry starts from the step that did not run
+        move(tx, stop[0], actor="system", now=now, note=stop[1], output=output)
+        return None
     if route is None:
         move(tx, outcome.kind, actor=f"step:{run.step_name}", now=now, note=outcome.note, output=output)
         return None
@@ -59,13 +78,7 @@ def after_outcome(tx, run, outcome, *, output, now):
         return None
     if NodeGroup.objects.filter(pk=tx.node_group_id, paused=True).exists():
         # Pausing takes effect at the checkpoint: the next step waits in the queue with its input.
-        tx.step_name = route
-        tx.visit += 1
-        tx.visit_started_at = None
-        tx.retry_count = 0
-        tx.attempt = 1
-        tx.pending_input = output
-        tx.save(update_fields=["step_name", "visit", "visit_started_at", "retry_count", "attempt", "pending_input"])
+        _park(tx, route, output)
         move(tx, TxStatus.QUEUED, actor="system", now=now, why="node group paused")
         return None
     return _continue(tx, run, step_input=output, now=now, step_name=route)
