@@ -15,10 +15,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# The whole system on SQLite in var/: web on http://127.0.0.1:8000 and a node per node group.
 run: venv
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py datp_load_pipelines pipelines/
-	@echo "The node runtime and the web server arrive with issue 4; the engine is usable in-process now."
+	DATP_WEBHOOK_ALLOW_PRIVATE_NETWORKS=$${DATP_WEBHOOK_ALLOW_PRIVATE_NETWORKS:-true} $(PY) manage.py datp_run
 
 # The whole suite on SQLite, then again on PostgreSQL when DATABASE_URL names one.
 test: venv

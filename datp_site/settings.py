@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "engine.api.middleware.ApiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -107,12 +109,17 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 LOGIN_URL = "/admin/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["engine.api.parsers.JsonParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "engine.api.negotiation.JsonAlways",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["engine.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "engine.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -127,26 +134,35 @@ DATP = {
     "METRICS_PUBLIC": env_bool("DATP_METRICS_PUBLIC", True),
     "RETENTION": os.environ.get("DATP_RETENTION", ""),
     "BROKER": os.environ.get("DATP_BROKER", "orm"),
-    "DISPATCHER": os.environ.get("DATP_DISPATCHER", "inline"),
+    "DISPATCHER": os.environ.get("DATP_DISPATCHER", "django_q"),
     "STEP_MODULES": env_list("DATP_STEP_MODULES", ""),
 }
 
 # django-q2 reads Q_CLUSTER when it is imported, so every node group's cluster is described here,
 # up front: a node names its group with Q_CLUSTER_NAME and ALT_CLUSTERS must hold that name.
 Q_CLUSTER_GROUP = os.environ.get("Q_CLUSTER_NAME", "master")
+Q_WORKERS = int(os.environ.get("DATP_WORKERS", "2"))
 Q_CLUSTER = {
     "name": "datp",
     "orm": "default",
-    "workers": int(os.environ.get("DATP_WORKERS", "2")),
-    "timeout": 300,
-    "retry": 360,
+    "broker_class": "engine.runtime.broker.ListenBroker",
+    "workers": Q_WORKERS,
+    # Drains are short and idempotent: a generous task timeout (a step running 50 minutes is killed
+    # and recovered), a late redelivery is harmless, and a failed drain is not retried (the node
+    # queues new ones).
+    "timeout": 3000,
+    "retry": 3600,
+    "max_attempts": 1,
+    "ack_failures": True,
     "save_limit": -1,
-    "poll": 0.2,
+    "poll": 0.05,
     "catch_up": False,
-    "ALT_CLUSTERS": {Q_CLUSTER_GROUP: {"workers": int(os.environ.get("DATP_WORKERS", "2"))}},
+    "scheduler": False,
+    "ALT_CLUSTERS": {Q_CLUSTER_GROUP: {"workers": Q_WORKERS}},
 }
 if DATP["BROKER"] == "redis":
     Q_CLUSTER.pop("orm")
+    Q_CLUSTER.pop("broker_class")
     Q_CLUSTER["redis"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 LOGGING = {

@@ -7,7 +7,7 @@ REST API uses, with the same typed errors, journaled with the actor `app:<name>`
 """
 import time
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from engine import clock, conf, durations
 from engine.selectors import transaction_as_dict, transaction_get
@@ -43,7 +43,9 @@ def wait(*, owner, tx_id, timeout="PT30S", poll_seconds=0.1):
         tx = transaction_get(tx_id=tx_id, owner=owner)
         if tx.is_finished or time.monotonic() >= deadline:
             return transaction_as_dict(tx)
-        close_old_connections()
+        # Inside an atomic block (ATOMIC_REQUESTS) the check would close the caller's connection.
+        if not connection.in_atomic_block:
+            close_old_connections()
         time.sleep(poll_seconds)
 
 

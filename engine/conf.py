@@ -11,12 +11,16 @@ DEFAULTS = {
     "METRICS_PUBLIC": True,
     "RETENTION": "",
     "BROKER": "orm",
-    "DISPATCHER": "inline",
+    "DISPATCHER": "django_q",
     "STEP_MODULES": [],
     "SWITCH_FALLBACK_SECONDS": 7200,
     "DEFAULT_RETRY_LATER_SECONDS": 300,
     "GLOBAL_WAKE_BATCH": 500,
     "DEFAULT_NODE_GROUP": "master",
+    "DRAIN_SECONDS": 2.0,
+    "NODE_GRACE_SECONDS": 30.0,
+    "NODE_GONE_SECONDS": 60.0,
+    "FROZEN_CLUSTER_SECONDS": 15.0,
 }
 
 

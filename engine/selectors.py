@@ -1,7 +1,8 @@
 """Reads shared by the API, the console, the client and the test helper; nothing here writes."""
 from engine.errors import TransactionNotFound
-from engine.models import JournalEntry, Sleeper, StepRun, Switch, Transaction
+from engine.models import JournalEntry, Node, Sleeper, StepRun, Switch, Transaction
 from engine.states import TxStatus
+from engine.steps import registry
 
 
 def iso(moment):
@@ -83,3 +84,29 @@ def step_runs_of(*, tx_id):
 
 def journal_of(*, tx_id):
     return list(JournalEntry.objects.filter(tx_id=tx_id).order_by("id"))
+
+
+def step_runs_page(*, tx_id, after_seq=0, limit):
+    """Up to `limit` step runs of a transaction after `after_seq`, oldest first."""
+    return list(StepRun.objects.filter(tx_id=tx_id, seq__gt=after_seq).order_by("seq")[:limit])
+
+
+def journal_page(*, tx_id, after_seq=0, limit):
+    """Up to `limit` journal entries of a transaction after `after_seq`, oldest first."""
+    return list(JournalEntry.objects.filter(tx_id=tx_id, id__gt=after_seq).order_by("id")[:limit])
+
+
+def journal_entry_as_dict(entry):
+    return {"seq": entry.seq, "at": iso(entry.at), "kind": entry.kind, "actor": entry.actor, "step": entry.step,
+            "data": entry.data}
+
+
+def node_count_seen_since(*, since):
+    """How many nodes have reported in since `since`."""
+    return Node.objects.filter(last_seen_at__gte=since).count()
+
+
+def step_type_list():
+    """Every registered step type: {"type", "description", "config_schema"}, by name."""
+    return [{"type": name, "description": cls.describe(), "config_schema": cls.config_schema}
+            for name, cls in registry.all_types().items()]

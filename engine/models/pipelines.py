@@ -21,6 +21,8 @@ class Node(models.Model):
     workers = models.PositiveIntegerField()
     started_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
+    # Set when the node was told to stop: its workers claim nothing more.
+    stopping = models.BooleanField(default=False)
 
     class Meta:
         indexes = [models.Index(fields=["group", "last_seen_at"], name="node_group_seen_idx")]

@@ -1,18 +1,25 @@
-"""How services tell the runtime that work is ready; the backend is chosen by DATP["DISPATCHER"].
+"""How services tell the runtime that a node group has work; the backend is DATP["DISPATCHER"].
 
-`inline`: nothing is sent; the caller (engine.testing, or a node's loop) drains the queue itself.
+- `inline` (tests): nothing is sent; engine.testing drains the queue itself.
+- `django_q` (nodes): on PostgreSQL a NOTIFY on `datp_work`, sent inside the database transaction
+  that queued the work, so it arrives exactly when that commits; the group's nodes wake at once and
+  queue drain tasks. On SQLite nothing is sent: nodes poll the queued-rows index a few times a second.
 """
 from engine import conf
 
 _listeners = []
 
 
-def work_available(node_group):
-    """Called after a commit that queued work for `node_group`."""
+def work_queued(node_group):
+    """Called inside the database transaction that queued work for `node_group`."""
     for listener in list(_listeners):
         listener(node_group)
     if conf.get("DISPATCHER") == "inline":
         return
+    from engine.runtime import pg
+
+    if pg.is_postgres():
+        pg.notify(pg.WORK_CHANNEL, node_group)
 
 
 def add_listener(listener):

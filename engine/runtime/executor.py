@@ -1,6 +1,7 @@
 """The only caller of step types: claim ready transactions of a node group and run their steps,
 checkpointing each outcome; consecutive steps stay on this worker."""
 import logging
+import time
 import traceback
 
 from engine import clock
@@ -33,9 +34,14 @@ def invoke(run):
     return outcome, None, ctx.log.lines
 
 
-def run_claimed(run):
-    """Run `run` and every step that follows it on this worker; stop when the transaction leaves it."""
+def run_claimed(run, *, watch=None):
+    """Run `run` and every step that follows it on this worker; stop when the transaction leaves it.
+
+    `watch`, if given, is told which run is current (the heartbeat renews its lease).
+    """
     while run is not None:
+        if watch is not None:
+            watch(run)
         if run.sleep_seconds:
             clock.sleep(run.sleep_seconds)
         try:
@@ -44,17 +50,23 @@ def run_claimed(run):
             run = step_complete(run=run, outcome=outcome, logs=logs, error=error)
         except LeaseLost:
             logger.warning("%s: lease lost; the step's result is discarded", run.tx_id)
-            return
+            run = None
+    if watch is not None:
+        watch(None)
 
 
-def drain(*, node_group, node="inline", max_transactions=None):
-    """Claim and run ready transactions of `node_group` until none is left; return how many were run."""
+def drain(*, node_group, node="inline", max_transactions=None, until=None, watch=None, stop=None):
+    """Claim and run ready transactions of `node_group` until none is left (or `max_transactions`
+    ran, the monotonic time `until` passed, or `stop()` says so); return (how many ran, whether the
+    queue was found empty)."""
     count = 0
     while max_transactions is None or count < max_transactions:
+        if (until is not None and time.monotonic() >= until) or (stop is not None and stop()):
+            return count, False
         run = tx_claim(node_group=node_group, node=node)
         if run is None:
-            return count
+            return count, True
         faults.hit(faults.AFTER_CLAIM, run)
-        run_claimed(run)
+        run_claimed(run, watch=watch)
         count += 1
-    return count
+    return count, False

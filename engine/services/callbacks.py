@@ -61,8 +61,10 @@ def callback_get(*, token):
     return callback_as_dict(callback)
 
 
-def callback_update(*, token, status, data=None, actor="callback", allow_timeout=False):
+def callback_update(*, token, status, data=None, actor=None, allow_timeout=False):
     """Report `status` (and data, deep-merged) to the callback with `token`; a final one wakes its awaiter.
+
+    Without an `actor`, the journal names the callback itself (`callback:<name>`).
 
     Returns {"callback": {...}, "action": "updated" | "woken"}.
     """
@@ -79,7 +81,8 @@ def callback_update(*, token, status, data=None, actor="callback", allow_timeout
         callback = Callback.objects.select_for_update().filter(token=token).first()
         if callback is None:
             raise CallbackNotFound()
-        woken = _apply(callback, status=status, data=data or {}, now=now, actor=actor)
+        woken = _apply(callback, status=status, data=data or {}, now=now,
+                       actor=actor or f"callback:{callback.name}")
     return {"callback": callback_as_dict(callback), "action": "woken" if woken else "updated"}
 
 

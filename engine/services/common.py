@@ -3,8 +3,6 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from django.db import transaction
-
 from engine.errors import LeaseLost, TransactionNotFound
 from engine.models import JournalEntry, Transaction
 from engine.runtime import dispatch
@@ -56,5 +54,5 @@ def lock_fenced(lease):
 
 
 def dispatch_on_commit(node_group):
-    """Tell the runtime, once the enclosing database transaction commits, that work is ready."""
-    transaction.on_commit(lambda: dispatch.work_available(node_group))
+    """Tell the runtime that work is ready for `node_group` once the enclosing transaction commits."""
+    dispatch.work_queued(node_group)

@@ -3,8 +3,10 @@ import hashlib
 import hmac
 import re
 import secrets
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 
 from engine import clock
 from engine.errors import InvalidRequest, NotFound
@@ -54,6 +56,16 @@ def api_key_authenticate(raw):
     if key is None or not hmac.compare_digest(key.key_hash, digest):
         return None
     return key
+
+
+def api_key_touch(*, key, now, every_seconds=60):
+    """Record that `key` was used, at most once every `every_seconds`: usually no write at all."""
+    if key.last_used_at is not None and now - key.last_used_at < timedelta(seconds=every_seconds):
+        return False
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(seconds=every_seconds))
+    ApiKey.objects.filter(stale, pk=key.pk).update(last_used_at=now)
+    key.last_used_at = now
+    return True
 
 
 def api_key_revoke(*, key_id, owner=None):

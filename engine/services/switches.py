@@ -96,7 +96,13 @@ def switch_read(*, tx_id, name, lease=None):
 
 
 def switches_of(*, tx_id):
-    return [switch_as_dict(s) for s in Switch.objects.filter(tx_id=tx_id).order_by("name")]
+    """Every switch of a transaction, including one a step waits on that was never set (value null)."""
+    found = {s.name: switch_as_dict(s) for s in Switch.objects.filter(tx_id=tx_id)}
+    waited = Sleeper.objects.filter(tx_id=tx_id, scope=SwitchScope.TRANSACTION, switch__isnull=False).values_list(
+        "switch", flat=True).first()
+    if waited is not None and waited not in found:
+        found[waited] = {"name": waited, "value": None, "set_at": None, "set_by": "", "unread": False}
+    return [found[name] for name in sorted(found)]
 
 
 def global_switch_read(*, owner, name):

@@ -83,9 +83,9 @@ def leases_recover(*, now=None, limit=BATCH):
     max_attempts = conf.get("MAX_ATTEMPTS")
     recovered = 0
     with transaction.atomic():
-        expired = Transaction.objects.filter(status=TxStatus.RUNNING, lease_expires_at__lt=now)
+        expired = Transaction.objects.filter(status=TxStatus.RUNNING, lease_expires_at__lte=now)
         ids = list(expired.values_list("pk", flat=True)[:limit])
-        for tx in _locked(Transaction.objects.filter(pk__in=ids, status=TxStatus.RUNNING, lease_expires_at__lt=now)):
+        for tx in _locked(Transaction.objects.filter(pk__in=ids, status=TxStatus.RUNNING, lease_expires_at__lte=now)):
             StepRun.objects.filter(tx_id=tx.pk, seq=tx.step_seq, status=StepRunStatus.RUNNING).update(
                 status=StepRunStatus.LOST, ended_at=now, note="worker lost (lease expired)"
             )

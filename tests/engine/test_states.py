@@ -106,3 +106,23 @@ def test_an_unknown_status_is_rejected():
         can_move("queued", "paused")
     with pytest.raises(ValueError):
         can_move("done", "queued")
+
+
+def test_an_illegal_move_is_refused_with_a_typed_error_and_not_applied(harness):
+    from django.db import transaction
+
+    from engine.errors import InvalidTransition
+    from engine.models import JournalEntry
+    from engine.services.common import lock_tx
+    from engine.services.moves import move
+
+    harness.load({"name": "states-echo", "steps": [{"type": "util/echo"}]})
+    tx_id = harness.start("states-echo", {})
+    assert harness.run(tx_id).status == "success"
+    entries = JournalEntry.objects.filter(tx_id=tx_id).count()
+    for target in (TxStatus.QUEUED, TxStatus.RUNNING, TxStatus.FAILED):
+        with pytest.raises(InvalidTransition) as raised, transaction.atomic():
+            move(lock_tx(tx_id), target, actor="test", now=harness.now())
+        assert raised.value.code == "invalid_transition" and raised.value.http_status == 409
+    assert harness.result(tx_id).status == "success"
+    assert JournalEntry.objects.filter(tx_id=tx_id).count() == entries

@@ -14,9 +14,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="+")
 
-    def handle(self, *paths, **options):
+    def handle(self, *args, **options):
         files = []
-        for raw in paths:
+        for raw in options["paths"]:
             path = Path(raw)
             if path.is_dir():
                 files.extend(sorted(path.glob("*.json")))

@@ -1,7 +1,7 @@
 """Built-ins that wait: sleep, delay, wait-switch (alias util/wait)."""
 import random
 
-from engine.durations import parse_timestamp
+from engine.durations import is_duration, parse_timestamp
 from engine.steps import Step, register
 from engine.util import get_path
 
@@ -33,9 +33,12 @@ class Sleep(Step):
         else:
             duration = ctx.config.get("duration")
             if duration is None:
-                duration = get_path(ctx.input, ctx.config["duration_field"])
+                field = ctx.config["duration_field"]
+                duration = get_path(ctx.input, field)
                 if duration is None:
-                    return ctx.failed(f"No duration at {ctx.config['duration_field']}")
+                    return ctx.failed(f"No duration at {field}")
+                if not is_duration(duration):
+                    return ctx.failed(f"Not an ISO 8601 duration at {field}: {duration!r}")
             wake_at = ctx.timeout_at(duration)
         if ctx.now() >= wake_at:
             return ctx.succeeded()

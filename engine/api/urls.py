@@ -1,0 +1,35 @@
+"""The URLs of /api/v1/ (namespace `api`)."""
+from django.urls import path
+
+from engine.api.routing import by_method
+from engine.api.views.callbacks import CallbackGetApi, CallbackUpdateApi
+from engine.api.views.switches import SwitchClearApi, SwitchListApi, SwitchSetApi
+from engine.api.views.system import HealthApi, StepTypeListApi
+from engine.api.views.transactions import (
+    TransactionCancelApi,
+    TransactionGetApi,
+    TransactionJournalApi,
+    TransactionRetryApi,
+    TransactionStartApi,
+    TransactionStepsApi,
+    TransactionWakeApi,
+)
+
+app_name = "api"
+
+TX = "transactions/<str:tx_id>"
+
+urlpatterns = [
+    path("transactions", by_method(POST=TransactionStartApi), name="transactions"),
+    path(TX, by_method(GET=TransactionGetApi), name="transaction"),
+    path(f"{TX}/steps", TransactionStepsApi.as_view(), name="transaction-steps"),
+    path(f"{TX}/journal", TransactionJournalApi.as_view(), name="transaction-journal"),
+    path(f"{TX}/cancel", TransactionCancelApi.as_view(), name="transaction-cancel"),
+    path(f"{TX}/wake", TransactionWakeApi.as_view(), name="transaction-wake"),
+    path(f"{TX}/retry", TransactionRetryApi.as_view(), name="transaction-retry"),
+    path(f"{TX}/switches", SwitchListApi.as_view(), name="switches"),
+    path(f"{TX}/switches/<str:name>", by_method(PUT=SwitchSetApi, DELETE=SwitchClearApi), name="switch"),
+    path("callbacks/<str:token>", by_method(POST=CallbackUpdateApi, GET=CallbackGetApi), name="callback"),
+    path("step-types", StepTypeListApi.as_view(), name="step-types"),
+    path("health", HealthApi.as_view(), name="health"),
+]

@@ -1,0 +1,40 @@
+"""A transaction's switches: list, set, clear."""
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from engine.api.inputs import Fields, json_body
+from engine.selectors import transaction_get
+from engine.services import switches
+
+REASON_MAX = 2000
+
+
+class SwitchListApi(APIView):
+    """GET /transactions/{tx_id}/switches."""
+
+    def get(self, request, tx_id):
+        tx = transaction_get(tx_id=tx_id, owner=request.user.owner)
+        return Response({"switches": switches.switches_of(tx_id=tx.pk)})
+
+
+class SwitchSetApi(APIView):
+    """PUT /transactions/{tx_id}/switches/{name} with `{"value", "reason"}`."""
+
+    def put(self, request, tx_id, name):
+        fields = Fields(json_body(request))
+        value = fields.raw("value", required=True)
+        reason = fields.string("reason", max_length=REASON_MAX, default="")
+        fields.done()
+        return Response(switches.switch_set(tx_id=tx_id, name=name, value=value, reason=reason,
+                                            owner=request.user.owner, actor=request.user.actor))
+
+
+class SwitchClearApi(APIView):
+    """DELETE /transactions/{tx_id}/switches/{name}: the value becomes null."""
+
+    def delete(self, request, tx_id, name):
+        fields = Fields(json_body(request))
+        reason = fields.string("reason", max_length=REASON_MAX, default="")
+        fields.done()
+        return Response(switches.switch_set(tx_id=tx_id, name=name, value=None, reason=reason,
+                                            owner=request.user.owner, actor=request.user.actor))

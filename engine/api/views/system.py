@@ -1,0 +1,33 @@
+"""The installation: health (no key) and the step types it offers."""
+from datetime import timedelta
+
+from django.db import DatabaseError
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from engine import clock
+from engine.selectors import node_count_seen_since, step_type_list
+
+NODE_SEEN_SECONDS = 60
+
+
+class HealthApi(APIView):
+    """GET /health: 200 when the database answers, 503 `degraded` when it does not."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        try:
+            nodes = node_count_seen_since(since=clock.now() - timedelta(seconds=NODE_SEEN_SECONDS))
+        except DatabaseError:
+            return Response({"status": "degraded", "database": "unavailable", "nodes": None}, status=503)
+        return Response({"status": "ok", "database": "ok", "nodes": nodes})
+
+
+class StepTypeListApi(APIView):
+    """GET /step-types."""
+
+    def get(self, request):
+        return Response({"results": step_type_list()})

@@ -1,0 +1,118 @@
+"""Transactions: start, read (with long poll), their step runs and journal, and the operator actions."""
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from engine.api.inputs import Fields, json_body, wait_seconds
+from engine.api.pagination import decode_cursor, page_limit, paged
+from engine.api.waiting import wait_until_finished
+from engine.selectors import (
+    journal_entry_as_dict,
+    journal_page,
+    step_run_as_dict,
+    step_runs_page,
+    transaction_as_dict,
+    transaction_get,
+)
+from engine.services import transactions
+
+REASON_MAX = 2000
+
+
+class TransactionStartApi(APIView):
+    """POST /transactions: start one (201), replay an identical start (200), or refuse a clash (409)."""
+
+    def post(self, request):
+        fields = Fields(json_body(request))
+        transaction_type = fields.string("transaction_type", required=True, max_length=100)
+        options = {name: fields.raw(name) for name in ("external_id", "data", "metadata", "deadline", "webhook")}
+        webhook_progress = fields.boolean("webhook_progress")
+        wait = fields.raw("wait")
+        fields.done()
+        seconds = wait_seconds(wait)
+        owner = request.user.owner
+        tx, created = transactions.transaction_start(
+            owner=owner, transaction_type=transaction_type, webhook_progress=webhook_progress,
+            actor=request.user.actor, **options,
+        )
+        if seconds:
+            tx = wait_until_finished(tx.pk, owner, seconds)
+        body = transaction_as_dict(tx)
+        if created:
+            return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["links"]["self"]})
+        return Response(body, headers={"Idempotent-Replayed": "true"})
+
+
+class TransactionGetApi(APIView):
+    """GET /transactions/{tx_id}, with `?wait=` to hold the reply until it finishes."""
+
+    def get(self, request, tx_id):
+        seconds = wait_seconds(request.query_params.get("wait"))
+        tx = transaction_get(tx_id=tx_id, owner=request.user.owner)
+        if seconds and not tx.is_finished:
+            tx = wait_until_finished(tx.pk, request.user.owner, seconds)
+        return Response(transaction_as_dict(tx))
+
+
+class TransactionStepsApi(APIView):
+    """GET /transactions/{tx_id}/steps: its step runs, oldest first, paged."""
+
+    def get(self, request, tx_id):
+        limit = page_limit(request)
+        (after,) = decode_cursor(request, (int,)) or (0,)
+        tx = transaction_get(tx_id=tx_id, owner=request.user.owner)
+        rows = step_runs_page(tx_id=tx.pk, after_seq=after, limit=limit + 1)
+        return Response(paged(request, rows, limit, lambda run: [run.seq], step_run_as_dict))
+
+
+class TransactionJournalApi(APIView):
+    """GET /transactions/{tx_id}/journal: everything that happened to it, oldest first, paged."""
+
+    def get(self, request, tx_id):
+        limit = page_limit(request)
+        (after,) = decode_cursor(request, (int,)) or (0,)
+        tx = transaction_get(tx_id=tx_id, owner=request.user.owner)
+        rows = journal_page(tx_id=tx.pk, after_seq=after, limit=limit + 1)
+        return Response(paged(request, rows, limit, lambda entry: [entry.seq], journal_entry_as_dict))
+
+
+def _reason(fields):
+    return fields.string("reason", max_length=REASON_MAX, default="")
+
+
+class _ReasonActionApi(APIView):
+    """An action that takes only an optional reason and answers with the transaction object."""
+
+    service = None
+
+    def post(self, request, tx_id):
+        fields = Fields(json_body(request))
+        reason = _reason(fields)
+        fields.done()
+        tx = type(self).service(tx_id=tx_id, owner=request.user.owner, actor=request.user.actor, reason=reason)
+        return Response(transaction_as_dict(tx))
+
+
+class TransactionCancelApi(_ReasonActionApi):
+    """POST /transactions/{tx_id}/cancel."""
+
+    service = transactions.transaction_cancel
+
+
+class TransactionWakeApi(_ReasonActionApi):
+    """POST /transactions/{tx_id}/wake."""
+
+    service = transactions.transaction_wake
+
+
+class TransactionRetryApi(APIView):
+    """POST /transactions/{tx_id}/retry, with an optional new `deadline`."""
+
+    def post(self, request, tx_id):
+        fields = Fields(json_body(request))
+        reason = _reason(fields)
+        deadline = fields.raw("deadline")
+        fields.done()
+        tx = transactions.transaction_retry(tx_id=tx_id, owner=request.user.owner, actor=request.user.actor,
+                                            reason=reason, deadline=deadline)
+        return Response(transaction_as_dict(tx))

@@ -1,0 +1,18 @@
+"""Run a node: a django-q2 cluster for one node group plus the engine's loops, until SIGTERM."""
+from django.core.management.base import BaseCommand
+
+from engine.runtime.node import Node
+
+
+class Command(BaseCommand):
+    help = "Run a DATP node for one node group (python manage.py datp_node --group master --workers 4)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--group", default="master")
+        parser.add_argument("--workers", type=int, default=2)
+        parser.add_argument("--grace", type=float, default=None, help="seconds running steps get on SIGTERM")
+
+    def handle(self, *args, group, workers, grace, **options):
+        code = Node(group=group, workers=workers, grace_seconds=grace).run()
+        if code:
+            raise SystemExit(code)

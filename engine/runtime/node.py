@@ -1,0 +1,189 @@
+"""The node supervisor behind `manage.py datp_node`: runs one group's django-q2 cluster as a child and
+the engine's loops itself (wake-ups, deadlines, callback timeouts, lease recovery, await re-checks,
+the lost-message sweep, its own heartbeat), restarts a dead or frozen cluster, and stops gracefully."""
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, close_old_connections, connection
+from django_q.conf import Conf
+from django_q.models import OrmQ
+
+from engine import clock, conf
+from engine.models import NodeGroup, Transaction
+from engine.runtime import pg
+from engine.runtime.tasks import enqueue_drain
+from engine.services import nodes, waker
+from engine.states import TxStatus
+
+logger = logging.getLogger("engine.node")
+BEAT_SECONDS = 5.0
+AWAIT_RECHECK_SECONDS = 2.0
+IDLE_WAIT_SECONDS = 1.0
+SQLITE_POLL_SECONDS = 0.05
+STARVED_SECONDS = 0.5
+
+
+class Cluster:
+    """The group's django-q2 cluster, a child process in its own process group."""
+
+    def __init__(self, group, workers, node_id):
+        self.group, self.workers, self.node_id = group, workers, node_id
+        self.process = None
+        self.started_at = 0.0
+
+    def start(self):
+        env = {**os.environ, "Q_CLUSTER_NAME": self.group, "DATP_WORKERS": str(self.workers),
+               "DATP_NODE_ID": self.node_id, "DATP_DISPATCHER": "django_q"}
+        manage = os.path.join(settings.BASE_DIR, "manage.py")
+        self.process = subprocess.Popen([sys.executable, manage, "qcluster"], env=env, start_new_session=True)
+        self.started_at = time.monotonic()
+        logger.info("node %s: cluster for %s started (pid %s)", self.node_id, self.group, self.process.pid)
+
+    @property
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, grace):
+        """SIGTERM to the cluster's main process only; SIGKILL its whole group if it outlives `grace`."""
+        if self.process is None:
+            return
+        if self.alive:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                logger.warning("node %s: cluster did not stop within %ss; killing it", self.node_id, grace)
+        self.kill()
+
+    def kill(self):
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+        self.process = None
+
+
+class Node:
+    def __init__(self, *, group, workers, grace_seconds=None):
+        self.group = group
+        self.workers = workers
+        self.grace = conf.get("NODE_GRACE_SECONDS") if grace_seconds is None else grace_seconds
+        self.stopping = False
+        self.node_id = None
+        self.cluster = None
+        self.listener = None
+        self._beat_at = self._awaits_at = 0.0
+
+    def _on_signal(self, signum, frame):
+        self.stopping = True
+
+    def run(self):
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        self.node_id = nodes.node_register(group=self.group, workers=self.workers)
+        self.cluster = Cluster(self.group, self.workers, self.node_id)
+        self.cluster.start()
+        if pg.is_postgres():
+            self.listener = pg.Listener([pg.WORK_CHANNEL])
+        logger.info("node %s serving group %s with %s workers", self.node_id, self.group, self.workers)
+        while not self.stopping:
+            timeout = IDLE_WAIT_SECONDS
+            try:
+                timeout = self.tick()
+            except (DatabaseError, InterfaceError):
+                logger.exception("node %s: database unavailable; retrying", self.node_id)
+                connection.close()
+            self.wait(timeout)
+        return self.shutdown()
+
+    def tick(self):
+        """Do every duty once; return how long the node may wait before the next tick."""
+        close_old_connections()
+        now = clock.now()
+        waker.deadlines_expire(now=now)
+        waker.callbacks_expire(now=now)
+        waker.leases_recover(now=now)
+        while waker.sleepers_wake_due(now=now):
+            pass
+        if time.monotonic() - self._awaits_at >= AWAIT_RECHECK_SECONDS:
+            self._awaits_at = time.monotonic()
+            waker.awaits_recheck(now=now)
+        self.top_up_drains()
+        if time.monotonic() - self._beat_at >= BEAT_SECONDS:
+            self._beat_at = time.monotonic()
+            if not nodes.node_beat(node_id=self.node_id):
+                self.node_id = nodes.node_register(group=self.group, workers=self.workers)
+        self.watch_cluster()
+        due = waker.next_due_at()
+        if due is None:
+            return IDLE_WAIT_SECONDS
+        return max(0.0, min(IDLE_WAIT_SECONDS, (due - clock.now()).total_seconds()))
+
+    def top_up_drains(self):
+        """The lost-message sweep too: while queued work exists, keep a drain queued per worker of the
+        group's live nodes, and one more whenever work has waited with none pending (a cluster whose
+        workers are all busy may have prefetched the others)."""
+        if NodeGroup.objects.filter(pk=self.group, paused=True).exists():
+            return
+        oldest = (Transaction.objects.filter(node_group_id=self.group, status=TxStatus.QUEUED)
+                  .order_by("queued_at").values_list("queued_at", flat=True).first())
+        if oldest is None:
+            return
+        now = clock.now()
+        recent = now + timedelta(seconds=Conf.RETRY - conf.get("DRAIN_SECONDS") - 60)
+        pending = OrmQ.objects.filter(key=self.group, lock__lte=now).count()
+        running = OrmQ.objects.filter(key=self.group, lock__gt=recent).count()
+        wanted = max(0, nodes.group_workers(group=self.group) - pending - running)
+        if not wanted and not pending and (now - oldest).total_seconds() > STARVED_SECONDS:
+            wanted = 1
+        for _ in range(wanted):
+            enqueue_drain(self.group)
+
+    def watch_cluster(self):
+        """Restart a cluster that died, or that has left a drain unpicked for too long (frozen)."""
+        if not self.cluster.alive:
+            logger.warning("node %s: cluster exited; restarting it", self.node_id)
+            self.cluster.kill()
+            self.cluster.start()
+            return
+        frozen_for = conf.get("FROZEN_CLUSTER_SECONDS")
+        if time.monotonic() - self.cluster.started_at < frozen_for:
+            return
+        stale = clock.now() - timedelta(seconds=frozen_for)
+        if OrmQ.objects.filter(key=self.group, lock__lte=stale).exists():
+            logger.warning("node %s: cluster left a drain unpicked for %ss; restarting it", self.node_id, frozen_for)
+            self.cluster.kill()
+            self.cluster.start()
+
+    def wait(self, timeout):
+        if self.stopping:
+            return
+        if self.listener is not None:
+            self.listener.wait(timeout)
+        else:
+            time.sleep(min(timeout, SQLITE_POLL_SECONDS))
+
+    def shutdown(self):
+        logger.info("node %s stopping (grace %ss)", self.node_id, self.grace)
+        try:
+            nodes.node_stopping(node_id=self.node_id)
+        except (DatabaseError, InterfaceError):
+            logger.exception("node %s: could not mark itself stopping", self.node_id)
+        self.cluster.stop(self.grace)
+        if self.listener is not None:
+            self.listener.close()
+        try:
+            nodes.node_remove(node_id=self.node_id)
+        except (DatabaseError, InterfaceError):
+            logger.exception("node %s: could not deregister", self.node_id)
+        logger.info("node %s stopped", self.node_id)
+        return 0

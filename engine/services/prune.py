@@ -1,0 +1,33 @@
+"""Retention: delete finished transactions (and their step runs, switches, callbacks, journal, ...)."""
+from django.db import transaction
+
+from engine import clock, durations
+from engine.errors import InvalidRequest
+from engine.models import Transaction
+from engine.models.transactions import TERMINAL
+
+
+def transactions_prune(*, older_than, batch=500):
+    """Delete, in batches, transactions finished before now − `older_than`; return how many.
+
+    Only top-level transactions are chosen; their children go with them (they cascade), so a parent
+    with an unfinished child is kept until that child finishes too.
+    """
+    now = clock.now()
+    try:
+        cutoff = now - (durations.add(now, older_than) - now)
+    except durations.BadDuration as exc:
+        raise InvalidRequest(f"older_than: {exc}", fields={"older_than": [str(exc)]}) from exc
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            active_children = Transaction.objects.active().filter(parent__isnull=False).values("parent_id")
+            ids = list(
+                Transaction.objects.filter(status__in=TERMINAL, completed_at__lt=cutoff, parent__isnull=True)
+                .exclude(pk__in=active_children)
+                .order_by("completed_at").values_list("pk", flat=True)[:batch]
+            )
+            if not ids:
+                return deleted
+            Transaction.objects.filter(pk__in=ids).delete()
+            deleted += len(ids)

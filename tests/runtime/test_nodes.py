@@ -1,0 +1,81 @@
+"""Real `datp_node` processes: end to end, restarts, kills, a paused worker, several nodes."""
+import os
+import signal
+import time
+from collections import Counter
+
+import pytest
+
+pytestmark = pytest.mark.nodes
+
+
+def test_pipeline_runs_end_to_end_on_a_real_node(system):
+    node = system.start_node()
+    tx_ids = system.drive("start", "rt-quick", 20)
+    system.all_finished(tx_ids)
+    assert Counter(line.split()[0] for line in system.runlog_lines()) == {tx: 3 for tx in tx_ids}
+    assert system.stop_node(node) == 0
+
+
+def test_sleeping_transaction_survives_a_node_restart(system):
+    node = system.start_node()
+    [tx] = system.drive("start", "rt-sleep")
+    system.wait_for(lambda: system.statuses([tx])[tx] == "sleeping", what="sleeping")
+    assert system.stop_node(node) == 0
+    assert system.statuses([tx])[tx] == "sleeping"
+    system.start_node()
+    system.all_finished([tx])
+    assert [run[:2] for run in system.drive("runs", tx)] == [
+        ["nap", "sleeping"], ["nap", "success"], ["after", "success"]]
+
+
+def test_switch_set_from_another_process_wakes_a_sleeper(system):
+    system.start_node()
+    [tx] = system.drive("start", "rt-switch")
+    system.wait_for(lambda: system.statuses([tx])[tx] == "sleeping", what="sleeping")
+    assert system.drive("set_switch", tx, "go", "true") == "woken"
+    system.all_finished([tx])
+
+
+@pytest.mark.parametrize("system", [4], indirect=True)
+def test_node_killed_mid_step_is_recovered_and_the_transaction_finishes(system):
+    node = system.start_node()
+    [tx] = system.drive("start", "rt-slow")
+    system.wait_for(lambda: any(" start " in line for line in system.runlog_lines()), what="the slow step to start")
+    system.kill_node(node)
+    system.start_node()
+    system.all_finished([tx])
+    runs = system.drive("runs", tx)
+    assert [run[:3] for run in runs] == [["slow", "lost", 1], ["slow", "success", 2], ["after", "success", 1]]
+
+
+@pytest.mark.parametrize("system", [3], indirect=True)
+def test_worker_paused_past_its_lease_has_its_late_write_refused(system):
+    system.start_node(workers=1)
+    system.start_node(workers=1)
+    [tx] = system.drive("start", "rt-slow")
+    [(_, worker)] = system.wait_for(lambda: system.drive("running"), what="a running step")
+    pid = int(worker.rsplit("/", 1)[1])
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        # Recovery re-queues the step once the lease (3 s) expires; the other worker runs it again.
+        system.all_finished([tx])
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    time.sleep(6)  # the paused worker wakes, finishes its step and tries to checkpoint it
+    runs = system.drive("runs", tx)
+    assert [run[:3] for run in runs] == [["slow", "lost", 1], ["slow", "success", 2], ["after", "success", 1]]
+    assert runs[1][3].endswith(f"/{pid}") is False
+    assert system.statuses([tx])[tx] == "success"
+
+
+def test_two_nodes_on_one_group_never_run_a_step_twice(system):
+    system.start_node(workers=2)
+    system.start_node(workers=2)
+    tx_ids = system.drive("start", "rt-quick", 150)
+    system.all_finished(tx_ids)
+    executions = Counter((line.split()[0], line.split()[1]) for line in system.runlog_lines())
+    assert len(executions) == 150 * 3
+    assert set(executions.values()) == {1}
+    workers = {line.split()[4] for line in system.runlog_lines()}
+    assert len(workers) >= 2
