@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres venv clean
+.PHONY: run test test-sqlite test-postgres latency venv clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,10 @@ test-sqlite: venv
 test-postgres: venv
 	@echo "== tests on PostgreSQL ($$DATABASE_URL) =="
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Switch wake-up and timer lateness against a real node (SQLite, or the PostgreSQL in DATABASE_URL).
+latency: venv
+	$(PY) bench/latency.py
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3*

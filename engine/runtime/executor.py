@@ -34,10 +34,11 @@ def invoke(run):
     return outcome, None, ctx.log.lines
 
 
-def run_claimed(run, *, watch=None):
+def run_claimed(run, *, watch=None, stop=None):
     """Run `run` and every step that follows it on this worker; stop when the transaction leaves it.
 
-    `watch`, if given, is told which run is current (the heartbeat renews its lease).
+    `watch`, if given, is told which run is current (the heartbeat renews its lease); once `stop()`
+    says so, the transaction goes back to the queue at its next checkpoint.
     """
     while run is not None:
         if watch is not None:
@@ -47,7 +48,8 @@ def run_claimed(run, *, watch=None):
         try:
             outcome, error, logs = invoke(run)
             faults.hit(faults.AFTER_STEP_BEFORE_CHECKPOINT, run)
-            run = step_complete(run=run, outcome=outcome, logs=logs, error=error)
+            may_continue = stop is None or not stop()
+            run = step_complete(run=run, outcome=outcome, logs=logs, error=error, may_continue=may_continue)
         except LeaseLost:
             logger.warning("%s: lease lost; the step's result is discarded", run.tx_id)
             run = None
@@ -67,6 +69,6 @@ def drain(*, node_group, node="inline", max_transactions=None, until=None, watch
         if run is None:
             return count, True
         faults.hit(faults.AFTER_CLAIM, run)
-        run_claimed(run, watch=watch)
+        run_claimed(run, watch=watch, stop=stop)
         count += 1
     return count, False

@@ -19,6 +19,7 @@ from engine.models import NodeGroup, Transaction
 from engine.runtime import pg
 from engine.runtime.tasks import enqueue_drain
 from engine.services import nodes, waker
+from engine.services.prune import transactions_prune
 from engine.states import TxStatus
 
 logger = logging.getLogger("engine.node")
@@ -27,6 +28,7 @@ AWAIT_RECHECK_SECONDS = 2.0
 IDLE_WAIT_SECONDS = 1.0
 SQLITE_POLL_SECONDS = 0.05
 STARVED_SECONDS = 0.5
+PRUNE_SECONDS = 60.0
 
 
 class Cluster:
@@ -81,7 +83,7 @@ class Node:
         self.node_id = None
         self.cluster = None
         self.listener = None
-        self._beat_at = self._awaits_at = 0.0
+        self._beat_at = self._awaits_at = self._pruned_at = 0.0
 
     def _on_signal(self, signum, frame):
         self.stopping = True
@@ -108,6 +110,7 @@ class Node:
     def tick(self):
         """Do every duty once; return how long the node may wait before the next tick."""
         close_old_connections()
+        self.top_up_drains()
         now = clock.now()
         waker.deadlines_expire(now=now)
         waker.callbacks_expire(now=now)
@@ -118,6 +121,7 @@ class Node:
             self._awaits_at = time.monotonic()
             waker.awaits_recheck(now=now)
         self.top_up_drains()
+        self.prune()
         if time.monotonic() - self._beat_at >= BEAT_SECONDS:
             self._beat_at = time.monotonic()
             if not nodes.node_beat(node_id=self.node_id):
@@ -147,6 +151,16 @@ class Node:
             wanted = 1
         for _ in range(wanted):
             enqueue_drain(self.group)
+
+    def prune(self):
+        """With DATP_RETENTION set, delete finished transactions older than it, once a minute."""
+        retention = conf.get("RETENTION")
+        if not retention or time.monotonic() - self._pruned_at < PRUNE_SECONDS:
+            return
+        self._pruned_at = time.monotonic()
+        deleted = transactions_prune(older_than=retention)
+        if deleted:
+            logger.info("node %s: pruned %s transactions older than %s", self.node_id, deleted, retention)
 
     def watch_cluster(self):
         """Restart a cluster that died, or that has left a drain unpicked for too long (frozen)."""

@@ -158,10 +158,12 @@ def end_step_run(run, *, status, now, output=None, note=None, error=None, logs=N
     )
 
 
-def step_complete(*, run, outcome, logs=None, error=None):
+def step_complete(*, run, outcome, logs=None, error=None, may_continue=True):
     """Checkpoint a step's outcome; return the next Run if this worker goes on, else None.
 
     `outcome` is an Outcome, a Wait, or an Outcome of kind internal_error (with `error` the traceback).
+    With `may_continue` false (the worker's node is stopping) the transaction goes back to the queue
+    instead of running its next step, or a short sleep, on this worker.
     Raises LeaseLost if this worker no longer holds the transaction.
     """
     from engine.services.routing import after_outcome, after_wait, retry_policy_wait
@@ -176,10 +178,10 @@ def step_complete(*, run, outcome, logs=None, error=None):
             if policy_wait is not None:
                 end_step_run(run, status=StepRunStatus.INTERNAL_ERROR, now=now, note=outcome.note, error=error,
                               logs=logs)
-                return after_wait(tx, run, policy_wait, now=now)
+                return after_wait(tx, run, policy_wait, now=now, may_continue=may_continue)
         if isinstance(outcome, Wait):
             end_step_run(run, status=StepRunStatus.SLEEPING, now=now, note=outcome.note, logs=logs)
-            return after_wait(tx, run, outcome, now=now)
+            return after_wait(tx, run, outcome, now=now, may_continue=may_continue)
         output = outcome.output if outcome.output is not None else run.input
         end_step_run(run, status=outcome.kind, now=now, output=output, note=outcome.note, error=error, logs=logs)
-        return after_outcome(tx, run, outcome, output=output, now=now)
+        return after_outcome(tx, run, outcome, output=output, now=now, may_continue=may_continue)

@@ -62,7 +62,7 @@ def _park(tx, route, output):
     tx.save(update_fields=["step_name", "visit", "visit_started_at", "retry_count", "attempt", "pending_input"])
 
 
-def after_outcome(tx, run, outcome, *, output, now):
+def after_outcome(tx, run, outcome, *, output, now, may_continue=True):
     route = _route(run, outcome)
     stop = _stop_for(tx, now)
     if stop is not None:
@@ -76,10 +76,12 @@ def after_outcome(tx, run, outcome, *, output, now):
     if route == "end":
         move(tx, TxStatus.SUCCESS, actor=f"step:{run.step_name}", now=now, note=outcome.note, output=output)
         return None
-    if NodeGroup.objects.filter(pk=tx.node_group_id, paused=True).exists():
-        # Pausing takes effect at the checkpoint: the next step waits in the queue with its input.
+    if not may_continue or NodeGroup.objects.filter(pk=tx.node_group_id, paused=True).exists():
+        # Pausing (or stopping this worker's node) takes effect at the checkpoint: the next step
+        # waits in the queue with its input.
         _park(tx, route, output)
-        move(tx, TxStatus.QUEUED, actor="system", now=now, why="node group paused")
+        move(tx, TxStatus.QUEUED, actor="system", now=now,
+             why="node stopping" if not may_continue else "node group paused")
         return None
     return _continue(tx, run, step_input=output, now=now, step_name=route)
 
@@ -90,7 +92,7 @@ def _steps(run):
     return definition_of(run.version_id)["steps"]
 
 
-def after_wait(tx, run, wait, *, now):
+def after_wait(tx, run, wait, *, now, may_continue=True):
     """Sleep in the worker (short), re-queue at once (a wake-up already happened), or write a sleeper."""
     stop = _stop_for(tx, now)
     if stop is not None:
@@ -100,7 +102,7 @@ def after_wait(tx, run, wait, *, now):
     next_time = wait.next_time
     short = conf.get("SHORT_SLEEP_SECONDS")
     deadline_first = tx.deadline_at is not None and next_time is not None and tx.deadline_at <= next_time
-    if wait.time_only and (next_time - now).total_seconds() <= short and not deadline_first:
+    if may_continue and wait.time_only and (next_time - now).total_seconds() <= short and not deadline_first:
         new_run = _continue(tx, run, step_input=run.input, now=now, retry_count=retry_count)
         return replace(new_run, sleep_seconds=max(0.0, (next_time - now).total_seconds()))
     tx.retry_count = retry_count

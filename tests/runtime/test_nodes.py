@@ -79,3 +79,29 @@ def test_two_nodes_on_one_group_never_run_a_step_twice(system):
     assert set(executions.values()) == {1}
     workers = {line.split()[4] for line in system.runlog_lines()}
     assert len(workers) >= 2
+
+
+def test_sigterm_lets_the_running_step_finish_and_the_node_exits_0(system):
+    node = system.start_node(grace=20)
+    [tx] = system.drive("start", "rt-slow")
+    system.wait_for(lambda: any(" start " in line for line in system.runlog_lines()), what="the slow step to start")
+    started = time.monotonic()
+    assert system.stop_node(node) == 0
+    assert time.monotonic() - started < 20
+    runs = system.drive("runs", tx)
+    assert runs[0][:3] == ["slow", "success", 1]
+    # The next step was not started by the stopping node; another node finishes the transaction.
+    assert system.statuses([tx])[tx] in ("queued", "running")
+    system.start_node()
+    system.all_finished([tx])
+    assert [line.split()[2] for line in system.runlog_lines()].count("start") == 1
+
+
+def test_a_dead_cluster_is_restarted_by_its_node(system):
+    node = system.start_node()
+    [cluster] = system.wait_for(lambda: system._cluster_groups(node), what="the cluster process")
+    os.killpg(cluster, signal.SIGKILL)
+    tx_ids = system.drive("start", "rt-quick", 5)
+    system.all_finished(tx_ids)
+    assert node.poll() is None
+    assert system.stop_node(node) == 0
