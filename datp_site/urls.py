@@ -3,9 +3,11 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from engine.api.exceptions import route_not_found
+from engine.api.views.metrics import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include("engine.api.urls")),
     re_path(r"^api/", route_not_found),
 ]

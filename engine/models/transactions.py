@@ -63,6 +63,8 @@ class Transaction(models.Model):
     node = models.CharField(max_length=100, null=True, blank=True)
     # The input of the next step when the transaction was queued between two steps (a paused group).
     pending_input = models.JSONField(null=True, blank=True)
+    # Why the transaction was last woken (timer, switch, callback, child, wake_now); read at the claim.
+    wake_reason = models.CharField(max_length=20, null=True, blank=True)
 
     objects = TransactionQuerySet.as_manager()
 

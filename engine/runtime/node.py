@@ -1,11 +1,13 @@
 """The node supervisor behind `manage.py datp_node`: runs one group's django-q2 cluster as a child and
 the engine's loops itself (wake-ups, deadlines, callback timeouts, lease recovery, await re-checks,
-the lost-message sweep, its own heartbeat), restarts a dead or frozen cluster, and stops gracefully."""
+the lost-message sweep, webhook delivery, retention, its own heartbeat), restarts a dead or frozen
+cluster, and stops gracefully."""
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 
@@ -20,6 +22,7 @@ from engine.runtime import pg
 from engine.runtime.tasks import enqueue_drain
 from engine.services import nodes, waker
 from engine.services.prune import transactions_prune
+from engine.services.webhooks import webhooks_deliver_due
 from engine.states import TxStatus
 
 logger = logging.getLogger("engine.node")
@@ -29,6 +32,8 @@ IDLE_WAIT_SECONDS = 1.0
 SQLITE_POLL_SECONDS = 0.05
 STARVED_SECONDS = 0.5
 PRUNE_SECONDS = 60.0
+WEBHOOK_BATCH = 10
+WEBHOOK_IDLE_SECONDS = 0.5
 
 
 class Cluster:
@@ -96,6 +101,7 @@ class Node:
         self.cluster.start()
         if pg.is_postgres():
             self.listener = pg.Listener([pg.WORK_CHANNEL])
+        threading.Thread(target=self.send_webhooks, name="datp-webhooks", daemon=True).start()
         logger.info("node %s serving group %s with %s workers", self.node_id, self.group, self.workers)
         while not self.stopping:
             timeout = IDLE_WAIT_SECONDS
@@ -151,6 +157,20 @@ class Node:
             wanted = 1
         for _ in range(wanted):
             enqueue_drain(self.group)
+
+    def send_webhooks(self):
+        """Deliver due webhooks on a thread of its own, so a slow receiver never holds up the loops."""
+        while not self.stopping:
+            try:
+                sent = webhooks_deliver_due(limit=WEBHOOK_BATCH)
+                busy = any(sent.values())
+            except (DatabaseError, InterfaceError):
+                logger.exception("node %s: webhook delivery failed; retrying", self.node_id)
+                connection.close()
+                busy = False
+            if not busy:
+                time.sleep(WEBHOOK_IDLE_SECONDS)
+        connection.close()
 
     def prune(self):
         """With DATP_RETENTION set, delete finished transactions older than it, once a minute."""

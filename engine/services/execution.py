@@ -57,6 +57,7 @@ class Run:
     deadline_at: datetime | None
     node: str
     sleep_seconds: float = 0.0
+    wake_reason: str | None = None
     seen_globals: dict = field(default_factory=dict)
 
     @property
@@ -82,6 +83,7 @@ def begin_run(tx, *, step_input, now, node):
         config=step.get("config") or {}, input=step_input, metadata=tx.metadata, seq=tx.step_seq,
         run_id=step_run.pk, visit=tx.visit, retry_count=tx.retry_count, attempt=tx.attempt,
         visit_started_at=tx.visit_started_at or now, started_at=now, deadline_at=tx.deadline_at, node=node,
+        wake_reason=tx.wake_reason,
     )
 
 
@@ -135,7 +137,8 @@ def tx_claim(*, node_group, node="inline"):
                 tx.visit_started_at = now
             run = begin_run(tx, step_input=step_input, now=now, node=node)
             tx.pending_input = None
-            tx.save(update_fields=["step_seq", "visit_started_at", "pending_input"])
+            tx.wake_reason = None
+            tx.save(update_fields=["step_seq", "visit_started_at", "pending_input", "wake_reason"])
             return run
 
 

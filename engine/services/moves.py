@@ -48,11 +48,13 @@ def move(tx, target, *, actor, now, note=None, output=None, kind="status", **dat
         _finished(tx, now=now)
 
 
-def wake(tx, *, actor, now, why):
+def wake(tx, *, actor, now, why, reason="timer"):
     """Queue a sleeping transaction (locked by the caller); its step runs again (retry_count was
     raised when it went to sleep)."""
     Sleeper.objects.filter(tx_id=tx.pk).delete()
-    move(tx, TxStatus.QUEUED, actor=actor, now=now, kind="woken", why=why)
+    tx.wake_reason = reason
+    tx.save(update_fields=["wake_reason"])
+    move(tx, TxStatus.QUEUED, actor=actor, now=now, kind="woken", why=why, reason=reason)
 
 
 def wake_if_waiting(*, now, actor, why, **condition):
@@ -63,7 +65,7 @@ def wake_if_waiting(*, now, actor, why, **condition):
     for tx_id in Sleeper.objects.filter(**condition).values_list("tx_id", flat=True):
         tx = lock_tx(tx_id)
         if tx.status == TxStatus.SLEEPING:
-            wake(tx, actor=actor, now=now, why=why)
+            wake(tx, actor=actor, now=now, why=why, reason="callback" if "callback_id" in condition else "child")
             woken += 1
     return woken
 

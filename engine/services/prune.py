@@ -11,13 +11,15 @@ def transactions_prune(*, older_than, batch=500):
     """Delete, in batches, transactions finished before now − `older_than`; return how many.
 
     Only top-level transactions are chosen; their children go with them (they cascade), so a parent
-    with an unfinished child is kept until that child finishes too.
+    with an unfinished descendant (a child, or a background grandchild) is kept until it finishes too.
     """
     now = clock.now()
     try:
         cutoff = now - (durations.add(now, older_than) - now)
     except durations.BadDuration as exc:
         raise InvalidRequest(f"older_than: {exc}", fields={"older_than": [str(exc)]}) from exc
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise InvalidRequest("batch: must be a whole number >= 1", fields={"batch": ["Must be >= 1."]})
     deleted = 0
     while True:
         with transaction.atomic():
@@ -25,9 +27,23 @@ def transactions_prune(*, older_than, batch=500):
             ids = list(
                 Transaction.objects.filter(status__in=TERMINAL, completed_at__lt=cutoff, parent__isnull=True)
                 .exclude(pk__in=active_children)
+                .exclude(pk__in=_roots_of_deep_active())
                 .order_by("completed_at").values_list("pk", flat=True)[:batch]
             )
             if not ids:
                 return deleted
             Transaction.objects.filter(pk__in=ids).delete()
             deleted += len(ids)
+
+
+def _roots_of_deep_active():
+    """The top-level ancestors of unfinished transactions two or more levels down (usually none)."""
+    level = set(
+        Transaction.objects.active().filter(parent__parent__isnull=False).values_list("parent__parent_id", flat=True)
+    )
+    roots = set()
+    while level:
+        rows = list(Transaction.objects.filter(pk__in=level).values_list("pk", "parent_id"))
+        roots |= {pk for pk, parent in rows if parent is None}
+        level = {parent for _, parent in rows if parent is not None}
+    return roots

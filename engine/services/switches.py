@@ -76,7 +76,7 @@ def switch_set(*, tx_id, name, value, actor, channel="api", reason="", owner=Non
         if tx.status == TxStatus.SLEEPING:
             sleeper = Sleeper.objects.filter(tx_id=tx.pk).first()
             if sleeper and sleeper.scope == SwitchScope.TRANSACTION and sleeper.switch == name:
-                wake(tx, actor=actor, now=now, why=f"switch {name} set")
+                wake(tx, actor=actor, now=now, why=f"switch {name} set", reason="switch")
                 action = "woken"
     return {"switch": switch_as_dict(switch), "action": action}
 
@@ -149,7 +149,7 @@ def _wake_global_waiters(*, owner, name, actor, now):
         seen.update(ids)
         with transaction.atomic():
             for tx in Transaction.objects.select_for_update().filter(pk__in=ids, status=TxStatus.SLEEPING):
-                wake(tx, actor=actor, now=now, why=f"global switch {name} set")
+                wake(tx, actor=actor, now=now, why=f"global switch {name} set", reason="switch")
                 woken += 1
 
 

@@ -52,6 +52,10 @@ def transaction_start(*, owner, transaction_type, data=None, metadata=None, exte
     data = {} if data is None else data
     metadata = {} if metadata is None else metadata
     _check_start_fields(data, metadata, external_id, webhook)
+    if webhook is not None:
+        from engine.services.webhooks import webhook_url_check_text
+
+        webhook_url_check_text(webhook)
     now = clock.now()
     pipeline = Pipeline.objects.select_related("current_version").filter(name=transaction_type).first() \
         if isinstance(transaction_type, str) else None
@@ -124,7 +128,7 @@ def transaction_wake(*, tx_id, actor, reason="", owner=None):
         tx = lock_tx(tx_id, owner=owner)
         if tx.status != TxStatus.SLEEPING:
             raise NotSleeping()
-        wake(tx, actor=actor, now=now, why=f"wake now: {reason}" if reason else "wake now")
+        wake(tx, actor=actor, now=now, why=f"wake now: {reason}" if reason else "wake now", reason="wake_now")
     return tx
 
 

@@ -71,7 +71,7 @@ def awaits_recheck(*, now=None, limit=BATCH):
     if ids:
         with transaction.atomic():
             for tx in _locked(Transaction.objects.filter(pk__in=ids, status=TxStatus.SLEEPING)):
-                wake(tx, actor="system", now=now, why="callback final (re-check)")
+                wake(tx, actor="system", now=now, why="callback final (re-check)", reason="callback")
                 woken += 1
     return woken
 

@@ -60,6 +60,9 @@ class StepContext:
         self.attempt = run.attempt
         self.deadline_at = run.deadline_at
         self.visit_started_at = run.visit_started_at
+        # Why this run follows a sleep: timer, switch, callback, child or wake_now (an operator's
+        # "wake now"); None on a first run and on a run in the worker after a short sleep.
+        self.wake_reason = run.wake_reason
         self.log = StepLogger(run.step_name)
 
     # Outcomes ------------------------------------------------------------------------------

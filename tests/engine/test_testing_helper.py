@@ -120,7 +120,7 @@ def test_wake_cancel_retry_and_set_deadline_are_available(harness):
     harness.settle()
     harness.wake(woken)
     harness.settle()
-    assert harness.result(woken).status == "sleeping"
+    assert harness.result(woken).status == "success"
     cancelled = harness.start("switch", {})
     harness.settle()
     harness.cancel(cancelled)

@@ -3,6 +3,7 @@
 On the SQLite pass the database is a file; on the PostgreSQL pass (DATABASE_URL names one) a fresh
 database is created on that server and dropped afterwards. Every process started is stopped by pid.
 """
+import contextlib
 import json
 import os
 import signal
@@ -80,10 +81,8 @@ class System:
     def kill_node(self, process):
         """SIGKILL the node and its whole process group (its cluster and workers)."""
         for pgid in {process.pid, *self._cluster_groups(process)}:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         process.wait(timeout=30)
 
     def _cluster_groups(self, process):

@@ -17,5 +17,5 @@ class Command(BaseCommand):
         try:
             _, raw = api_key_create(owner=owner, name=name, system=system)
         except DatpError as exc:
-            raise CommandError(exc.message) from exc
+            raise CommandError(f"{exc.code}: {exc.message}") from exc
         self.stdout.write(raw)

@@ -16,5 +16,5 @@ class Command(BaseCommand):
         try:
             deleted = transactions_prune(older_than=older_than, batch=batch)
         except DatpError as exc:
-            raise CommandError(exc.message) from exc
+            raise CommandError(f"{exc.code}: {exc.message}") from exc
         self.stdout.write(f"deleted {deleted} transactions")

@@ -40,7 +40,7 @@ class Sleep(Step):
                 if not is_duration(duration):
                     return ctx.failed(f"Not an ISO 8601 duration at {field}: {duration!r}")
             wake_at = ctx.timeout_at(duration)
-        if ctx.now() >= wake_at:
+        if ctx.now() >= wake_at or ctx.wake_reason == "wake_now":
             return ctx.succeeded()
         return ctx.wait(until=wake_at, note="sleeping")
 
@@ -66,7 +66,7 @@ class Delay(Step):
             # Seeded by the visit, so every run of this visit picks the same delay.
             delay_ms = random.Random(f"{ctx.tx_id}:{ctx.visit_started_at.isoformat()}").uniform(low, high)
         wake_at = ctx.timeout_at(delay_ms / 1000.0)
-        if ctx.now() >= wake_at:
+        if ctx.now() >= wake_at or ctx.wake_reason == "wake_now":
             return ctx.succeeded()
         return ctx.wait(until=wake_at, note="delay")
 

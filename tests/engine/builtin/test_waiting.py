@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 
 from engine.errors import InvalidPipeline
-from engine.models import PipelineVersion
+from engine.models import PipelineVersion, Transaction
 from engine.runtime import faults
 from engine.services.pipelines import pipeline_validate
 
@@ -103,11 +103,24 @@ def test_sleep_needs_exactly_one_of_duration_until_and_duration_field(db, config
     assert not PipelineVersion.objects.exists()
 
 
-def test_waking_a_sleep_early_does_not_push_its_wake_time_back(harness):
+def test_waking_a_sleep_now_ends_it_as_if_its_timer_had_fired(harness):
     started = harness.now()
     tx_id = start_and_settle(harness, "util/sleep", {"duration": "P1D"})
     harness.advance("PT5H")
     harness.wake(tx_id)
+    harness.settle()
+    result = harness.result(tx_id)
+    assert result.status == "success"
+    assert harness.now() == started + timedelta(hours=5)
+    assert [(run.status, run.retry_count) for run in result.step_runs[:2]] == [("sleeping", 0), ("success", 1)]
+
+
+def test_another_wake_up_of_a_sleep_does_not_push_its_wake_time_back(harness):
+    started = harness.now()
+    tx_id = start_and_settle(harness, "util/sleep", {"duration": "P1D"})
+    harness.advance("PT5H")
+    harness.wake(tx_id)  # a wake-up that is not an operator's "wake now" re-arms the original time
+    Transaction.objects.filter(pk=tx_id).update(wake_reason="switch")
     harness.settle()
     result = harness.result(tx_id)
     assert result.status == "sleeping"
@@ -175,6 +188,7 @@ def test_delay_picks_the_same_time_on_every_run_of_its_visit(harness):
     for _ in range(3):
         harness.advance("PT10S")
         harness.wake(tx_id)
+        Transaction.objects.filter(pk=tx_id).update(wake_reason="switch")  # not an operator's wake now
         harness.settle()
         assert harness.result(tx_id).sleeper.wake_at == wake_at
     harness.run(tx_id)
