@@ -1,6 +1,19 @@
 """Reads shared by the API, the console, the client and the test helper; nothing here writes."""
-from engine.errors import TransactionNotFound
-from engine.models import JournalEntry, Node, Sleeper, StepRun, Switch, Transaction
+from django.db.models import Count, Q
+
+from engine.errors import NotFound, TransactionNotFound
+from engine.models import (
+    GlobalSwitch,
+    JournalEntry,
+    Node,
+    NodeGroup,
+    Pipeline,
+    PipelineVersion,
+    Sleeper,
+    StepRun,
+    Switch,
+    Transaction,
+)
 from engine.states import TxStatus
 from engine.steps import registry
 
@@ -27,12 +40,17 @@ def waiting_as_dict(sleeper):
     }
 
 
-def transaction_as_dict(tx, *, payload=True):
-    """The transaction object of api.md."""
-    sleeper = None
-    if tx.status == TxStatus.SLEEPING:
-        sleeper = Sleeper.objects.select_related("callback").filter(tx_id=tx.pk).first()
-    switches = {s.name: s.value for s in Switch.objects.filter(tx_id=tx.pk).order_by("name")}
+def transaction_as_dict(tx, *, payload=True, prefetched=None):
+    """The transaction object of api.md. `prefetched` is (sleeper or None, [Switch]) when the caller
+    already read them (a list page reads them for every row at once)."""
+    if prefetched is not None:
+        sleeper, switch_rows = prefetched
+    else:
+        sleeper = None
+        if tx.status == TxStatus.SLEEPING:
+            sleeper = Sleeper.objects.select_related("callback").filter(tx_id=tx.pk).first()
+        switch_rows = Switch.objects.filter(tx_id=tx.pk)
+    switches = {s.name: s.value for s in sorted(switch_rows, key=lambda s: s.name)}
     if sleeper is not None and sleeper.switch and sleeper.scope == "transaction":
         switches.setdefault(sleeper.switch, None)
     result = {
@@ -110,3 +128,128 @@ def step_type_list():
     """Every registered step type: {"type", "description", "config_schema"}, by name."""
     return [{"type": name, "description": cls.describe(), "config_schema": cls.config_schema}
             for name, cls in registry.all_types().items()]
+
+
+# Transaction lists -------------------------------------------------------------------------------
+
+
+def transaction_get_by_external_id(*, owner, external_id):
+    tx = Transaction.objects.filter(owner_id=owner, external_id=external_id).first()
+    if tx is None:
+        raise TransactionNotFound()
+    return tx
+
+
+def transaction_list(*, owner, statuses=None, transaction_type=None, external_id=None, node_group=None,
+                     waiting_reason=None, switch=None, created_after=None, created_before=None,
+                     parent_tx_id=None, before=None, limit):
+    """Up to `limit` of an owner's transactions, newest first (by created_at, then id), after the
+    keyset position `before` = (created_at, tx_id) of the last row of the previous page."""
+    queryset = Transaction.objects.for_owner(owner)
+    if statuses:
+        queryset = queryset.filter(status__in=statuses)
+    exact = {"pipeline_name": transaction_type, "external_id": external_id, "node_group_id": node_group,
+             "parent_id": parent_tx_id, "sleeper__reason": waiting_reason, "sleeper__switch": switch}
+    queryset = queryset.filter(**{field: value for field, value in exact.items() if value is not None})
+    if created_after is not None:
+        queryset = queryset.filter(created_at__gt=created_after)
+    if created_before is not None:
+        queryset = queryset.filter(created_at__lt=created_before)
+    if before is not None:
+        at, tx_id = before
+        queryset = queryset.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=tx_id))
+    return list(queryset.order_by("-created_at", "-id")[:limit])
+
+
+def transactions_as_dicts(txs, *, payload=False):
+    """Transaction objects for a page of rows, reading their sleepers and switches in two queries."""
+    if not txs:
+        return []
+    sleeping = [tx.pk for tx in txs if tx.status == TxStatus.SLEEPING]
+    sleepers = {s.tx_id: s for s in Sleeper.objects.select_related("callback").filter(tx_id__in=sleeping)}
+    switches = {tx.pk: [] for tx in txs}
+    for row in Switch.objects.filter(tx_id__in=list(switches)):
+        switches[row.tx_id].append(row)
+    return [transaction_as_dict(tx, payload=payload, prefetched=(sleepers.get(tx.pk), switches[tx.pk]))
+            for tx in txs]
+
+
+# Global switches ---------------------------------------------------------------------------------
+
+
+def global_switch_list(*, owner):
+    """An owner's global switches, by name."""
+    return [{"name": s.name, "value": s.value, "set_at": iso(s.set_at), "set_by": s.set_by}
+            for s in GlobalSwitch.objects.filter(owner_id=owner).order_by("name")]
+
+
+# Pipelines and node groups -----------------------------------------------------------------------
+
+
+def _pipeline_dict(pipeline, versions):
+    current = pipeline.current_version
+    return {
+        "name": pipeline.name,
+        "description": pipeline.description,
+        "node_group": pipeline.node_group_id,
+        "transaction_type": pipeline.transaction_type,
+        "version": pipeline.current_version_id,
+        "versions": versions,
+        "steps": current.steps if current is not None else [],
+    }
+
+
+def pipeline_list():
+    """Every pipeline with its version in use and how many versions it has, by name."""
+    queryset = Pipeline.objects.select_related("current_version").annotate(version_count=Count("versions"))
+    return [_pipeline_dict(p, p.version_count) for p in queryset.order_by("name")]
+
+
+def pipeline_detail(*, name):
+    """One pipeline, with every version (oldest first) and which one is in use."""
+    pipeline = Pipeline.objects.select_related("current_version").filter(name=name).first()
+    if pipeline is None:
+        raise NotFound("No such pipeline.")
+    versions = [
+        {"version": v.version, "created_at": iso(v.created_at), "in_use": v.version == pipeline.current_version_id}
+        for v in PipelineVersion.objects.filter(pipeline_id=name).order_by("created_at", "version")
+    ]
+    return _pipeline_dict(pipeline, versions)
+
+
+def _node_dict(node):
+    return {"node_id": node.node_id, "host": node.host, "pid": node.pid, "workers": node.workers,
+            "started_at": iso(node.started_at), "last_seen_at": iso(node.last_seen_at)}
+
+
+def node_group_as_dict(group, *, counts=None, nodes=()):
+    counts = counts or {}
+    return {
+        "name": group.name, "description": group.description, "paused": group.paused,
+        "max_concurrency": group.max_concurrency,
+        **{status: counts.get(status, 0) for status in ("queued", "running", "sleeping")},
+        "nodes": [_node_dict(node) for node in nodes],
+    }
+
+
+def node_group_list(*, owner):
+    """Every node group with its nodes and the owner's queued, running and sleeping counts (three queries)."""
+    counts = {}
+    rows = (Transaction.objects.for_owner(owner)
+            .filter(status__in=[TxStatus.QUEUED, TxStatus.RUNNING, TxStatus.SLEEPING])
+            .values("node_group_id", "status").annotate(n=Count("id")).order_by())
+    for row in rows:
+        counts.setdefault(row["node_group_id"], {})[row["status"]] = row["n"]
+    nodes = {}
+    for node in Node.objects.order_by("node_id"):
+        nodes.setdefault(node.group_id, []).append(node)
+    return [node_group_as_dict(group, counts=counts.get(group.name), nodes=nodes.get(group.name, ()))
+            for group in NodeGroup.objects.order_by("name")]
+
+
+def node_group_detail(*, name, owner):
+    """One node group as node_group_list shows it."""
+    for group in node_group_list(owner=owner):
+        if group["name"] == name:
+            return group
+    raise NotFound("No such node group.")

@@ -3,6 +3,11 @@ from django.urls import path
 
 from engine.api.routing import by_method
 from engine.api.views.callbacks import CallbackGetApi, CallbackUpdateApi
+from engine.api.views.deadlines import TransactionUpdateApi
+from engine.api.views.global_switches import GlobalSwitchListApi, GlobalSwitchSetApi
+from engine.api.views.listing import TransactionByExternalIdApi, TransactionListApi
+from engine.api.views.node_groups import NodeGroupGetApi, NodeGroupListApi, NodeGroupUpdateApi
+from engine.api.views.pipelines import PipelineGetApi, PipelineListApi, PipelinePublishApi, PipelineUseVersionApi
 from engine.api.views.switches import SwitchClearApi, SwitchListApi, SwitchSetApi
 from engine.api.views.system import HealthApi, StepTypeListApi
 from engine.api.views.transactions import (
@@ -20,8 +25,10 @@ app_name = "api"
 TX = "transactions/<str:tx_id>"
 
 urlpatterns = [
-    path("transactions", by_method(POST=TransactionStartApi), name="transactions"),
-    path(TX, by_method(GET=TransactionGetApi), name="transaction"),
+    path("transactions", by_method(GET=TransactionListApi, POST=TransactionStartApi), name="transactions"),
+    path("transactions/by-external-id/<path:external_id>", TransactionByExternalIdApi.as_view(),
+         name="transaction-by-external-id"),
+    path(TX, by_method(GET=TransactionGetApi, PATCH=TransactionUpdateApi), name="transaction"),
     path(f"{TX}/steps", TransactionStepsApi.as_view(), name="transaction-steps"),
     path(f"{TX}/journal", TransactionJournalApi.as_view(), name="transaction-journal"),
     path(f"{TX}/cancel", TransactionCancelApi.as_view(), name="transaction-cancel"),
@@ -30,6 +37,14 @@ urlpatterns = [
     path(f"{TX}/switches", SwitchListApi.as_view(), name="switches"),
     path(f"{TX}/switches/<str:name>", by_method(PUT=SwitchSetApi, DELETE=SwitchClearApi), name="switch"),
     path("callbacks/<str:token>", by_method(POST=CallbackUpdateApi, GET=CallbackGetApi), name="callback"),
+    path("switches", GlobalSwitchListApi.as_view(), name="global-switches"),
+    path("switches/<str:name>", by_method(PUT=GlobalSwitchSetApi), name="global-switch"),
+    path("pipelines", PipelineListApi.as_view(), name="pipelines"),
+    path("pipelines/<str:name>", by_method(GET=PipelineGetApi, PUT=PipelinePublishApi), name="pipeline"),
+    path("pipelines/<str:name>/versions/<str:version>/use", PipelineUseVersionApi.as_view(),
+         name="pipeline-use-version"),
+    path("node-groups", NodeGroupListApi.as_view(), name="node-groups"),
+    path("node-groups/<str:name>", by_method(GET=NodeGroupGetApi, PATCH=NodeGroupUpdateApi), name="node-group"),
     path("step-types", StepTypeListApi.as_view(), name="step-types"),
     path("health", HealthApi.as_view(), name="health"),
 ]

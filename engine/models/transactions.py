@@ -77,7 +77,7 @@ class Transaction(models.Model):
                 condition=Q(status__in=ACTIVE, deadline_at__isnull=False),
                 name="tx_deadline_idx",
             ),
-            models.Index(fields=["owner", "-created_at", "id"], name="tx_owner_created_idx"),
+            models.Index(fields=["owner", "-created_at", "-id"], name="tx_owner_created_idx"),
             models.Index(fields=["owner", "pipeline_name", "-created_at"], name="tx_owner_type_idx"),
             models.Index(
                 fields=["owner", "status", "-created_at"], condition=Q(status__in=TERMINAL), name="tx_owner_finished_idx"

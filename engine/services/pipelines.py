@@ -231,3 +231,22 @@ def pipelines_publish_all(definitions):
         raise InvalidPipeline(errors)
     with transaction.atomic():
         return [pipeline_publish(definition) for _, definition in definitions]
+
+
+UNCHANGED = object()
+
+
+def node_group_update(*, name, paused=UNCHANGED, max_concurrency=UNCHANGED):
+    """Pause or resume a node group, or change its limit (None: no limit). Pausing takes effect at the
+    next checkpoint; on resume the nodes' sweep queues its waiting transactions again, in order."""
+    changes = {key: value for key, value in (("paused", paused), ("max_concurrency", max_concurrency))
+               if value is not UNCHANGED}
+    with transaction.atomic():
+        group = NodeGroup.objects.select_for_update().filter(pk=name).first()
+        if group is None:
+            raise NotFound("No such node group.")
+        for key, value in changes.items():
+            setattr(group, key, value)
+        if changes:
+            group.save(update_fields=list(changes))
+    return group

@@ -1,0 +1,22 @@
+"""PATCH /transactions/{tx_id}: move or clear the deadline of an unfinished transaction."""
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from engine.api.inputs import Fields, json_body
+from engine.selectors import transaction_as_dict
+from engine.services import transactions
+
+REASON_MAX = 2000
+
+
+class TransactionUpdateApi(APIView):
+    """PATCH /transactions/{tx_id} with `{"deadline": "PT1H" | timestamp | null, "reason"}`."""
+
+    def patch(self, request, tx_id):
+        fields = Fields(json_body(request))
+        deadline = fields.raw("deadline", required=True)
+        reason = fields.string("reason", max_length=REASON_MAX, default="")
+        fields.done()
+        tx = transactions.transaction_set_deadline(tx_id=tx_id, deadline=deadline, owner=request.user.owner,
+                                                   actor=request.user.actor, reason=reason)
+        return Response(transaction_as_dict(tx))

@@ -1,0 +1,58 @@
+"""Node groups belong to the installation; the counts they report are the caller's owner's."""
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from engine.api.inputs import MISSING, json_body
+from engine.api.permissions import IsSystem
+from engine.errors import InvalidRequest
+from engine.selectors import node_group_detail, node_group_list
+from engine.services import pipelines
+
+
+class NodeGroupListApi(APIView):
+    """GET /node-groups."""
+
+    def get(self, request):
+        return Response({"results": node_group_list(owner=request.user.owner)})
+
+
+def _changes(body):
+    """`paused` (bool) and `max_concurrency` (a positive integer, or null for no limit) from the body."""
+    errors, changes = {}, {}
+    paused = body.get("paused", MISSING)
+    if paused is not MISSING:
+        if isinstance(paused, bool):
+            changes["paused"] = paused
+        else:
+            errors["paused"] = ["Must be true or false."]
+    limit = body.get("max_concurrency", MISSING)
+    if limit is not MISSING:
+        if limit is None or (isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= 2**31 - 1):
+            changes["max_concurrency"] = limit
+        else:
+            errors["max_concurrency"] = ["Must be a positive integer, or null for no limit."]
+    for extra in sorted(set(body) - {"paused", "max_concurrency"}):
+        errors[extra] = ["Unknown field."]
+    if not errors and not changes:
+        errors["non_field_errors"] = ["Give paused or max_concurrency."]
+    if errors:
+        raise InvalidRequest("The request has invalid fields.", fields=errors)
+    return changes
+
+
+class NodeGroupUpdateApi(APIView):
+    """PATCH /node-groups/{name} with `paused` and/or `max_concurrency` (system credentials)."""
+
+    permission_classes = [IsSystem]
+
+    def patch(self, request, name):
+        changes = _changes(json_body(request))
+        pipelines.node_group_update(name=name, **changes)
+        return Response(node_group_detail(name=name, owner=request.user.owner))
+
+
+class NodeGroupGetApi(APIView):
+    """GET /node-groups/{name}: one group as the list shows it."""
+
+    def get(self, request, name):
+        return Response(node_group_detail(name=name, owner=request.user.owner))

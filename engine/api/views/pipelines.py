@@ -1,0 +1,47 @@
+"""Pipelines belong to the installation: anyone may read them, only system credentials publish."""
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from engine.api.inputs import json_body
+from engine.api.permissions import IsSystem
+from engine.errors import InvalidRequest
+from engine.selectors import pipeline_detail, pipeline_list
+from engine.services import pipelines
+
+
+class PipelineListApi(APIView):
+    """GET /pipelines."""
+
+    def get(self, request):
+        return Response({"results": pipeline_list()})
+
+
+class PipelineGetApi(APIView):
+    """GET /pipelines/{name}, with every version."""
+
+    def get(self, request, name):
+        return Response(pipeline_detail(name=name))
+
+
+class PipelinePublishApi(APIView):
+    """PUT /pipelines/{name} with a definition → `{"version", "created"}`; the node group must exist."""
+
+    permission_classes = [IsSystem]
+
+    def put(self, request, name):
+        definition = dict(json_body(request))
+        if definition.setdefault("name", name) != name:
+            raise InvalidRequest("name: must match the URL.", fields={"name": ["Must match the name in the URL."]})
+        version, created = pipelines.pipeline_publish(definition, create_node_group=False)
+        return Response({"version": version.version, "created": created})
+
+
+class PipelineUseVersionApi(APIView):
+    """POST /pipelines/{name}/versions/{version}/use: make that version the one in use (a rollback)."""
+
+    permission_classes = [IsSystem]
+
+    def post(self, request, name, version):
+        json_body(request)
+        pipelines.pipeline_use_version(name=name, version=version)
+        return Response(pipeline_detail(name=name))
