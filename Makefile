@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres latency venv clean
+.PHONY: run serve test test-sqlite test-postgres fuzz latency venv clean
 
 venv: $(STAMP)
 
@@ -18,6 +18,12 @@ $(STAMP): pyproject.toml
 # The whole system on SQLite in var/: web on http://127.0.0.1:8000 and a node per node group.
 run: venv
 	DATP_WEBHOOK_ALLOW_PRIVATE_NETWORKS=$${DATP_WEBHOOK_ALLOW_PRIVATE_NETWORKS:-true} $(PY) manage.py datp_run
+
+# The production web server: threaded workers; a worker takes no more connections than it has threads,
+# so long polls never queue other requests behind them.
+serve: venv
+	$(PY) -m gunicorn datp_site.wsgi --worker-class gthread --workers 2 --threads 32 \
+	  --worker-connections 32 --keep-alive 0 --bind 127.0.0.1:8000
 
 # The whole suite on SQLite, then again on PostgreSQL when DATABASE_URL names one.
 test: venv
@@ -34,6 +40,10 @@ test-sqlite: venv
 test-postgres: venv
 	@echo "== tests on PostgreSQL ($$DATABASE_URL) =="
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Schema-driven fuzzing of every API operation with a larger budget (make test runs a small one).
+fuzz: venv
+	DATP_FUZZ_EXAMPLES=500 $(PY) -m pytest -q tests/api/test_fuzz.py
 
 # Switch wake-up and timer lateness against a real node (SQLite, or the PostgreSQL in DATABASE_URL).
 latency: venv

@@ -1,6 +1,8 @@
 """The site's URL map: the API, MONDAT and the Django admin."""
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.negotiation import DefaultContentNegotiation
 
 from engine.api.exceptions import route_not_found
 from engine.api.views.metrics import metrics_view
@@ -9,6 +11,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include("engine.api.urls")),
+    # The OpenAPI document: YAML by default, JSON with ?format=json or Accept: application/json.
+    path("api/schema/", SpectacularAPIView.as_view(content_negotiation_class=DefaultContentNegotiation),
+         name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^api/", route_not_found),
 ]
 

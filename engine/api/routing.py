@@ -25,4 +25,5 @@ def by_method(**views):
             response["Allow"] = allow
         return response
 
+    dispatch.handlers = handlers  # engine.api.schema documents each method's view
     return dispatch

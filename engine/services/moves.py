@@ -72,6 +72,7 @@ def wake_if_waiting(*, now, actor, why, **condition):
 
 def _finished(tx, *, now):
     """Follow up a transaction that just ended: callbacks, children, its parent, its webhook, the signal."""
+    from engine.notify import notify_finished
     from engine.services import callbacks, children, webhooks
     from engine.signals import send_finished
 
@@ -87,6 +88,7 @@ def _finished(tx, *, now):
     if tx.parent_id is not None:
         wake_if_waiting(child_id=tx.pk, now=now, actor="system", why=f"child {tx.pk} finished")
     webhooks.webhook_enqueue(tx, event="transaction.finished", now=now)
+    notify_finished(tx.pk)
     transaction.on_commit(lambda: send_finished(tx_id=tx.pk, owner=tx.owner_id, status=str(tx.status)))
 
 

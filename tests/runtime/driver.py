@@ -5,6 +5,7 @@
     python -m tests.runtime.driver set_switch TX NAME JSON  -> {"action": ...}
     python -m tests.runtime.driver runs TX_ID               -> [[step, status, attempt, node], ...]
     python -m tests.runtime.driver load PATH                -> loads pipeline JSON files
+    python -m tests.runtime.driver key                      -> a new system API key of owner "test"
 """
 import json
 import os
@@ -43,6 +44,10 @@ def main(argv):
     elif command == "runs":
         result = list(StepRun.objects.filter(tx_id=args[0]).order_by("seq").values_list(
             "step", "status", "attempt", "node"))
+    elif command == "key":
+        from engine.services.owners import api_key_create
+
+        result = api_key_create(owner="test", name=f"key-{os.getpid()}", system=True)[1]
     elif command == "running":
         result = list(Transaction.objects.filter(status="running").values_list("pk", "node"))
     else:

@@ -1,7 +1,9 @@
 """PATCH /transactions/{tx_id}: move or clear the deadline of an unfinished transaction."""
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from engine.api import schema
 from engine.api.inputs import Fields, json_body
 from engine.selectors import transaction_as_dict
 from engine.services import transactions
@@ -12,6 +14,8 @@ REASON_MAX = 2000
 class TransactionUpdateApi(APIView):
     """PATCH /transactions/{tx_id} with `{"deadline": "PT1H" | timestamp | null, "reason"}`."""
 
+    @extend_schema(operation_id="transaction_update", request=schema.DEADLINE_BODY,
+                   responses=schema.responses("Transaction", conflict=True, body=True))
     def patch(self, request, tx_id):
         fields = Fields(json_body(request))
         deadline = fields.raw("deadline", required=True)

@@ -1,7 +1,9 @@
 """An owner's global switches: list and set (setting one wakes every transaction waiting on it)."""
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from engine.api import schema
 from engine.api.inputs import Fields, json_body
 from engine.selectors import global_switch_list
 from engine.services import switches
@@ -12,6 +14,7 @@ REASON_MAX = 2000
 class GlobalSwitchListApi(APIView):
     """GET /switches."""
 
+    @extend_schema(operation_id="global_switch_list", responses=schema.responses("SwitchList"))
     def get(self, request):
         return Response({"switches": global_switch_list(owner=request.user.owner)})
 
@@ -19,6 +22,8 @@ class GlobalSwitchListApi(APIView):
 class GlobalSwitchSetApi(APIView):
     """PUT /switches/{name} with `{"value", "reason"}` → `{"switch", "action", "woken"}`."""
 
+    @extend_schema(operation_id="global_switch_set", request=schema.SWITCH_BODY,
+                   responses=schema.responses("GlobalSwitchResult", body=True))
     def put(self, request, name):
         fields = Fields(json_body(request))
         value = fields.raw("value", required=True)

@@ -1,8 +1,10 @@
 """Finding transactions: the filtered, keyset-paged list, and lookup by external id."""
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engine import durations
+from engine.api import schema
 from engine.api.inputs import wait_seconds
 from engine.api.pagination import decode_cursor, next_url, page_limit
 from engine.api.waiting import wait_until_finished
@@ -70,6 +72,8 @@ class TransactionListApi(APIView):
     """GET /transactions: the owner's transactions, newest first, filtered and paged; payloads only
     with `?expand=payload`."""
 
+    @extend_schema(operation_id="transaction_list", parameters=schema.LIST_FILTERS,
+                   responses=schema.responses("TransactionPage"))
     def get(self, request):
         filters = _filters(request.query_params)
         limit = page_limit(request)
@@ -87,6 +91,8 @@ class TransactionListApi(APIView):
 class TransactionByExternalIdApi(APIView):
     """GET /transactions/by-external-id/{external_id}, with `?wait=` as for the status."""
 
+    @extend_schema(operation_id="transaction_by_external_id", parameters=[schema.WAIT],
+                   responses=schema.responses("Transaction"))
     def get(self, request, external_id):
         seconds = wait_seconds(request.query_params.get("wait"))
         tx = transaction_get_by_external_id(owner=request.user.owner, external_id=external_id)

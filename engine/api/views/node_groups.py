@@ -1,7 +1,9 @@
 """Node groups belong to the installation; the counts they report are the caller's owner's."""
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from engine.api import schema
 from engine.api.inputs import MISSING, json_body
 from engine.api.permissions import IsSystem
 from engine.errors import InvalidRequest
@@ -12,6 +14,7 @@ from engine.services import pipelines
 class NodeGroupListApi(APIView):
     """GET /node-groups."""
 
+    @extend_schema(operation_id="node_group_list", responses=schema.responses("NodeGroupList"))
     def get(self, request):
         return Response({"results": node_group_list(owner=request.user.owner)})
 
@@ -45,6 +48,8 @@ class NodeGroupUpdateApi(APIView):
 
     permission_classes = [IsSystem]
 
+    @extend_schema(operation_id="node_group_update", request=schema.NODE_GROUP_BODY,
+                   responses=schema.responses("NodeGroup", system=True, body=True))
     def patch(self, request, name):
         changes = _changes(json_body(request))
         pipelines.node_group_update(name=name, **changes)
@@ -54,5 +59,6 @@ class NodeGroupUpdateApi(APIView):
 class NodeGroupGetApi(APIView):
     """GET /node-groups/{name}: one group as the list shows it."""
 
+    @extend_schema(operation_id="node_group_get", responses=schema.responses("NodeGroup"))
     def get(self, request, name):
         return Response(node_group_detail(name=name, owner=request.user.owner))

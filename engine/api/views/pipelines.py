@@ -1,7 +1,9 @@
 """Pipelines belong to the installation: anyone may read them, only system credentials publish."""
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from engine.api import schema
 from engine.api.inputs import json_body
 from engine.api.permissions import IsSystem
 from engine.errors import InvalidRequest
@@ -12,6 +14,7 @@ from engine.services import pipelines
 class PipelineListApi(APIView):
     """GET /pipelines."""
 
+    @extend_schema(operation_id="pipeline_list", responses=schema.responses("PipelineList"))
     def get(self, request):
         return Response({"results": pipeline_list()})
 
@@ -19,6 +22,7 @@ class PipelineListApi(APIView):
 class PipelineGetApi(APIView):
     """GET /pipelines/{name}, with every version."""
 
+    @extend_schema(operation_id="pipeline_get", responses=schema.responses("PipelineDetail"))
     def get(self, request, name):
         return Response(pipeline_detail(name=name))
 
@@ -28,6 +32,8 @@ class PipelinePublishApi(APIView):
 
     permission_classes = [IsSystem]
 
+    @extend_schema(operation_id="pipeline_publish", request=schema.PIPELINE_BODY,
+                   responses=schema.responses("PipelinePublished", system=True, body=True))
     def put(self, request, name):
         definition = dict(json_body(request))
         if definition.setdefault("name", name) != name:
@@ -41,6 +47,8 @@ class PipelineUseVersionApi(APIView):
 
     permission_classes = [IsSystem]
 
+    @extend_schema(operation_id="pipeline_use_version", request=schema.REASON_BODY,
+                   responses=schema.responses("PipelineDetail", system=True, body=True))
     def post(self, request, name, version):
         json_body(request)
         pipelines.pipeline_use_version(name=name, version=version)

@@ -1,7 +1,9 @@
 """A transaction's switches: list, set, clear."""
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from engine.api import schema
 from engine.api.inputs import Fields, json_body
 from engine.selectors import transaction_get
 from engine.services import switches
@@ -12,6 +14,7 @@ REASON_MAX = 2000
 class SwitchListApi(APIView):
     """GET /transactions/{tx_id}/switches."""
 
+    @extend_schema(operation_id="switch_list", responses=schema.responses("SwitchList"))
     def get(self, request, tx_id):
         tx = transaction_get(tx_id=tx_id, owner=request.user.owner)
         return Response({"switches": switches.switches_of(tx_id=tx.pk)})
@@ -20,6 +23,8 @@ class SwitchListApi(APIView):
 class SwitchSetApi(APIView):
     """PUT /transactions/{tx_id}/switches/{name} with `{"value", "reason"}`."""
 
+    @extend_schema(operation_id="switch_set", request=schema.SWITCH_BODY,
+                   responses=schema.responses("SwitchResult", conflict=True, body=True))
     def put(self, request, tx_id, name):
         fields = Fields(json_body(request))
         value = fields.raw("value", required=True)
@@ -32,6 +37,8 @@ class SwitchSetApi(APIView):
 class SwitchClearApi(APIView):
     """DELETE /transactions/{tx_id}/switches/{name}: the value becomes null."""
 
+    @extend_schema(operation_id="switch_clear", request=schema.REASON_BODY,
+                   responses=schema.responses("SwitchResult", conflict=True, body=True))
     def delete(self, request, tx_id, name):
         fields = Fields(json_body(request))
         reason = fields.string("reason", max_length=REASON_MAX, default="")

@@ -2,11 +2,13 @@
 from datetime import timedelta
 
 from django.db import DatabaseError
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engine import clock
+from engine.api import schema
 from engine.selectors import node_count_seen_since, step_type_list
 
 NODE_SEEN_SECONDS = 60
@@ -18,6 +20,9 @@ class HealthApi(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
+    @extend_schema(operation_id="health", auth=[], responses={
+        200: schema.OpenApiResponse(response=schema.ref("Health")),
+        503: schema.OpenApiResponse(response=schema.ref("Health"), description="The database does not answer.")})
     def get(self, request):
         try:
             nodes = node_count_seen_since(since=clock.now() - timedelta(seconds=NODE_SEEN_SECONDS))
@@ -29,5 +34,6 @@ class HealthApi(APIView):
 class StepTypeListApi(APIView):
     """GET /step-types."""
 
+    @extend_schema(operation_id="step_type_list", responses=schema.responses("StepTypeList"))
     def get(self, request):
         return Response({"results": step_type_list()})

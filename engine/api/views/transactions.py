@@ -1,8 +1,10 @@
 """Transactions: start, read (with long poll), their step runs and journal, and the operator actions."""
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from engine.api import schema
 from engine.api.inputs import Fields, json_body, wait_seconds
 from engine.api.pagination import decode_cursor, page_limit, paged
 from engine.api.waiting import wait_until_finished
@@ -22,6 +24,9 @@ REASON_MAX = 2000
 class TransactionStartApi(APIView):
     """POST /transactions: start one (201), replay an identical start (200), or refuse a clash (409)."""
 
+    @extend_schema(operation_id="transaction_start", request=schema.START_BODY, responses={
+        **schema.responses("Transaction", status=201, conflict=True, body=True),
+        200: schema.OpenApiResponse(response=schema.ref("Transaction"), description="An identical start, replayed.")})
     def post(self, request):
         fields = Fields(json_body(request))
         transaction_type = fields.string("transaction_type", required=True, max_length=100)
@@ -46,6 +51,7 @@ class TransactionStartApi(APIView):
 class TransactionGetApi(APIView):
     """GET /transactions/{tx_id}, with `?wait=` to hold the reply until it finishes."""
 
+    @extend_schema(operation_id="transaction_get", parameters=[schema.WAIT], responses=schema.responses("Transaction"))
     def get(self, request, tx_id):
         seconds = wait_seconds(request.query_params.get("wait"))
         tx = transaction_get(tx_id=tx_id, owner=request.user.owner)
@@ -57,6 +63,8 @@ class TransactionGetApi(APIView):
 class TransactionStepsApi(APIView):
     """GET /transactions/{tx_id}/steps: its step runs, oldest first, paged."""
 
+    @extend_schema(operation_id="transaction_steps", parameters=[schema.LIMIT, schema.CURSOR],
+                   responses=schema.responses("StepRunPage"))
     def get(self, request, tx_id):
         limit = page_limit(request)
         (after,) = decode_cursor(request, (int,)) or (0,)
@@ -68,6 +76,8 @@ class TransactionStepsApi(APIView):
 class TransactionJournalApi(APIView):
     """GET /transactions/{tx_id}/journal: everything that happened to it, oldest first, paged."""
 
+    @extend_schema(operation_id="transaction_journal", parameters=[schema.LIMIT, schema.CURSOR],
+                   responses=schema.responses("JournalPage"))
     def get(self, request, tx_id):
         limit = page_limit(request)
         (after,) = decode_cursor(request, (int,)) or (0,)
@@ -85,6 +95,7 @@ class _ReasonActionApi(APIView):
 
     service = None
 
+    @extend_schema(request=schema.REASON_BODY, responses=schema.responses("Transaction", conflict=True, body=True))
     def post(self, request, tx_id):
         fields = Fields(json_body(request))
         reason = _reason(fields)
@@ -108,6 +119,8 @@ class TransactionWakeApi(_ReasonActionApi):
 class TransactionRetryApi(APIView):
     """POST /transactions/{tx_id}/retry, with an optional new `deadline`."""
 
+    @extend_schema(operation_id="transaction_retry", request=schema.RETRY_BODY,
+                   responses=schema.responses("Transaction", conflict=True, body=True))
     def post(self, request, tx_id):
         fields = Fields(json_body(request))
         reason = _reason(fields)

@@ -1,0 +1,207 @@
+"""The OpenAPI document's shared pieces: the generator that sees through `by_method`, the components
+(the transaction object, the error shape, ...), and helpers the views' `@extend_schema` use.
+
+The schemas are raw OpenAPI 3.0 (the views read bodies by hand, not through serializers) and are
+kept exact: tests/api/test_fuzz.py checks every response against them.
+"""
+from django.urls import URLPattern
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+
+from engine.states import TxStatus, WaitReason
+
+ANY = {}  # any JSON value
+STAMP = {"type": "string", "format": "date-time"}
+NULL_STAMP = {**STAMP, "nullable": True}
+NULL_STRING = {"type": "string", "nullable": True}
+OBJECT = {"type": "object", "additionalProperties": True}
+
+
+def ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(properties, required=None):
+    found = {"type": "object", "properties": properties}
+    required = list(properties) if required is None else required
+    if required:  # OpenAPI 3.0 forbids an empty `required`
+        found["required"] = required
+    return found
+
+
+WAITING = {**_object({
+    "reason": {"type": "string", "enum": list(WaitReason.values)},
+    "switch": NULL_STRING, "scope": NULL_STRING, "callback": NULL_STRING, "child_tx_id": NULL_STRING,
+    "wake_at": NULL_STAMP, "timeout_at": NULL_STAMP, "since": NULL_STAMP, "step": NULL_STRING,
+}), "nullable": True}
+
+TRANSACTION = _object({
+    "tx_id": {"type": "string"}, "owner": {"type": "string"}, "external_id": NULL_STRING,
+    "transaction_type": {"type": "string"}, "pipeline_version": NULL_STRING, "node_group": NULL_STRING,
+    "status": {"type": "string", "enum": list(TxStatus.values)}, "note": NULL_STRING,
+    "waiting": WAITING, "switches": OBJECT, "deadline_at": NULL_STAMP, "cancel_requested": {"type": "boolean"},
+    "parent_tx_id": NULL_STRING, "created_at": STAMP, "updated_at": STAMP, "completed_at": NULL_STAMP,
+    "links": _object({"self": {"type": "string"}, "console": {"type": "string"}}),
+    # Left out of list items unless ?expand=payload.
+    "progress": ANY, "input": ANY, "metadata": ANY, "data": ANY,
+}, required=["tx_id", "owner", "transaction_type", "status", "waiting", "switches", "created_at", "links"])
+
+SWITCH = _object({"name": {"type": "string"}, "value": ANY, "set_at": NULL_STAMP, "set_by": NULL_STRING,
+                  "unread": {"type": "boolean"}}, required=["name", "value", "set_at", "set_by"])
+SWITCH_ACTION = {"type": "string", "enum": ["unchanged", "updated", "woken"]}
+CALLBACK = _object({"name": {"type": "string"}, "status": {"type": "string"}, "data": ANY, "updated_at": NULL_STAMP})
+
+PIPELINE_VERSION = _object({"version": {"type": "string"}, "created_at": STAMP, "in_use": {"type": "boolean"}})
+PIPELINE_BASE = {"name": {"type": "string"}, "description": {"type": "string"}, "node_group": NULL_STRING,
+                 "transaction_type": {"type": "boolean"}, "version": NULL_STRING,
+                 "steps": {"type": "array", "items": OBJECT}}
+NODE = _object({"node_id": {"type": "string"}, "host": {"type": "string"}, "pid": {"type": "integer"},
+                "workers": {"type": "integer"}, "started_at": NULL_STAMP, "last_seen_at": NULL_STAMP})
+NODE_GROUP = _object({
+    "name": {"type": "string"}, "description": {"type": "string"}, "paused": {"type": "boolean"},
+    "max_concurrency": {"type": "integer", "nullable": True}, "queued": {"type": "integer"},
+    "running": {"type": "integer"}, "sleeping": {"type": "integer"}, "nodes": {"type": "array", "items": NODE},
+})
+
+
+def page_of(item):
+    return _object({"results": {"type": "array", "items": item}, "next": NULL_STRING})
+
+
+COMPONENTS = {
+    "Error": _object({"code": {"type": "string"}, "message": {"type": "string"}, "extra": OBJECT}),
+    "Transaction": TRANSACTION,
+    "TransactionPage": page_of(ref("Transaction")),
+    "StepRunPage": page_of(_object({
+        "seq": {"type": "integer"}, "step": {"type": "string"}, "type": {"type": "string"},
+        "status": {"type": "string"}, "attempt": {"type": "integer"}, "retry_count": {"type": "integer"},
+        "note": NULL_STRING, "input": ANY, "output": ANY, "error": ANY, "started_at": NULL_STAMP,
+        "ended_at": NULL_STAMP, "duration_ms": {"type": "integer", "nullable": True}, "node": NULL_STRING,
+        "logs": ANY,
+    })),
+    "JournalPage": page_of(_object({"seq": {"type": "integer"}, "at": STAMP, "kind": {"type": "string"},
+                                    "actor": {"type": "string"}, "step": NULL_STRING, "data": ANY})),
+    "Switch": SWITCH,
+    "SwitchList": _object({"switches": {"type": "array", "items": ref("Switch")}}),
+    "SwitchResult": _object({"switch": ref("Switch"), "action": SWITCH_ACTION}),
+    "GlobalSwitchResult": _object({"switch": ref("Switch"), "action": SWITCH_ACTION, "woken": {"type": "integer"}}),
+    "Callback": CALLBACK,
+    "CallbackResult": _object({"callback": ref("Callback"),
+                               "action": {"type": "string", "enum": ["updated", "woken"]}}),
+    "CallbackGet": _object({"callback": ref("Callback")}),
+    "Pipeline": _object({**PIPELINE_BASE, "versions": {"type": "integer"}}),
+    "PipelineDetail": _object({**PIPELINE_BASE, "versions": {"type": "array", "items": PIPELINE_VERSION}}),
+    "PipelineList": _object({"results": {"type": "array", "items": ref("Pipeline")}}),
+    "PipelinePublished": _object({"version": {"type": "string"}, "created": {"type": "boolean"}}),
+    "NodeGroup": NODE_GROUP,
+    "NodeGroupList": _object({"results": {"type": "array", "items": ref("NodeGroup")}}),
+    "StepTypeList": _object({"results": {"type": "array", "items": _object(
+        {"type": {"type": "string"}, "description": {"type": "string"}, "config_schema": ANY})}}),
+    "Health": _object({"status": {"type": "string", "enum": ["ok", "degraded"]}, "database": {"type": "string"},
+                       "nodes": {"type": "integer", "nullable": True}}),
+}
+
+# Request bodies -----------------------------------------------------------------------------------
+
+REASON = {"type": "string", "maxLength": 2000}
+DEADLINE = {"type": "string", "nullable": True, "description": "An ISO 8601 duration from now, or a timestamp."}
+
+
+def body(properties, required=()):
+    return {"application/json": _object(properties, list(required))}
+
+
+START_BODY = body({
+    "transaction_type": {"type": "string", "minLength": 1, "maxLength": 100}, "external_id": {"type": "string"},
+    "data": OBJECT, "metadata": OBJECT, "webhook": {"type": "string"}, "webhook_progress": {"type": "boolean"},
+    "deadline": DEADLINE, "wait": {"type": "string", "description": "An ISO 8601 duration, capped at MAX_WAIT."},
+}, required=["transaction_type"])
+REASON_BODY = body({"reason": REASON})
+RETRY_BODY = body({"reason": REASON, "deadline": DEADLINE})
+DEADLINE_BODY = body({"deadline": DEADLINE, "reason": REASON}, required=["deadline"])
+SWITCH_BODY = body({"value": ANY, "reason": REASON}, required=["value"])
+CALLBACK_BODY = body({"status": {"type": "string", "enum": ["start", "progress", "complete", "error", "cancel"]},
+                      "data": OBJECT}, required=["status"])
+PIPELINE_BODY = body({"name": {"type": "string"}, "description": {"type": "string"},
+                      "node_group": {"type": "string"}, "transaction_type": {"type": "boolean"},
+                      "steps": {"type": "array", "items": OBJECT}}, required=["steps"])
+NODE_GROUP_BODY = body({"paused": {"type": "boolean"},
+                        "max_concurrency": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
+                                            "nullable": True}})
+
+# Parameters ---------------------------------------------------------------------------------------
+
+WAIT = OpenApiParameter("wait", str, description="Hold the reply until the transaction finishes (ISO 8601 duration).")
+LIMIT = OpenApiParameter("limit", int, description="Page size (default 50, at most 500).")
+CURSOR = OpenApiParameter("cursor", str, description="The opaque cursor of the previous page's `next`.")
+LIST_FILTERS = [
+    OpenApiParameter("status", str, description="Comma-separated statuses."),
+    *[OpenApiParameter(name, str) for name in ("transaction_type", "external_id", "node_group", "switch",
+                                                "parent_tx_id")],
+    OpenApiParameter("waiting_reason", str, enum=list(WaitReason.values)),
+    OpenApiParameter("created_after", str, description="ISO 8601 timestamp."),
+    OpenApiParameter("created_before", str, description="ISO 8601 timestamp."),
+    OpenApiParameter("expand", str, enum=["payload"]),
+    LIMIT, CURSOR,
+]
+
+# Responses ----------------------------------------------------------------------------------------
+
+ERROR = OpenApiResponse(response=ref("Error"), description='The error shape {"code", "message", "extra"}.')
+
+
+def responses(ok, *, status=200, auth=True, system=False, conflict=False, body=False):
+    """The responses of an operation: its success, and every error it can answer with."""
+    found = {status: OpenApiResponse(response=ref(ok)) if isinstance(ok, str) else ok,
+             400: ERROR, 404: ERROR, 405: ERROR}
+    if auth:
+        found[401] = ERROR
+    if system:
+        found[403] = ERROR
+    if conflict:
+        found[409] = ERROR
+    if body:
+        found.update({413: ERROR, 415: ERROR})
+    return found
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """`Authorization: Bearer <api key>` (engine.api.authentication)."""
+
+    target_class = "engine.api.authentication.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "An API key: `Authorization: Bearer <key>`."}
+
+
+# The generator ------------------------------------------------------------------------------------
+
+
+class DatpEndpointEnumerator(EndpointEnumerator):
+    """Also list the views behind a `by_method` route (engine.api.routing), one per method."""
+
+    def _get_api_endpoints(self, patterns, prefix):
+        if patterns is None:
+            patterns = self.patterns
+        found = []
+        for pattern in patterns:
+            handlers = getattr(getattr(pattern, "callback", None), "handlers", None)
+            if isinstance(pattern, URLPattern) and handlers:
+                path_regex = prefix + str(pattern.pattern)
+                path = self.get_path_from_regex(path_regex)
+                found.extend((path, path_regex, method, view) for method, view in handlers.items()
+                             if method != "HEAD")
+            else:
+                found.extend(super()._get_api_endpoints([pattern], prefix))
+        return found
+
+
+class DatpSchemaGenerator(SchemaGenerator):
+    endpoint_inspector_cls = DatpEndpointEnumerator
+
+    def get_schema(self, request=None, public=False):
+        schema = super().get_schema(request=request, public=public)
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(COMPONENTS)
+        return schema
