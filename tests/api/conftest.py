@@ -1,4 +1,6 @@
 """API fixtures: clients holding keys of two owners, and a few pipelines, on the harness's test database."""
+from types import SimpleNamespace
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -51,3 +53,13 @@ def start(client, transaction_type="echo", **fields):
     response = client.post("/api/v1/transactions", {"transaction_type": transaction_type, **fields}, format="json")
     assert response.status_code == 201, response.json()
     return response.json()["tx_id"]
+
+
+@pytest.fixture
+def busy_world(harness, monkeypatch):
+    """While the API waits, the engine keeps running: each poll's sleep moves time and runs what is due."""
+    def sleep(seconds):
+        harness.clock.sleep(seconds)
+        harness.settle()
+
+    monkeypatch.setattr("engine.api.waiting.clock", SimpleNamespace(now=harness.now, sleep=sleep))

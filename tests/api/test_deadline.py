@@ -1,7 +1,6 @@
 """PATCH /api/v1/transactions/{tx_id} (move or clear the deadline) and
 GET /api/v1/transactions/by-external-id/{external_id} (lookup, with `wait`)."""
 from datetime import timedelta
-from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
@@ -17,16 +16,6 @@ def tx_url(tx_id):
 
 def by_external_id(external_id):
     return f"/api/v1/transactions/by-external-id/{quote(external_id, safe='')}"
-
-
-@pytest.fixture
-def busy_world(harness, monkeypatch):
-    """While the API waits, the engine keeps running: each poll's sleep moves time and runs what is due."""
-    def sleep(seconds):
-        harness.clock.sleep(seconds)
-        harness.settle()
-
-    monkeypatch.setattr("engine.api.waiting.clock", SimpleNamespace(now=harness.now, sleep=sleep))
 
 
 def iso(moment):

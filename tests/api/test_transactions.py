@@ -1,7 +1,6 @@
 """POST /api/v1/transactions and GET /api/v1/transactions/{tx_id}: start, replay, clashes, input checks,
 owner isolation, and holding the reply with `wait`."""
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 
@@ -14,16 +13,6 @@ START = "/api/v1/transactions"
 
 def tx_url(tx_id):
     return f"/api/v1/transactions/{tx_id}"
-
-
-@pytest.fixture
-def busy_world(harness, monkeypatch):
-    """While the API waits, the engine keeps running: each poll's sleep moves time and runs what is due."""
-    def sleep(seconds):
-        harness.clock.sleep(seconds)
-        harness.settle()
-
-    monkeypatch.setattr("engine.api.waiting.clock", SimpleNamespace(now=harness.now, sleep=sleep))
 
 
 def test_start_is_201_with_location_and_the_transaction_object(api, harness):
