@@ -1,6 +1,7 @@
 """The site's URL map: the API, MONDAT and the Django admin."""
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.negotiation import DefaultContentNegotiation
 
@@ -8,7 +9,9 @@ from engine.api.exceptions import route_not_found
 from engine.api.views.metrics import metrics_view
 
 urlpatterns = [
+    path("", RedirectView.as_view(url="/mondat/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("mondat/", include("monitoring.urls")),
     path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include("engine.api.urls")),
     # The OpenAPI document: YAML by default, JSON with ?format=json or Accept: application/json.

@@ -54,6 +54,21 @@ class WebhookStatus(models.TextChoices):
     DEAD = "dead"
 
 
+class BulkAction(models.TextChoices):
+    WAKE = "wake"
+    RETRY = "retry"
+    CANCEL = "cancel"
+    SET_SWITCH = "set_switch"
+    CLEAR_SWITCH = "clear_switch"
+
+
+class BulkJobStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
 TX_ACTIVE = frozenset({TxStatus.QUEUED, TxStatus.RUNNING, TxStatus.SLEEPING})
 TX_TERMINAL = frozenset(set(TxStatus) - TX_ACTIVE)
 TX_RETRYABLE = frozenset({TxStatus.FAILED, TxStatus.ABORTED, TxStatus.TIMEOUT, TxStatus.INTERNAL_ERROR})

@@ -1,4 +1,5 @@
 """Every table of the engine; one module per area, re-exported here."""
+from engine.models.bulk import BulkJob
 from engine.models.owners import ApiKey, Owner
 from engine.models.pipelines import Node, NodeGroup, Pipeline, PipelineVersion
 from engine.models.transactions import JournalEntry, StepRun, Transaction
@@ -14,6 +15,7 @@ from engine.models.webhooks import WebhookDelivery
 
 __all__ = [
     "ApiKey",
+    "BulkJob",
     "Callback",
     "CallbackUpdate",
     "GlobalSwitch",

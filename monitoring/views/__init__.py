@@ -1,0 +1,1 @@
+"""MONDAT's views, one module per page (or group of small pages)."""
