@@ -1,4 +1,6 @@
-"""Reads shared by the API, the console, the client and the test helper; nothing here writes."""
+"""Reads shared by the API, the console, the client and the test helper; nothing here writes.
+
+The core reads are here; each console area keeps its own module beside this one."""
 from django.db.models import Count, Q
 
 from engine.errors import NotFound, TransactionNotFound
