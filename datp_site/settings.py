@@ -121,8 +121,10 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["engine.api.parsers.JsonParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "engine.api.negotiation.JsonAlways",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["engine.api.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The first class answers 401 with its WWW-Authenticate header; console sessions come second.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["engine.api.authentication.ApiKeyAuthentication",
+                                       "engine.api.authentication.ConsoleSessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["engine.api.permissions.RoleAllowsWrites"],
     "EXCEPTION_HANDLER": "engine.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

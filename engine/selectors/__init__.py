@@ -9,6 +9,7 @@ from engine.models import (
     JournalEntry,
     Node,
     NodeGroup,
+    Owner,
     Pipeline,
     PipelineVersion,
     Sleeper,
@@ -119,6 +120,10 @@ def journal_page(*, tx_id, after_seq=0, limit):
 def journal_entry_as_dict(entry):
     return {"seq": entry.seq, "at": iso(entry.at), "kind": entry.kind, "actor": entry.actor, "step": entry.step,
             "data": entry.data}
+
+
+def owner_exists(*, name):
+    return Owner.objects.filter(pk=name).exists()
 
 
 def node_count_seen_since(*, since):

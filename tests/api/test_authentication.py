@@ -59,7 +59,7 @@ def test_the_key_gives_the_owner_the_actor_and_the_system_flag(db):
     key, raw = api_key_create(owner="acme", name="ops", system=True)
     request = APIRequestFactory().get(STEP_TYPES, HTTP_AUTHORIZATION=f"Bearer {raw}")
     principal, auth = ApiKeyAuthentication().authenticate(request)
-    assert principal == Principal(owner="acme", actor="api-key:ops", is_system=True)
+    assert principal == Principal(owner="acme", actor="api-key:ops", is_system=True, role="system")
     assert principal.is_authenticated
     assert auth.pk == key.pk
 
