@@ -147,12 +147,16 @@ def transaction_get_by_external_id(*, owner, external_id):
     return tx
 
 
-def transaction_list(*, owner, statuses=None, transaction_type=None, external_id=None, node_group=None,
-                     waiting_reason=None, switch=None, created_after=None, created_before=None,
-                     parent_tx_id=None, before=None, limit):
-    """Up to `limit` of an owner's transactions, newest first (by created_at, then id), after the
-    keyset position `before` = (created_at, tx_id) of the last row of the previous page."""
-    queryset = Transaction.objects.for_owner(owner)
+def transactions_matching(*, owner=None, owners=None, statuses=None, transaction_type=None, external_id=None,
+                          node_group=None, waiting_reason=None, switch=None, created_after=None,
+                          created_before=None, parent_tx_id=None):
+    """The transactions the list filters match, unordered: of `owner` if given, and among `owners`
+    (a collection of owner names) unless that is None (every owner)."""
+    queryset = Transaction.objects.all()
+    if owner is not None:
+        queryset = queryset.for_owner(owner)
+    if owners is not None:
+        queryset = queryset.filter(owner_id__in=list(owners))
     if statuses:
         queryset = queryset.filter(status__in=statuses)
     exact = {"pipeline_name": transaction_type, "external_id": external_id, "node_group_id": node_group,
@@ -162,6 +166,16 @@ def transaction_list(*, owner, statuses=None, transaction_type=None, external_id
         queryset = queryset.filter(created_at__gt=created_after)
     if created_before is not None:
         queryset = queryset.filter(created_at__lt=created_before)
+    return queryset
+
+
+def transaction_list(*, before=None, limit, with_sleeper=False, **filters):
+    """Up to `limit` of the transactions `transactions_matching(**filters)` finds, newest first (by
+    created_at, then id), after the keyset position `before` = (created_at, tx_id) of the last row of
+    the previous page; `with_sleeper` reads each row's sleeper in the same query."""
+    queryset = transactions_matching(**filters)
+    if with_sleeper:
+        queryset = queryset.select_related("sleeper")
     if before is not None:
         at, tx_id = before
         queryset = queryset.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=tx_id))
