@@ -1,5 +1,6 @@
 """Every table of the engine; one module per area, re-exported here."""
 from engine.models.bulk import BulkJob
+from engine.models.figures import FigureMark, MinuteFigure, StatusFigure
 from engine.models.owners import ApiKey, Owner
 from engine.models.pipelines import Node, NodeGroup, Pipeline, PipelineVersion
 from engine.models.transactions import JournalEntry, StepRun, Transaction
@@ -18,15 +19,18 @@ __all__ = [
     "BulkJob",
     "Callback",
     "CallbackUpdate",
+    "FigureMark",
     "GlobalSwitch",
     "GlobalSwitchChange",
     "JournalEntry",
+    "MinuteFigure",
     "Node",
     "NodeGroup",
     "Owner",
     "Pipeline",
     "PipelineVersion",
     "Sleeper",
+    "StatusFigure",
     "StepRun",
     "Switch",
     "Transaction",
