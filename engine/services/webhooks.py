@@ -153,7 +153,7 @@ def webhooks_deliver_due(*, now=None, limit=50):
     return counts
 
 
-def webhook_resend(*, delivery_id, owner=None, actor):
+def webhook_resend(*, delivery_id, owner=None, actor, reason=""):
     """Queue a dead or delivered delivery again: pending, no attempts, due now."""
     now = clock.now()
     queryset = WebhookDelivery.objects.filter(pk=delivery_id)
@@ -171,5 +171,5 @@ def webhook_resend(*, delivery_id, owner=None, actor):
         delivery.delivered_at = None
         delivery.save(update_fields=["status", "attempts", "next_attempt_at", "last_error", "delivered_at"])
         journal(delivery.tx_id, "webhook_resent", actor, now, delivery_id=str(delivery.delivery_id),
-                event=delivery.event, previous=previous)
+                event=delivery.event, previous=previous, reason=reason)
     return delivery
