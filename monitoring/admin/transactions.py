@@ -1,0 +1,92 @@
+"""Transactions (read-only, exact search by id and external id) with wake, cancel and retry actions."""
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.html import format_html
+
+from engine.errors import DatpError
+from engine.models import Pipeline, Transaction
+from engine.services import transactions as tx_services
+from monitoring.admin.base import ACTION_LIMIT, ADMIN_REASON, ReadOnlyAdmin, admin_actor
+
+
+class PipelineNameFilter(admin.SimpleListFilter):
+    """Filter by transaction type, listing names from the pipelines table, not from the transactions."""
+
+    title = "pipeline"
+    parameter_name = "pipeline"
+
+    def lookups(self, request, model_admin):
+        return [(name, name) for name in Pipeline.objects.order_by("name").values_list("name", flat=True)]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(pipeline_name=value) if value else queryset
+
+
+@admin.register(Transaction)
+class TransactionAdmin(ReadOnlyAdmin):
+    list_display = ("id", "owner", "pipeline_name", "status", "step_name", "external_id", "created_at",
+                    "updated_at")
+    list_filter = ("status", PipelineNameFilter, "node_group", "owner")
+    list_select_related = ("owner",)
+    search_fields = ("id", "external_id")
+    search_help_text = "An exact transaction id or external id."
+    ordering = ("-created_at", "-id")
+    actions = ("wake", "cancel", "retry")
+    readonly_fields = ("records",)
+
+    def get_fields(self, request, obj=None):
+        return [*super().get_fields(request, obj), "records"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # Exact matches only: they use the primary key and the external id index (icontains would scan).
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(Q(pk=term) | Q(external_id=term)), False
+
+    @admin.display(description="records")
+    def records(self, obj):
+        links = [
+            ("step runs", "admin:engine_steprun_changelist"),
+            ("journal", "admin:engine_journalentry_changelist"),
+            ("switches", "admin:engine_switch_changelist"),
+            ("callbacks", "admin:engine_callback_changelist"),
+            ("webhook deliveries", "admin:engine_webhookdelivery_changelist"),
+        ]
+        parts = [format_html('<a href="{}?q={}">{}</a>', reverse(name), obj.pk, label)
+                 for label, name in links]
+        parts.append(format_html('<a href="{}">MONDAT</a>', f"/mondat/transactions/{obj.pk}/"))
+        return format_html(" · ".join(["{}"] * len(parts)), *parts)
+
+    def _apply(self, request, queryset, service, verb):
+        """Call `service` for each selected transaction as the user; report done and refused counts."""
+        tx_ids = list(queryset.order_by().values_list("pk", flat=True)[: ACTION_LIMIT + 1])
+        if len(tx_ids) > ACTION_LIMIT:
+            self.message_user(request, f"More than {ACTION_LIMIT} transactions selected: use a bulk action "
+                              "in MONDAT for big sets.", messages.ERROR)
+            return
+        done, refused = 0, []
+        for tx_id in tx_ids:
+            try:
+                service(tx_id=tx_id, actor=admin_actor(request), reason=ADMIN_REASON)
+            except DatpError as exc:
+                refused.append(f"{tx_id}: {exc.message}")
+                continue
+            done += 1
+        self.message_user(request, f"{done} transaction(s) {verb}.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"{len(refused)} refused: " + "; ".join(refused[:10]), messages.WARNING)
+
+    @admin.action(description="Wake the selected sleeping transactions now")
+    def wake(self, request, queryset):
+        self._apply(request, queryset, tx_services.transaction_wake, "woken")
+
+    @admin.action(description="Cancel the selected transactions")
+    def cancel(self, request, queryset):
+        self._apply(request, queryset, tx_services.transaction_cancel, "cancelled")
+
+    @admin.action(description="Retry the selected failed transactions")
+    def retry(self, request, queryset):
+        self._apply(request, queryset, tx_services.transaction_retry, "retried")
