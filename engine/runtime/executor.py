@@ -6,7 +6,7 @@ import traceback
 
 from engine import clock
 from engine.errors import LeaseLost
-from engine.runtime import faults
+from engine.runtime import faults, node_metrics
 from engine.services.execution import step_complete, tx_claim
 from engine.steps import registry
 from engine.steps.context import StepContext
@@ -46,7 +46,10 @@ def run_claimed(run, *, watch=None, stop=None):
         if run.sleep_seconds:
             clock.sleep(run.sleep_seconds)
         try:
+            began = time.monotonic()
             outcome, error, logs = invoke(run)
+            node_metrics.observe("step_seconds", (run.pipeline, run.step_name, getattr(outcome, "kind", "wait")),
+                                 time.monotonic() - began)
             faults.hit(faults.AFTER_STEP_BEFORE_CHECKPOINT, run)
             may_continue = stop is None or not stop()
             run = step_complete(run=run, outcome=outcome, logs=logs, error=error, may_continue=may_continue)
@@ -69,6 +72,9 @@ def drain(*, node_group, node="inline", max_transactions=None, until=None, watch
         if run is None:
             return count, True
         faults.hit(faults.AFTER_CLAIM, run)
+        node_metrics.observe("claims", (node_group,))
+        if run.queued_at is not None:
+            node_metrics.observe("queue_wait_seconds", (node_group,), (run.started_at - run.queued_at).total_seconds())
         run_claimed(run, watch=watch, stop=stop)
         count += 1
     return count, False

@@ -18,9 +18,9 @@ from django_q.models import OrmQ
 
 from engine import clock, conf
 from engine.models import NodeGroup, Transaction
-from engine.runtime import pg
+from engine.runtime import node_metrics, pg
 from engine.runtime.tasks import enqueue_drain
-from engine.services import nodes, waker
+from engine.services import figures, nodes, waker
 from engine.services.prune import transactions_prune
 from engine.services.webhooks import webhooks_deliver_due
 from engine.states import TxStatus
@@ -80,8 +80,10 @@ class Cluster:
 
 
 class Node:
-    def __init__(self, *, group, workers, grace_seconds=None):
+    def __init__(self, *, group, workers, grace_seconds=None, metrics_port=None):
         self.group = group
+        self.metrics_port = metrics_port
+        self.metrics = None
         self.workers = workers
         self.grace = conf.get("NODE_GRACE_SECONDS") if grace_seconds is None else grace_seconds
         self.stopping = False
@@ -96,6 +98,9 @@ class Node:
     def run(self):
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        if self.metrics_port is not None:
+            self.metrics = node_metrics.serve(self.metrics_port)
+            logger.info("node metrics on http://127.0.0.1:%s/metrics", self.metrics.port)
         self.node_id = nodes.node_register(group=self.group, workers=self.workers)
         self.cluster = Cluster(self.group, self.workers, self.node_id)
         self.cluster.start()
@@ -121,7 +126,7 @@ class Node:
         waker.deadlines_expire(now=now)
         waker.callbacks_expire(now=now)
         waker.leases_recover(now=now)
-        while waker.sleepers_wake_due(now=now):
+        while waker.sleepers_wake_due(now=now, on_woken=self._observe_lateness):
             pass
         if time.monotonic() - self._awaits_at >= AWAIT_RECHECK_SECONDS:
             self._awaits_at = time.monotonic()
@@ -137,6 +142,10 @@ class Node:
         if due is None:
             return IDLE_WAIT_SECONDS
         return max(0.0, min(IDLE_WAIT_SECONDS, (due - clock.now()).total_seconds()))
+
+    @staticmethod
+    def _observe_lateness(wake_at):
+        node_metrics.observe("wake_lateness_seconds", (), max(0.0, (clock.now() - wake_at).total_seconds()))
 
     def top_up_drains(self):
         """The lost-message sweep too: while queued work exists, keep a drain queued per worker of the
@@ -163,6 +172,9 @@ class Node:
         while not self.stopping:
             try:
                 sent = webhooks_deliver_due(limit=WEBHOOK_BATCH)
+                for result, count in sent.items():
+                    if count:
+                        node_metrics.observe("webhook_attempts", (result,), count)
                 busy = any(sent.values())
             except (DatabaseError, InterfaceError):
                 logger.exception("node %s: webhook delivery failed; retrying", self.node_id)

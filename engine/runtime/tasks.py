@@ -7,6 +7,7 @@ from django.db import close_old_connections
 
 from engine import conf
 from engine.runtime.executor import drain as drain_queue
+from engine.runtime import node_metrics
 from engine.runtime.heartbeat import heartbeat
 from engine.services.nodes import node_is_stopping
 
@@ -43,6 +44,7 @@ def drain(node_group):
     stop = StopCheck(os.environ.get("DATP_NODE_ID"))
     until = time.monotonic() + conf.get("DRAIN_SECONDS")
     count, emptied = drain_queue(node_group=node_group, node=worker_name(), until=until, watch=heartbeat, stop=stop)
+    node_metrics.observe("drains", (node_group, "true" if emptied else "false"))
     if not emptied and not stop():
         enqueue_drain(node_group)
     return count

@@ -59,6 +59,8 @@ class Run:
     sleep_seconds: float = 0.0
     wake_reason: str | None = None
     seen_globals: dict = field(default_factory=dict)
+    pipeline: str = ""
+    queued_at: datetime | None = None
 
     @property
     def lease(self):
@@ -83,7 +85,7 @@ def begin_run(tx, *, step_input, now, node):
         config=step.get("config") or {}, input=step_input, metadata=tx.metadata, seq=tx.step_seq,
         run_id=step_run.pk, visit=tx.visit, retry_count=tx.retry_count, attempt=tx.attempt,
         visit_started_at=tx.visit_started_at or now, started_at=now, deadline_at=tx.deadline_at, node=node,
-        wake_reason=tx.wake_reason,
+        wake_reason=tx.wake_reason, pipeline=tx.pipeline_name, queued_at=tx.queued_at,
     )
 
 

@@ -18,18 +18,22 @@ def _locked(queryset):
     return queryset
 
 
-def sleepers_wake_due(*, now=None, limit=BATCH):
-    """Queue the sleeping transactions whose timer or wait timeout has come; return how many."""
+def sleepers_wake_due(*, now=None, limit=BATCH, on_woken=None):
+    """Queue the sleeping transactions whose timer or wait timeout has come; return how many.
+    `on_woken(wake_at)`, if given, is called for each after the commit (the node's lateness figure)."""
     now = now or clock.now()
-    woken = 0
+    woken = []
     with transaction.atomic():
-        ids = list(Sleeper.objects.due(now).values_list("tx_id", flat=True)[:limit])
-        for tx in _locked(Transaction.objects.filter(pk__in=ids, status=TxStatus.SLEEPING)):
+        due = dict(Sleeper.objects.due(now).values_list("tx_id", "wake_at")[:limit])
+        for tx in _locked(Transaction.objects.filter(pk__in=list(due), status=TxStatus.SLEEPING)):
             if tx.deadline_at is not None and tx.deadline_at <= now:
                 continue
             wake(tx, actor="system", now=now, why="timer")
-            woken += 1
-    return woken
+            woken.append(due[tx.pk])
+    if on_woken is not None:
+        for wake_at in woken:
+            on_woken(wake_at)
+    return len(woken)
 
 
 def deadlines_expire(*, now=None, limit=BATCH):

@@ -11,8 +11,10 @@ class Command(BaseCommand):
         parser.add_argument("--group", default="master")
         parser.add_argument("--workers", type=int, default=2)
         parser.add_argument("--grace", type=float, default=None, help="seconds running steps get on SIGTERM")
+        parser.add_argument("--metrics-port", type=int, default=None,
+                            help="serve this node's own figures for Prometheus on 127.0.0.1:PORT/metrics")
 
-    def handle(self, *args, group, workers, grace, **options):
-        code = Node(group=group, workers=workers, grace_seconds=grace).run()
+    def handle(self, *args, group, workers, grace, metrics_port, **options):
+        code = Node(group=group, workers=workers, grace_seconds=grace, metrics_port=metrics_port).run()
         if code:
             raise SystemExit(code)
