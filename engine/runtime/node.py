@@ -133,6 +133,7 @@ class Node:
             waker.awaits_recheck(now=now)
         self.top_up_drains()
         self.prune()
+        figures.figures_refresh(now=now, if_older_than_seconds=figures.REFRESH_SECONDS)
         if time.monotonic() - self._beat_at >= BEAT_SECONDS:
             self._beat_at = time.monotonic()
             if not nodes.node_beat(node_id=self.node_id):
