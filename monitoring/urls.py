@@ -2,9 +2,18 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from monitoring.views import pipelines as pipeline_views
+
 app_name = "mondat"
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="mondat:login"), name="logout"),
+    path("pipelines/", pipeline_views.PipelineListView.as_view(), name="pipelines"),
+    path("pipelines/_load/", pipeline_views.PipelineLoadView.as_view(), name="pipeline_load"),
+    path("pipelines/<str:name>/", pipeline_views.PipelineDetailView.as_view(), name="pipeline"),
+    path("pipelines/<str:name>/versions/<str:version>.json", pipeline_views.PipelineVersionExportView.as_view(),
+         name="pipeline_export"),
+    path("pipelines/<str:name>/versions/<str:version>/use/", pipeline_views.PipelineUseVersionView.as_view(),
+         name="pipeline_use_version"),
 ]
