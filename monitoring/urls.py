@@ -2,6 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from monitoring.views import failures, sleeping, switches
 from monitoring.views import pipelines as pipeline_views
 
 app_name = "mondat"
@@ -16,4 +17,10 @@ urlpatterns = [
          name="pipeline_export"),
     path("pipelines/<str:name>/versions/<str:version>/use/", pipeline_views.PipelineUseVersionView.as_view(),
          name="pipeline_use_version"),
+    path("sleeping/", sleeping.SleepingListView.as_view(), name="sleeping"),
+    path("sleeping/<str:tx_id>/wake", sleeping.SleeperWakeView.as_view(), name="sleeping-wake"),
+    path("switches/", switches.SwitchListView.as_view(), name="switches"),
+    path("switches/global/", switches.GlobalSwitchSetView.as_view(), name="global-switch-set"),
+    path("failures/", failures.FailureListView.as_view(), name="failures"),
+    path("failures/<str:tx_id>/retry", failures.FailureRetryView.as_view(), name="failure-retry"),
 ]
