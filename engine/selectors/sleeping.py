@@ -1,6 +1,6 @@
 """Reads for the Sleeping and Switches pages: sleepers by next wake-up, the switches sleepers wait on,
 and global switches; every read is limited to a set of owners (None: every owner)."""
-from django.db.models import Count, F, Min, OuterRef, Q, Subquery
+from django.db.models import Count, Min, OuterRef, Q, Subquery
 
 from engine.models import GlobalSwitch, GlobalSwitchChange, Owner, Sleeper
 
@@ -25,19 +25,24 @@ def owner_names(*, owners):
 def sleeper_page(*, owners, reason=None, switch=None, transaction_type=None, owner=None, after=None, limit):
     """Up to `limit` sleepers (with their transaction and callback) by next wake-up, those with no timer
     last, then by tx id. `after` is the keyset position (wake_at or None, tx_id) of the previous page's
-    last row. Served by `sleeper_due_idx`, or `sleeper_owner_reason_idx` for one owner and reason."""
+    last row. Timed and untimed sleepers are read apart so that each read walks an index in its order:
+    `sleeper_due_idx` (or `sleeper_owner_reason_idx`) for the timed, the primary key for the rest."""
     queryset = _in_scope(Sleeper.objects.select_related("tx", "callback").defer(*TX_PAYLOADS), owners)
     exact = {"owner_id": owner, "reason": reason, "switch": switch, "tx__pipeline_name": transaction_type}
     queryset = queryset.filter(**{field: value for field, value in exact.items() if value})
-    if after is not None:
-        wake_at, tx_id = after
-        if wake_at is None:
-            queryset = queryset.filter(wake_at__isnull=True, tx_id__gt=tx_id)
-        else:
-            queryset = queryset.filter(
-                Q(wake_at__gt=wake_at) | Q(wake_at=wake_at, tx_id__gt=tx_id) | Q(wake_at__isnull=True)
-            )
-    return list(queryset.order_by(F("wake_at").asc(nulls_last=True), "tx_id")[:limit])
+    wake_at, tx_id = after if after is not None else (None, None)
+    rows = []
+    if after is None or wake_at is not None:
+        timed = queryset.filter(wake_at__isnull=False)
+        if after is not None:
+            timed = timed.filter(Q(wake_at__gt=wake_at) | Q(wake_at=wake_at, tx_id__gt=tx_id))
+        rows = list(timed.order_by("wake_at", "tx_id")[:limit])
+    if len(rows) < limit:
+        untimed = queryset.filter(wake_at__isnull=True)
+        if after is not None and wake_at is None:
+            untimed = untimed.filter(tx_id__gt=tx_id)
+        rows += list(untimed.order_by("tx_id")[:limit - len(rows)])
+    return rows
 
 
 def switch_wait_groups(*, owners):
