@@ -4,12 +4,25 @@ from django.urls import path
 
 from monitoring.views import failures, sleeping, switches
 from monitoring.views import pipelines as pipeline_views
+from monitoring.views import transaction as transaction_views
+from monitoring.views import transaction_actions as tx_actions
 
 app_name = "mondat"
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="mondat:login"), name="logout"),
+    path("transactions/<str:tx_id>/", transaction_views.TransactionDetailView.as_view(), name="transaction"),
+    path("transactions/<str:tx_id>/status", transaction_views.TransactionStatusView.as_view(),
+         name="transaction-status"),
+    path("transactions/<str:tx_id>/switch", tx_actions.TransactionSwitchView.as_view(), name="transaction-switch"),
+    path("transactions/<str:tx_id>/wake", tx_actions.TransactionWakeView.as_view(), name="transaction-wake"),
+    path("transactions/<str:tx_id>/cancel", tx_actions.TransactionCancelView.as_view(), name="transaction-cancel"),
+    path("transactions/<str:tx_id>/retry", tx_actions.TransactionRetryView.as_view(), name="transaction-retry"),
+    path("transactions/<str:tx_id>/deadline", tx_actions.TransactionDeadlineView.as_view(),
+         name="transaction-deadline"),
+    path("transactions/<str:tx_id>/webhooks/<uuid:delivery_id>/resend", tx_actions.TransactionWebhookResendView.as_view(),
+         name="transaction-webhook-resend"),
     path("pipelines/", pipeline_views.PipelineListView.as_view(), name="pipelines"),
     path("pipelines/_load/", pipeline_views.PipelineLoadView.as_view(), name="pipeline_load"),
     path("pipelines/<str:name>/", pipeline_views.PipelineDetailView.as_view(), name="pipeline"),
