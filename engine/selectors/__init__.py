@@ -169,13 +169,16 @@ def transactions_matching(*, owner=None, owners=None, statuses=None, transaction
     return queryset
 
 
-def transaction_list(*, before=None, limit, with_sleeper=False, **filters):
+def transaction_list(*, before=None, limit, with_sleeper=False, payload=True, **filters):
     """Up to `limit` of the transactions `transactions_matching(**filters)` finds, newest first (by
     created_at, then id), after the keyset position `before` = (created_at, tx_id) of the last row of
-    the previous page; `with_sleeper` reads each row's sleeper in the same query."""
+    the previous page; `with_sleeper` reads each row's sleeper in the same query, and `payload=False`
+    leaves the JSON payloads unread."""
     queryset = transactions_matching(**filters)
     if with_sleeper:
         queryset = queryset.select_related("sleeper")
+    if not payload:
+        queryset = queryset.defer("input", "output", "metadata", "progress", "pending_input")
     if before is not None:
         at, tx_id = before
         queryset = queryset.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=tx_id))
