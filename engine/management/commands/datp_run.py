@@ -11,7 +11,7 @@ from engine.services.setup import demo_setup
 BANNER = """
 ==============================================================================
  DATP is set up. These are shown once: store them.
-   MONDAT / admin login: {username} / {password}   (http://{address}/admin/)
+   MONDAT login: {username} / {password}   (http://{address}/mondat/, admin: /admin/)
    API key of owner '{owner}' (system): {api_key}
 
  Start a transaction:
@@ -38,5 +38,5 @@ class Command(BaseCommand):
         if created:
             self.stdout.write(BANNER.format(address=address, **created))
         else:
-            self.stdout.write(f"DATP on http://{address}/ (credentials were printed on the first run).")
+            self.stdout.write(f"DATP on http://{address}/mondat/ (credentials were printed on the first run).")
         raise SystemExit(Launcher(address=address, workers=workers).run())
