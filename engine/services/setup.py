@@ -17,6 +17,8 @@ def demo_setup(*, owner="demo", username="admin"):
         return None
     password = secrets.token_urlsafe(12)
     with transaction.atomic():
-        users.create_superuser(username=username, email="", password=password)
-        _, raw = api_key_create(owner=owner, name="demo", system=True)
+        user = users.create_superuser(username=username, email="", password=password)
+        key, raw = api_key_create(owner=owner, name="demo", system=True)
+        # A member of the demo owner, so the API used from a console session acts for it by default.
+        key.owner.members.add(user)
     return {"username": username, "password": password, "owner": owner, "api_key": raw}
