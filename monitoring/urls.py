@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from monitoring.views import failures, sleeping, switches, transactions
+from monitoring.views import bulk, failures, sleeping, switches, transactions
 from monitoring.views import pipelines as pipeline_views
 from monitoring.views import transaction as transaction_views
 from monitoring.views import transaction_actions as tx_actions
@@ -24,6 +24,8 @@ urlpatterns = [
     path("transactions/<str:tx_id>/webhooks/<uuid:delivery_id>/resend", tx_actions.TransactionWebhookResendView.as_view(),
          name="transaction-webhook-resend"),
     path("transactions/", transactions.TransactionListView.as_view(), name="transactions"),
+    path("bulk/jobs/<int:job_id>/", bulk.BulkJobView.as_view(), name="bulk-job"),
+    path("bulk/<str:action>/", bulk.BulkActionView.as_view(), name="bulk"),
     path("pipelines/", pipeline_views.PipelineListView.as_view(), name="pipelines"),
     path("pipelines/_load/", pipeline_views.PipelineLoadView.as_view(), name="pipeline_load"),
     path("pipelines/<str:name>/", pipeline_views.PipelineDetailView.as_view(), name="pipeline"),

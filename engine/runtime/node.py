@@ -133,6 +133,11 @@ class Node:
             waker.awaits_recheck(now=now)
         self.top_up_drains()
         self.prune()
+        if time.monotonic() - getattr(self, "_bulk_at", 0.0) >= 1.0:
+            from engine.services.bulk import NODE_BUDGET_SECONDS, bulk_jobs_run
+
+            self._bulk_at = time.monotonic()
+            bulk_jobs_run(now=now, budget_seconds=NODE_BUDGET_SECONDS)
         if time.monotonic() - self._beat_at >= BEAT_SECONDS:
             self._beat_at = time.monotonic()
             if not nodes.node_beat(node_id=self.node_id):

@@ -1,0 +1,193 @@
+"""Bulk actions over a filtered set of transactions: a bounded preview count, and jobs done in batches.
+
+Each batch is one database transaction that calls the single-transaction service for every row (so
+each gets the same status move and journal entry) and moves the job's keyset cursor with it: a node
+that dies mid-batch loses the whole batch, and the next run goes on where the last commit left it.
+"""
+import logging
+import time
+
+from django.db import DatabaseError, transaction
+from django.db.models import Q
+
+from engine import clock, conf, durations
+from engine.errors import DatpError, InvalidRequest
+from engine.models import BulkJob
+from engine.selectors import iso, transactions_matching
+from engine.services import switches, transactions
+from engine.states import TX_ACTIVE, TX_RETRYABLE, BulkAction, BulkJobStatus, TxStatus
+
+logger = logging.getLogger("engine.bulk")
+
+COUNT_CAP = 100_000
+# A node gives bulk jobs about this much of each second, so the engine's other loops keep their pace.
+NODE_BUDGET_SECONDS = 0.5
+REASON_MAX = 2000
+OPEN = (BulkJobStatus.PENDING, BulkJobStatus.RUNNING)
+TIMESTAMP_FILTERS = ("created_after", "created_before")
+# The statuses each action applies to; the filter's own statuses only narrow these.
+ELIGIBLE = {
+    BulkAction.WAKE: frozenset({TxStatus.SLEEPING}),
+    BulkAction.RETRY: TX_RETRYABLE,
+    BulkAction.CANCEL: TX_ACTIVE,
+    BulkAction.SET_SWITCH: TX_ACTIVE,
+    BulkAction.CLEAR_SWITCH: TX_ACTIVE,
+}
+
+
+def _stored(filters):
+    """The filters as JSON (timestamps as ISO strings), for the job row."""
+    return {name: iso(value) if name in TIMESTAMP_FILTERS else value
+            for name, value in filters.items() if value not in (None, "", [])}
+
+
+def _loaded(filters):
+    return {name: durations.parse_timestamp(value) if name in TIMESTAMP_FILTERS else value
+            for name, value in filters.items()}
+
+
+def bulk_matching(*, action, owners, filters, upto=None):
+    """The transactions `action` applies to among those `filters` (transaction_list's filters) match,
+    within `owners` (None: every owner), created at or before `upto` if given; unordered."""
+    filters = dict(filters)
+    eligible = {str(status) for status in ELIGIBLE[BulkAction(action)]}
+    wanted = eligible & set(filters.pop("statuses", None) or eligible)
+    queryset = transactions_matching(owners=owners, statuses=sorted(wanted), **filters)
+    if not wanted:
+        return queryset.none()
+    if upto is not None:
+        queryset = queryset.filter(created_at__lte=upto)
+    return queryset
+
+
+def bulk_preview(*, action, owners, filters):
+    """How many transactions `action` would apply to: {"count": n, "more": whether there are more than
+    COUNT_CAP (then count is COUNT_CAP)}. Counts over a LIMIT subquery, never the whole table."""
+    found = bulk_matching(action=action, owners=owners, filters=filters).values("pk")[:COUNT_CAP + 1].count()
+    return {"count": min(found, COUNT_CAP), "more": found > COUNT_CAP, "cap": COUNT_CAP}
+
+
+def bulk_params_check(*, action, params, reason):
+    """Refuse a bulk action's parameters as the single action would: InvalidRequest naming each field."""
+    if action not in BulkAction.values:
+        raise InvalidRequest("No such bulk action.", fields={"action": [f"One of {', '.join(BulkAction.values)}."]})
+    fields = {}
+    if len(reason) > REASON_MAX:
+        fields["reason"] = [f"At most {REASON_MAX} characters."]
+    if action == BulkAction.CANCEL and not reason.strip():
+        fields["reason"] = ["A reason is required to cancel."]
+    if action in (BulkAction.SET_SWITCH, BulkAction.CLEAR_SWITCH):
+        checks = [("name", switches.validate_switch_name, params.get("name"))]
+        if action == BulkAction.SET_SWITCH:
+            checks.append(("value", switches.validate_switch_value, params.get("value")))
+        for name, check, value in checks:
+            try:
+                check(value)
+            except InvalidRequest as exc:
+                fields[name] = [exc.message]
+    if fields:
+        raise InvalidRequest("The bulk action has invalid fields.", fields=fields)
+
+
+def bulk_job_create(*, action, owners, filters, actor, reason="", params=None):
+    """Record a bulk action over the set `filters` match now (within `owners`, None = every owner).
+
+    A set of at most DATP["BULK_INLINE_MAX"] transactions is done at once, in batches, before this
+    returns; a larger one is left pending for the nodes (`bulk_jobs_run`). Returns the job.
+    """
+    params = {} if params is None else {name: params[name] for name in ("name", "value") if name in params}
+    bulk_params_check(action=action, params=params, reason=reason)
+    now = clock.now()
+    preview = bulk_preview(action=action, owners=owners, filters=filters)
+    job = BulkJob.objects.create(
+        action=action, owners=None if owners is None else sorted(owners), filters=_stored(filters), params=params,
+        reason=reason, actor=actor, total=preview["count"] + (1 if preview["more"] else 0), created_at=now)
+    if preview["count"] <= conf.get("BULK_INLINE_MAX") and not preview["more"]:
+        while bulk_apply_batch(job_id=job.pk):
+            pass
+        job.refresh_from_db()
+    return job
+
+
+def _apply(job, tx_id):
+    """Do the job's action to one transaction as the single action does; False when it did not apply."""
+    common = {"tx_id": tx_id, "actor": job.actor, "reason": job.reason}
+    try:
+        if job.action == BulkAction.WAKE:
+            transactions.transaction_wake(**common)
+        elif job.action == BulkAction.RETRY:
+            transactions.transaction_retry(**common)
+        elif job.action == BulkAction.CANCEL:
+            transactions.transaction_cancel(**common)
+        else:
+            value = job.params.get("value") if job.action == BulkAction.SET_SWITCH else None
+            result = switches.switch_set(name=job.params["name"], value=value, channel="console", **common)
+            return result["action"] != "unchanged"
+    except DatpError:
+        # It changed since it was picked (finished, woke, deadline passed): the service's savepoint
+        # rolled its writes back, and it counts as skipped.
+        return False
+    return True
+
+
+def bulk_apply_batch(*, job_id):
+    """Do the next batch of an open job in one database transaction; return whether more may follow.
+
+    The job row is locked (skipped when another node holds it), so two nodes never share a batch.
+    """
+    with transaction.atomic():
+        job = BulkJob.objects.select_for_update(skip_locked=True).filter(pk=job_id, status__in=OPEN).first()
+        if job is None:
+            return False
+        now = clock.now()
+        if job.status == BulkJobStatus.PENDING:
+            job.status, job.started_at = BulkJobStatus.RUNNING, now
+        queryset = bulk_matching(action=job.action, owners=job.owners, filters=_loaded(job.filters),
+                                 upto=job.created_at)
+        if job.cursor:
+            at, last_id = durations.parse_timestamp(job.cursor[0]), job.cursor[1]
+            queryset = queryset.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=last_id))
+        batch = conf.get("BULK_BATCH")
+        rows = list(queryset.order_by("-created_at", "-id").values_list("pk", "created_at")[:batch])
+        for tx_id, _ in rows:
+            if _apply(job, tx_id):
+                job.done += 1
+            else:
+                job.skipped += 1
+        if rows:
+            job.cursor = [iso(rows[-1][1]), rows[-1][0]]
+        more = len(rows) == batch
+        if not more:
+            _finish(job, now)
+        job.save()
+    return more
+
+
+def _finish(job, now):
+    # Those counted at the start that no longer matched were never picked: they are skipped too.
+    job.skipped = max(job.skipped, (job.total or 0) - job.done)
+    job.total = max(job.total or 0, job.done + job.skipped)
+    job.status, job.finished_at = BulkJobStatus.DONE, now
+
+
+def bulk_jobs_run(*, now=None, budget_seconds):
+    """Run batches of open jobs, oldest first, until none is left or `budget_seconds` have passed (at
+    least one batch runs); return how many batches ran. The nodes call this about once a second."""
+    stop_at = time.monotonic() + budget_seconds
+    ran = 0
+    for job_id in BulkJob.objects.filter(status__in=OPEN).order_by("created_at", "id").values_list("pk", flat=True):
+        more = True
+        while more and (ran == 0 or time.monotonic() < stop_at):
+            try:
+                more = bulk_apply_batch(job_id=job_id)
+            except DatabaseError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a job that cannot go on must stop, not fail every tick
+                logger.exception("bulk job %s failed", job_id)
+                BulkJob.objects.filter(pk=job_id).update(status=BulkJobStatus.FAILED, error=repr(exc)[:2000],
+                                                         finished_at=now or clock.now())
+                more = False
+            ran += 1
+        if time.monotonic() >= stop_at:
+            break
+    return ran

@@ -1,0 +1,105 @@
+"""Bulk actions on a filtered set: GET /mondat/bulk/<action>/?<the list's filters> counts the set and asks
+for confirmation, POST does it (at once or as a background job); /mondat/bulk/jobs/<id>/ shows a job's progress."""
+import json
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect
+from django.views.generic import TemplateView
+
+from engine.errors import InvalidRequest, NotFound
+from engine.selectors.bulk import bulk_job_get
+from engine.services import bulk
+from engine.states import BulkAction, BulkJobStatus
+from monitoring.transaction_filters import filter_form, filter_query
+from monitoring.views.action_helpers import reason_of
+from monitoring.views.base import ConsoleMixin
+
+TITLES = {BulkAction.WAKE: "Wake", BulkAction.RETRY: "Retry", BulkAction.CANCEL: "Cancel",
+          BulkAction.SET_SWITCH: "Set a switch on", BulkAction.CLEAR_SWITCH: "Clear a switch of"}
+SWITCH_TEXT_MAX = 2000
+
+
+def switch_value(text):
+    """A switch value typed in a form: JSON when it reads as a JSON scalar (true, 3, null, "x"), else the text."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if value is None or isinstance(value, bool | int | float | str) else text
+
+
+class BulkActionView(ConsoleMixin, TemplateView):
+    """GET: how many transactions the action would reach and a confirmation form; POST (operator+): do it."""
+
+    template_name = "monitoring/bulk_confirm.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if kwargs["action"] not in BulkAction.values:
+            raise Http404("No such bulk action.")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, *args, **kwargs):
+        form = filter_form(request.GET)
+        return self.render(form, errors={}, entered={"reason": "", "name": request.GET.get("name", ""),
+                                                     "value": request.GET.get("value", "")})
+
+    def post(self, request, action):
+        form = filter_form(request.GET)
+        entered = {"reason": reason_of(request), "name": request.POST.get("name", "").strip(),
+                   "value": request.POST.get("value", "").strip()[:SWITCH_TEXT_MAX]}
+        if not form.is_valid():
+            return self.render(form, errors={})
+        params = {}
+        if action in (BulkAction.SET_SWITCH, BulkAction.CLEAR_SWITCH):
+            params["name"] = entered["name"]
+        if action == BulkAction.SET_SWITCH:
+            if not entered["value"]:
+                return self.render(form, errors={"value": ["Give the value to set."]}, entered=entered)
+            params["value"] = switch_value(entered["value"])
+        try:
+            job = bulk.bulk_job_create(action=action, owners=self.scope.owners, filters=form.filters(),
+                                       actor=self.scope.actor, reason=entered["reason"], params=params)
+        except InvalidRequest as exc:
+            return self.render(form, errors=exc.extra.get("fields", {}), entered=entered)
+        if job.status == BulkJobStatus.DONE:
+            messages.success(request, f"{TITLES[action]}: {job.done} done, {job.skipped} skipped.")
+        else:
+            messages.success(request, f"{TITLES[action]}: a background job will do the {job.total} transactions.")
+        return redirect("mondat:bulk-job", job_id=job.pk)
+
+    def render(self, form, *, errors, entered=None):
+        action = self.kwargs["action"]
+        context = self.get_context_data(form=form, action=action, title=TITLES[action], errors=errors,
+                                        entered=entered or {}, preview=None,
+                                        list_query=filter_query(self.request.GET),
+                                        chosen=[(name, ", ".join(form.data.getlist(name)))
+                                                for name in form.fields if name not in ("cursor", "limit")
+                                                and any(form.data.getlist(name))])
+        if form.is_valid():
+            context["preview"] = bulk.bulk_preview(action=action, owners=self.scope.owners, filters=form.filters())
+        return self.render_to_response(context, status=400 if errors or not form.is_valid() else 200)
+
+
+class BulkJobView(ConsoleMixin, TemplateView):
+    """GET /mondat/bulk/jobs/<id>/: a bulk job's progress; htmx refreshes the progress part while it runs."""
+
+    template_name = "monitoring/bulk_job.html"
+    progress_template_name = "monitoring/_bulk_job_progress.html"
+
+    def get_template_names(self):
+        if self.request.headers.get("HX-Request"):
+            return [self.progress_template_name]
+        return [self.template_name]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        try:
+            job = bulk_job_get(job_id=kwargs["job_id"], owners=self.scope.owners)
+        except NotFound as exc:
+            raise Http404(str(exc)) from exc
+        handled = job.done + job.skipped
+        context.update(job=job, title=TITLES[job.action], handled=handled,
+                       running=job.status in (BulkJobStatus.PENDING, BulkJobStatus.RUNNING),
+                       percent=min(100, handled * 100 // job.total) if job.total else 100)
+        return context
