@@ -35,7 +35,8 @@ def _failures(*, owners, since, transaction_type=None, status=None):
 def failure_groups(*, owners, since, transaction_type=None, status=None, latest=3):
     """Groups of failures by (transaction type, step), newest failure first: each a dict with `count`,
     a count per status, `last_at`, and `latest`: up to `latest` transactions, newest first, each with
-    `last_error` (the error, else the note, of its last step run; else the transaction's note)."""
+    `last_error` (the error, else the note, of its last step run; else the transaction's note) and
+    `error_summary` (its last line)."""
     base = _failures(owners=owners, since=since, transaction_type=transaction_type, status=status)
     per_status = {f"n_{name}": Count("id", filter=Q(status=name)) for name in FAILURE_STATUSES}
     groups = list(
@@ -60,6 +61,8 @@ def failure_groups(*, owners, since, transaction_type=None, status=None, latest=
     latest_of = {}
     for tx in rows:
         tx.last_error = tx.run_error or tx.run_note or tx.note or ""
+        # A traceback ends with the exception's own line: the one a table row has room for.
+        tx.error_summary = next((line for line in reversed(tx.last_error.splitlines()) if line.strip()), "")
         latest_of.setdefault((tx.pipeline_name, tx.step_name), []).append(tx)
     for group in groups:
         group["statuses"] = {name: group.pop(f"n_{name}") for name in FAILURE_STATUSES}

@@ -55,6 +55,8 @@ def test_each_group_shows_its_last_error_escaped(viewer, failures):
     groups = groups_by_key(response)
     assert groups["failing", "boom"]["last_error"] == "boom"
     assert "Traceback" in groups["raises", "charge"]["last_error"]
+    assert groups["raises", "charge"]["latest"][0].error_summary == (
+        "RuntimeError: <b>the card processor</b> is on fire")
     body = response.content.decode()
     assert "&lt;b&gt;the card processor&lt;/b&gt; is on fire" in body
     assert "<b>the card processor</b>" not in body
