@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from monitoring.views import bulk, failures, sleeping, switches, transactions
+from monitoring.views.dashboard import DashboardView
+from monitoring.views.node_groups import NodeGroupListView
 from monitoring.views import pipelines as pipeline_views
 from monitoring.views import transaction as transaction_views
 from monitoring.views import transaction_actions as tx_actions
@@ -12,6 +14,8 @@ app_name = "mondat"
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="mondat:login"), name="logout"),
+    path("", DashboardView.as_view(), name="dashboard"),
+    path("node-groups/", NodeGroupListView.as_view(), name="node-groups"),
     path("transactions/<str:tx_id>/", transaction_views.TransactionDetailView.as_view(), name="transaction"),
     path("transactions/<str:tx_id>/status", transaction_views.TransactionStatusView.as_view(),
          name="transaction-status"),

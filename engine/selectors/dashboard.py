@@ -1,0 +1,134 @@
+"""Reads of the dashboard and the node groups page: the nodes' figures, sleepers, wake-ups, nodes and
+the latest failures, over a set of owners (None = every owner). Nothing here counts transactions."""
+from datetime import timedelta
+
+from django.db.models import Count, Sum
+
+from engine import conf
+from engine.models import FigureMark, MinuteFigure, Node, NodeGroup, Owner, Sleeper, StatusFigure, Transaction
+from engine.models.transactions import ACTIVE, TERMINAL
+from engine.states import TxStatus, WaitReason
+
+RECENT_FAILURE_STATUSES = sorted(str(s) for s in (TxStatus.FAILED, TxStatus.INTERNAL_ERROR, TxStatus.TIMEOUT,
+                                                   TxStatus.ABORTED))
+# Figures older than this mean no node is refreshing them.
+FIGURES_STALE_SECONDS = 60
+# A node whose heartbeat (every 5 s) is this old is shown as stale.
+NODE_STALE_SECONDS = 15
+THROUGHPUT_MINUTES = 5
+CHART_MINUTES = 60
+
+
+def _scoped(queryset, owners, field="owner_id"):
+    return queryset if owners is None else queryset.filter(**{f"{field}__in": list(owners)})
+
+
+def _owner_names(owners):
+    """The owners by name, every owner's for None: naming them lets the (owner, ...) indexes serve."""
+    return list(Owner.objects.values_list("pk", flat=True)) if owners is None else list(owners)
+
+
+def _floor_minute(moment):
+    return moment.replace(second=0, microsecond=0)
+
+
+def figures_as_of(*, now):
+    """{"at": when the figures were refreshed (None: never), "stale": older than a minute, "age_seconds"}."""
+    at = FigureMark.objects.filter(pk=1).values_list("refreshed_at", flat=True).first()
+    age = None if at is None else (now - at).total_seconds()
+    return {"at": at, "age_seconds": age, "stale": age is None or age > FIGURES_STALE_SECONDS}
+
+
+def status_counts(*, owners, now):
+    """Every status: for queued, running and sleeping how many are in it; for a finished one how many
+    ended in it in the last hour and in all (since the figures began)."""
+    totals = {row["status"]: row["n"] for row in _scoped(StatusFigure.objects, owners)
+              .values("status").annotate(n=Sum("count")).order_by()}
+    since = _floor_minute(now) - timedelta(minutes=CHART_MINUTES - 1)
+    last_hour = _scoped(MinuteFigure.objects.filter(minute__gte=since), owners).aggregate(
+        **{status: Sum(status) for status in TERMINAL})
+    return [{"status": str(status), "active": str(status) in ACTIVE, "count": totals.get(str(status)) or 0,
+             "last_hour": last_hour.get(str(status)) or 0} for status in TxStatus]
+
+
+def minute_series(*, owners, now, minutes=CHART_MINUTES):
+    """The last `minutes` minutes, oldest first: {"minute", "started", "finished", "failed"} each."""
+    first = _floor_minute(now) - timedelta(minutes=minutes - 1)
+    failing = [status for status in TERMINAL if status not in ("success", "cancelled")]
+    rows = (_scoped(MinuteFigure.objects.filter(minute__gte=first), owners).values("minute")
+            .annotate(started=Sum("started"), **{status: Sum(status) for status in TERMINAL}).order_by())
+    by_minute = {row["minute"]: row for row in rows}
+    series = []
+    for index in range(minutes):
+        minute = first + timedelta(minutes=index)
+        row = by_minute.get(minute, {})
+        series.append({"minute": minute, "started": row.get("started") or 0,
+                       "finished": sum(row.get(status) or 0 for status in TERMINAL),
+                       "failed": sum(row.get(status) or 0 for status in failing)})
+    return series
+
+
+def sleepers_by_reason(*, owners):
+    """{"reason", "count"} for every wait reason (zero included), from the sleeper table's owner index."""
+    counts = {row["reason"]: row["n"] for row in _scoped(Sleeper.objects, owners)
+              .values("reason").annotate(n=Count("tx_id")).order_by()}
+    return [{"reason": str(reason), "count": counts.get(str(reason), 0)} for reason in WaitReason]
+
+
+def next_wakeups(*, owners, limit=8):
+    """The earliest due sleepers with their transaction's type."""
+    queryset = Sleeper.objects.filter(wake_at__isnull=False).select_related("tx").only(
+        "tx_id", "owner_id", "reason", "switch", "wake_at", "step", "tx__pipeline_name")
+    return list(_scoped(queryset, owners).order_by("wake_at")[:limit])
+
+
+def recent_failures(*, owners, limit=8):
+    """The newest failed, internal-error, timed-out or aborted transactions (by creation, as the index runs)."""
+    queryset = Transaction.objects.filter(owner_id__in=_owner_names(owners), status__in=RECENT_FAILURE_STATUSES)
+    return list(queryset.only("id", "owner_id", "pipeline_name", "status", "step_name", "note", "created_at",
+                              "completed_at").order_by("-created_at", "-id")[:limit])
+
+
+def node_group_overview(*, owners, now):
+    """Every node group with its nodes (each marked live or stale), its owners' queued, running and
+    sleeping counts from the figures, and their finishes over the last few minutes."""
+    counts = {}
+    for row in (_scoped(StatusFigure.objects.filter(status__in=ACTIVE), owners)
+                .values("node_group", "status").annotate(n=Sum("count")).order_by()):
+        counts[(row["node_group"], row["status"])] = row["n"]
+    since = _floor_minute(now) - timedelta(minutes=THROUGHPUT_MINUTES - 1)
+    finished = {}
+    for row in (_scoped(MinuteFigure.objects.filter(minute__gte=since), owners).values("node_group")
+                .annotate(**{status: Sum(status) for status in TERMINAL}).order_by()):
+        finished[row["node_group"]] = sum(row[status] or 0 for status in TERMINAL)
+    gone_after = now - timedelta(seconds=conf.get("NODE_GONE_SECONDS"))
+    stale_after = now - timedelta(seconds=NODE_STALE_SECONDS)
+    nodes = {}
+    for node in Node.objects.order_by("node_id"):
+        node.live = not node.stopping and node.last_seen_at >= gone_after
+        node.stale = node.last_seen_at < stale_after
+        nodes.setdefault(node.group_id, []).append(node)
+    groups = []
+    for group in NodeGroup.objects.order_by("name"):
+        group_nodes = nodes.get(group.name, [])
+        groups.append({
+            "group": group, "name": group.name, "paused": group.paused, "max_concurrency": group.max_concurrency,
+            "nodes": group_nodes, "live_nodes": sum(1 for node in group_nodes if node.live),
+            "workers": sum(node.workers for node in group_nodes if node.live),
+            **{status: counts.get((group.name, status), 0) for status in ACTIVE},
+            "finished": finished.get(group.name, 0), "throughput_minutes": THROUGHPUT_MINUTES,
+        })
+    return groups
+
+
+def dashboard_overview(*, owners, now):
+    """Everything the dashboard shows, for `owners`, as of `now`."""
+    return {
+        "figures": figures_as_of(now=now),
+        "counts": status_counts(owners=owners, now=now),
+        "series": minute_series(owners=owners, now=now),
+        "sleepers": sleepers_by_reason(owners=owners),
+        "wakeups": next_wakeups(owners=owners),
+        "groups": node_group_overview(owners=owners, now=now),
+        "failures": recent_failures(owners=owners),
+    }
