@@ -34,6 +34,17 @@ def test_the_page_lists_each_sleeper_with_what_it_waits_for(viewer, sleepers):
     assert "in 5 s" in body
 
 
+def test_a_parent_waiting_on_its_child_links_to_the_child(viewer, world):
+    world.load({"name": "parent", "steps": [{"name": "ask", "type": "util/child-pipeline",
+                                              "config": {"pipeline": "approval"}}]})
+    parent_id = world.start("parent", {})
+    world.settle()
+    response = viewer.get(URL, {"reason": "child"})
+    [row] = response.context["rows"]
+    assert row.tx_id == parent_id
+    assert f'child <a class="mono" href="/mondat/transactions/{row.child_id}/">' in response.content.decode()
+
+
 def test_sleepers_come_by_next_wake_up_with_those_without_a_timer_last(viewer, world, sleepers):
     world.advance("PT2S")
     later_nap = world.start("nap", {})
