@@ -218,3 +218,14 @@ def test_a_job_records_the_scope_owners_and_a_system_users_job_reaches_every_own
     job = BulkJob.objects.get()
     assert job.owners is None and job.done == 4
     assert Transaction.objects.filter(status="failed").count() == 0
+
+
+def test_the_preview_and_the_job_page_read_a_fixed_number_of_queries(operator, world, django_assert_max_num_queries):
+    for _ in range(20):
+        world.start("failing")
+    world.settle()
+    with django_assert_max_num_queries(6):
+        assert operator.get(BULK + "retry/").context["preview"]["count"] == 20
+    operator.post(BULK + "retry/", {"reason": "x"})
+    with django_assert_max_num_queries(6):
+        assert operator.get(f"{BULK}jobs/{BulkJob.objects.get().pk}/").context["job"].done == 20
