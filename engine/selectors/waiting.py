@@ -190,7 +190,8 @@ def read_facts(txs, *, now, sleepers=None):
     facts = {tx.pk: Facts() for tx in txs}
     sleeping = [tx.pk for tx in txs if tx.status == TxStatus.SLEEPING]
     if sleepers is None and sleeping:
-        sleepers = {s.tx_id: s for s in Sleeper.objects.select_related("callback", "child").defer(*CHILD_PAYLOAD).filter(tx_id__in=sleeping)}
+        rows = Sleeper.objects.select_related("callback", "child").defer(*CHILD_PAYLOAD).filter(tx_id__in=sleeping)
+        sleepers = {s.tx_id: s for s in rows}
     for tx_id in sleeping:
         facts[tx_id].sleeper = (sleepers or {}).get(tx_id)
     queued = [tx for tx in txs if tx.status == TxStatus.QUEUED]

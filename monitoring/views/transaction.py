@@ -53,13 +53,18 @@ def _deadline(tx, now):
     return {"stamp": stamp(tx.deadline_at), "left": text, "passed": left.total_seconds() <= 0}
 
 
+def _log_line(line):
+    if not isinstance(line, dict):
+        return {"at": "", "level": "", "message": str(line)}
+    return {"at": line.get("at", ""), "level": line.get("level", ""), "message": line.get("message", "")}
+
+
 def _step_rows(runs, now):
     return [{
         "run": run,
         "started": stamp(run.started_at),
         "duration": duration_text(run.duration_ms) if run.ended_at else f"running for {humanize(now - run.started_at)}",
-        "logs": [{"at": line.get("at", ""), "level": line.get("level", ""), "message": line.get("message", "")}
-                 if isinstance(line, dict) else {"at": "", "level": "", "message": str(line)} for line in run.logs or []],
+        "logs": [_log_line(line) for line in run.logs or []],
     } for run in runs]
 
 

@@ -35,7 +35,6 @@ class TransactionActionView(ConsoleView):
 
     def post(self, request, tx_id, **kwargs):
         tx = self.get_tx(tx_id)
-        self.kwargs = {"tx_id": tx_id, **kwargs}
         reason = request.POST.get("reason", "").strip()[:REASON_MAX]
         try:
             done = self.act(tx, reason)
@@ -122,7 +121,9 @@ class TransactionDeadlineView(TransactionActionView):
             if not deadline:
                 raise Refused("Give a deadline (an ISO 8601 duration such as PT1H, or a timestamp), or clear it.")
         done = transactions.transaction_set_deadline(deadline=deadline, **self.service_kwargs(tx, reason))
-        return f"Deadline moved to {done.deadline_at:%Y-%m-%d %H:%M:%S} UTC." if done.deadline_at else "Deadline cleared."
+        if done.deadline_at is None:
+            return "Deadline cleared."
+        return f"Deadline moved to {done.deadline_at:%Y-%m-%d %H:%M:%S} UTC."
 
 
 class TransactionWebhookResendView(TransactionActionView):

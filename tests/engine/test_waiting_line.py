@@ -86,7 +86,8 @@ def test_a_child_wait_names_the_child_and_its_status():
      "queued for 30 s: node group `master` is at its concurrency limit (4 of 4 running)"),
     (Facts(group=NodeGroup(name="master"), live_nodes=1, ahead=12), "behind",
      "queued for 30 s, in line behind 12 queued of node group `master`"),
-    (Facts(group=NodeGroup(name="master"), live_nodes=1), "next", "queued for 30 s, next in line for node group `master`"),
+    (Facts(group=NodeGroup(name="master"), live_nodes=1), "next",
+     "queued for 30 s, next in line for node group `master`"),
 ])
 def test_a_queued_line_names_what_holds_it(facts, code, text):
     why = why_line(tx("queued"), facts, now=NOW)

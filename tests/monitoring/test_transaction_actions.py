@@ -47,7 +47,9 @@ def test_setting_the_waited_switch_wakes_the_transaction_as_the_user_with_the_re
     assert "woken" in flashed(response)[0]
 
 
-@pytest.mark.parametrize(("typed", "stored"), [("false", False), ("42", 42), ('"yes"', "yes"), ("plain words", "plain words")])
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("false", False), ("42", 42), ('"yes"', "yes"), ("plain words", "plain words"),
+])
 def test_a_switch_value_is_json_or_else_the_text_itself(world, operator, waiting, typed, stored):
     act(operator, waiting, "switch", name="colour", value=typed, op="set")
     assert Switch.objects.get(tx_id=waiting, name="colour").value == stored

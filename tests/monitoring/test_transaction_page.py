@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from engine import conf
-from engine.models import JournalEntry, Node, NodeGroup, WebhookDelivery
+from engine.models import JournalEntry, Node, NodeGroup, StepRun, Transaction, WebhookDelivery
 from engine.services.execution import tx_claim
 from engine.steps import Step, register
 
@@ -106,6 +106,12 @@ def test_the_page_renders_in_every_status_with_its_why_line(extra, operator, cas
     assert why in why_of(response).text
     assert why_of(response).text in response.content.decode()
     assert f'data-status="{status}"' in response.content.decode()
+
+
+def test_callbacks_show_their_reports(world, operator):
+    tx_id = hooked_with_reports(world)
+    html = page(operator, tx_id).content.decode()
+    assert "<code>default</code>" in html and "{&quot;n&quot;: 2}" in html
 
 
 def test_the_child_line_links_to_the_child(extra, operator):
@@ -230,12 +236,59 @@ def test_the_step_runs_and_journal_show_the_newest_200_with_a_link_to_older(worl
     assert earlier[-1][0].pk < older and len(earlier) == total - 200
 
 
-def test_the_page_reads_a_bounded_number_of_queries(extra, operator, django_assert_max_num_queries):
-    tx_id = sleeping_on(extra, "parent")
-    extra.set_switch(tx_id, "x", 1)
+def hooked_with_reports(world):
+    tx_id = sleeping_on(world, "hooked")
+    for n in range(3):
+        world.report_callback(tx_id, "progress", {"n": n})
+    return tx_id
+
+
+def queued_behind_a_live_node(world):
+    live_node(world)
+    world.start("echo", {})
+    return world.start("echo", {})
+
+
+def running_on_a_live_node(world):
+    live_node(world)
+    return running(world)
+
+
+@pytest.mark.parametrize("make", [lambda w: sleeping_on(w, "parent"), hooked_with_reports, queued_behind_a_live_node,
+                                  running_on_a_live_node, lambda w: finished(w, "failing")],
+                         ids=["child", "callback", "queued", "running", "failed"])
+def test_the_page_reads_a_bounded_number_of_queries(extra, operator, django_assert_max_num_queries, make):
+    tx_id = make(extra)
+    if Transaction.objects.get(pk=tx_id).is_finished is False:
+        extra.set_switch(tx_id, "x", 1)
     page(operator, tx_id)
     with django_assert_max_num_queries(16):
         assert page(operator, tx_id).status_code == 200
+    with django_assert_max_num_queries(9):
+        assert operator.get(f"/mondat/transactions/{tx_id}/status").status_code == 200
+
+
+def test_the_step_runs_show_the_newest_200_with_a_link_to_older(world, operator):
+    tx_id = finished(world, "echo")
+    StepRun.objects.bulk_create([StepRun(tx_id=tx_id, seq=seq, step="echo", step_type="util/echo", status="success",
+                                         started_at=world.now(), ended_at=world.now()) for seq in range(2, 252)])
+    response = page(operator, tx_id)
+    runs = [row["run"].seq for row in response.context["step_rows"]]
+    assert runs == list(range(52, 252))
+    assert "?steps_before=52" in response.content.decode()
+    assert [row["run"].seq for row in page(operator, tx_id, steps_before=52).context["step_rows"]] == list(range(1, 52))
+
+
+def test_a_post_without_the_csrf_token_is_refused(world):
+    from django.test import Client
+
+    from tests.monitoring.conftest import make_user
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user("carl", "operator", [world.owner]))
+    tx_id = sleeping_on(world, "approval")
+    assert client.post(f"/mondat/transactions/{tx_id}/cancel", {"reason": "forged"}).status_code == 403
+    assert Transaction.objects.get(pk=tx_id).status == "sleeping"
 
 
 def test_webhook_deliveries_are_listed_with_their_last_error(world, operator):
