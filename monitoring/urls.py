@@ -6,6 +6,7 @@ from monitoring.views import bulk, failures, sleeping, switches, transactions
 from monitoring.views.dashboard import DashboardView
 from monitoring.views.node_groups import NodeGroupListView
 from monitoring.views import pipelines as pipeline_views
+from monitoring.views import webhooks as webhook_views
 from monitoring.views import transaction as transaction_views
 from monitoring.views import transaction_actions as tx_actions
 
@@ -43,4 +44,7 @@ urlpatterns = [
     path("switches/global/", switches.GlobalSwitchSetView.as_view(), name="global-switch-set"),
     path("failures/", failures.FailureListView.as_view(), name="failures"),
     path("failures/<str:tx_id>/retry", failures.FailureRetryView.as_view(), name="failure-retry"),
+    path("webhooks/", webhook_views.WebhookListView.as_view(), name="webhooks"),
+    path("webhooks/resend-dead/", webhook_views.WebhookResendDeadView.as_view(), name="webhooks_resend_dead"),
+    path("webhooks/<uuid:delivery_id>/resend/", webhook_views.WebhookResendView.as_view(), name="webhook_resend"),
 ]

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 
 from engine import clock, conf, netguard
 from engine.errors import InvalidRequest, NotFound
-from engine.models import Owner, WebhookDelivery
+from engine.models import JournalEntry, Owner, WebhookDelivery
 from engine.services.common import journal
 from engine.states import WebhookStatus
 
@@ -173,3 +173,29 @@ def webhook_resend(*, delivery_id, owner=None, actor, reason=""):
         journal(delivery.tx_id, "webhook_resent", actor, now, delivery_id=str(delivery.delivery_id),
                 event=delivery.event, previous=previous, reason=reason)
     return delivery
+
+
+def webhooks_resend_dead(*, owners, actor, reason="", limit=5000, batch_size=500):
+    """Queue again up to `limit` dead deliveries of `owners` (None: every owner), in batches, each with its
+    own journal entry; return how many."""
+    now = clock.now()
+    done = 0
+    while done < limit:
+        with transaction.atomic():
+            queryset = WebhookDelivery.objects.filter(status=WebhookStatus.DEAD)
+            if owners is not None:
+                queryset = queryset.filter(owner_id__in=owners)
+            batch = list(queryset.select_for_update().order_by("created_at")
+                         .values_list("delivery_id", "tx_id", "event")[:min(batch_size, limit - done)])
+            if not batch:
+                break
+            WebhookDelivery.objects.filter(pk__in=[row[0] for row in batch], status=WebhookStatus.DEAD).update(
+                status=WebhookStatus.PENDING, attempts=0, next_attempt_at=now, last_error="", delivered_at=None)
+            JournalEntry.objects.bulk_create([
+                JournalEntry(tx_id=tx_id, kind="webhook_resent", actor=actor, at=now,
+                             data={"delivery_id": str(delivery_id), "event": event, "previous": "dead",
+                                   "reason": reason})
+                for delivery_id, tx_id, event in batch
+            ])
+        done += len(batch)
+    return done
