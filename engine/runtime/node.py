@@ -20,7 +20,7 @@ from engine import clock, conf
 from engine.models import NodeGroup, Transaction
 from engine.runtime import node_metrics, pg
 from engine.runtime.tasks import enqueue_drain
-from engine.services import nodes, waker
+from engine.services import figures, nodes, waker
 from engine.services.prune import transactions_prune
 from engine.services.webhooks import webhooks_deliver_due
 from engine.states import TxStatus
@@ -133,6 +133,7 @@ class Node:
             waker.awaits_recheck(now=now)
         self.top_up_drains()
         self.prune()
+        figures.figures_refresh(now=now, if_older_than_seconds=figures.REFRESH_SECONDS)
         if time.monotonic() - getattr(self, "_bulk_at", 0.0) >= 1.0:
             from engine.services.bulk import NODE_BUDGET_SECONDS, bulk_jobs_run
 
