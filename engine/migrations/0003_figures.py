@@ -11,6 +11,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddIndex(
+            model_name='transaction',
+            index=models.Index(condition=models.Q(('status', 'sleeping')), fields=['owner', 'pipeline_name', 'node_group'], name='tx_sleeping_idx'),
+        ),
         migrations.CreateModel(
             name='FigureMark',
             fields=[

@@ -84,6 +84,9 @@ class Transaction(models.Model):
             ),
             models.Index(fields=["parent", "created_at"], name="tx_parent_idx"),
             models.Index(fields=["completed_at"], condition=Q(completed_at__isnull=False), name="tx_completed_idx"),
+            # The figures count sleeping transactions by these (queued and running ones use the two above).
+            models.Index(fields=["owner", "pipeline_name", "node_group"], condition=Q(status="sleeping"),
+                         name="tx_sleeping_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -17,6 +17,7 @@ FIGURES_STALE_SECONDS = 60
 NODE_STALE_SECONDS = 15
 THROUGHPUT_MINUTES = 5
 CHART_MINUTES = 60
+RECENT_FAILURES_WINDOW = timedelta(days=1)
 
 
 def _scoped(queryset, owners, field="owner_id"):
@@ -82,9 +83,11 @@ def next_wakeups(*, owners, limit=8):
     return list(_scoped(queryset, owners).order_by("wake_at")[:limit])
 
 
-def recent_failures(*, owners, limit=8):
-    """The newest failed, internal-error, timed-out or aborted transactions (by creation, as the index runs)."""
-    queryset = Transaction.objects.filter(owner_id__in=_owner_names(owners), status__in=RECENT_FAILURE_STATUSES)
+def recent_failures(*, owners, now, limit=8):
+    """The newest failed, internal-error, timed-out or aborted transactions created in the last day
+    (the day bounds the read to the (owner, status, created_at) index range, however many failures)."""
+    queryset = Transaction.objects.filter(owner_id__in=_owner_names(owners), status__in=RECENT_FAILURE_STATUSES,
+                                          created_at__gte=now - RECENT_FAILURES_WINDOW)
     return list(queryset.only("id", "owner_id", "pipeline_name", "status", "step_name", "note", "created_at",
                               "completed_at").order_by("-created_at", "-id")[:limit])
 
@@ -130,5 +133,5 @@ def dashboard_overview(*, owners, now):
         "sleepers": sleepers_by_reason(owners=owners),
         "wakeups": next_wakeups(owners=owners),
         "groups": node_group_overview(owners=owners, now=now),
-        "failures": recent_failures(owners=owners),
+        "failures": recent_failures(owners=owners, now=now),
     }

@@ -141,5 +141,5 @@ def test_a_refresh_reads_a_bounded_number_of_queries(world, django_assert_max_nu
     world.settle()
     figures_refresh()
     world.advance("PT2M")
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(20):
         figures_refresh()
