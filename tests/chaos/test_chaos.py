@@ -1,0 +1,60 @@
+"""Short versions of the chaos scenarios, inside make test: real nodes, faults injected, each bounded."""
+import os
+
+import pytest
+
+from engine.runtime import faults
+from tests.chaos import scenarios_faults
+from tests.chaos.harness import pg_bin
+from tests.chaos.world import World, bounded
+
+pytestmark = pytest.mark.nodes
+
+
+@pytest.fixture
+def world(tmp_path):
+    made = World(os.environ.get("DATABASE_URL") if os.environ.get("DATABASE_URL", "").startswith("postgres")
+                 else None, tmp_path)
+    yield made
+    made.close()
+
+
+def test_nodes_killed_mid_step_lose_nothing_and_rerun_each_interrupted_step_once(world):
+    with bounded(120):
+        scenarios_faults.sigkill(world, "short")
+
+
+def test_a_worker_paused_past_its_lease_has_its_late_checkpoint_refused(world):
+    with bounded(60):
+        scenarios_faults.sigstop(world, "short")
+
+
+def test_a_node_stopped_with_sigterm_exits_0_within_its_grace_and_the_rest_is_recovered(world):
+    with bounded(60):
+        scenarios_faults.sigterm(world, "short")
+
+
+@pytest.mark.skipif(pg_bin() is None, reason="needs the PostgreSQL binaries for a private cluster")
+def test_a_restarted_database_loses_nothing_and_health_says_degraded_while_down(world):
+    with bounded(90):
+        scenarios_faults.database_restart(world, "short")
+
+
+def test_a_step_that_crashes_its_worker_ends_internal_error_and_a_frozen_cluster_is_restarted(world):
+    with bounded(90):
+        scenarios_faults.crashing_step(world, "short")
+
+
+def test_fifty_concurrent_switch_sets_wake_the_step_once_and_it_sees_the_last_value(world):
+    with bounded(60):
+        scenarios_faults.concurrent_switch(world, "short")
+
+
+def test_a_fault_spec_in_the_environment_arms_named_points_by_probability_or_count():
+    armed = faults.parse("after_claim:exit:#3, after_step_before_checkpoint:kill:0.5:slow")
+    [nth] = armed[faults.AFTER_CLAIM]
+    [chance] = armed[faults.AFTER_STEP_BEFORE_CHECKPOINT]
+    assert (nth.action, nth.nth, nth.step) == ("exit", 3, None)
+    assert (chance.action, chance.probability, chance.step) == ("kill", 0.5, "slow")
+    with pytest.raises(ValueError):
+        faults.parse("before_lunch:kill:1")
