@@ -6,6 +6,7 @@ from monitoring.views import bulk, failures, sleeping, switches, transactions
 from monitoring.views.dashboard import DashboardView
 from monitoring.views.node_groups import NodeGroupListView
 from monitoring.views import pipelines as pipeline_views
+from monitoring.views import owners as owner_views
 from monitoring.views import webhooks as webhook_views
 from monitoring.views import transaction as transaction_views
 from monitoring.views import transaction_actions as tx_actions
@@ -47,4 +48,11 @@ urlpatterns = [
     path("webhooks/", webhook_views.WebhookListView.as_view(), name="webhooks"),
     path("webhooks/resend-dead/", webhook_views.WebhookResendDeadView.as_view(), name="webhooks_resend_dead"),
     path("webhooks/<uuid:delivery_id>/resend/", webhook_views.WebhookResendView.as_view(), name="webhook_resend"),
+    path("owners/", owner_views.OwnerSettingsView.as_view(), name="owners"),
+    path("owners/<str:owner>/keys/", owner_views.ApiKeyCreateView.as_view(), name="api_key_create"),
+    path("owners/<str:owner>/keys/<int:key_id>/revoke/", owner_views.ApiKeyRevokeView.as_view(),
+         name="api_key_revoke"),
+    path("owners/<str:owner>/secret/", owner_views.WebhookSecretView.as_view(), name="owner_secret"),
+    path("owners/<str:owner>/secret/rotate/", owner_views.WebhookSecretRotateView.as_view(),
+         name="owner_secret_rotate"),
 ]
