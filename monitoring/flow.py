@@ -83,7 +83,7 @@ def pipeline_flow(steps):
         lane_x = right + LANE_GAP + lanes * LANE_GAP
         lanes += 1
         edges.append(Edge(outcome, f"M{right},{start_y} H{lane_x} V{end_y} H{right + 3}",
-                          lane_x + 4, (start_y + end_y) // 2 + 4, implicit))
+                          lane_x + 4, start_y + (13 if end_y > start_y else -4), implicit))
     width = right + LANE_GAP * (lanes + 1) + LABEL_ROOM
     height = boxes[-1].y + BOX_HEIGHT + TOP
     return {"boxes": boxes, "edges": edges, "width": width, "height": height,

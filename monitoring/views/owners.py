@@ -16,7 +16,7 @@ from engine.selectors.owners import owner_settings_list, owner_webhook_secret
 from engine.services.owners import api_key_create, api_key_revoke, owner_rotate_webhook_secret
 from monitoring.views.base import ConsoleMixin, ConsoleView
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("monitoring.actions")
 
 KEY_NAME_MAX = 100
 

@@ -22,7 +22,7 @@ from engine.services.pipelines import pipeline_publish, pipeline_use_version, pi
 from monitoring.flow import pipeline_flow
 from monitoring.views.base import ConsoleMixin, ConsoleView
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("monitoring.actions")
 
 STATS_WINDOW = timedelta(days=1)
 
