@@ -1,7 +1,10 @@
 """Shared pieces of the services: ids, the journal, row locks, the lease fence, dispatch on commit."""
+import functools
 import secrets
 import uuid
 from dataclasses import dataclass
+
+from django.db import OperationalError, connection
 
 from engine.errors import LeaseLost, TransactionNotFound
 from engine.models import JournalEntry, Transaction
@@ -56,3 +59,26 @@ def lock_fenced(lease):
 def dispatch_on_commit(node_group):
     """Tell the runtime that work is ready for `node_group` once the enclosing transaction commits."""
     dispatch.work_queued(node_group)
+
+
+DEADLOCK_RETRIES = 3
+RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def retry_on_deadlock(service):
+    """Run `service` again when PostgreSQL aborted its database transaction as a deadlock victim.
+
+    A parent being cancelled locks parent then child, while its finishing child locks child then
+    parent: PostgreSQL aborts one of them. The aborted one rolled back entirely, so running it again
+    is safe; only the outermost atomic block may retry (an inner one cannot outlive the abort).
+    """
+    @functools.wraps(service)
+    def wrapper(*args, **kwargs):
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            try:
+                return service(*args, **kwargs)
+            except OperationalError as exc:
+                sqlstate = getattr(exc.__cause__, "sqlstate", None)
+                if sqlstate not in RETRYABLE_SQLSTATES or connection.in_atomic_block or attempt == DEADLOCK_RETRIES:
+                    raise
+    return wrapper

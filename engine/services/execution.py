@@ -11,7 +11,7 @@ from django.db import connection, transaction
 
 from engine import clock, conf
 from engine.models import GlobalSwitch, NodeGroup, PipelineVersion, StepRun, Transaction
-from engine.services.common import Lease, journal, lock_fenced
+from engine.services.common import Lease, journal, lock_fenced, retry_on_deadlock
 from engine.services.moves import move
 from engine.states import StepRunStatus, TxStatus
 from engine.steps.outcomes import Outcome, Wait
@@ -163,6 +163,7 @@ def end_step_run(run, *, status, now, output=None, note=None, error=None, logs=N
     )
 
 
+@retry_on_deadlock
 def step_complete(*, run, outcome, logs=None, error=None, may_continue=True):
     """Checkpoint a step's outcome; return the next Run if this worker goes on, else None.
 

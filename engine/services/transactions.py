@@ -13,7 +13,7 @@ from engine.errors import (
     UnknownTransactionType,
 )
 from engine.models import Pipeline, Transaction
-from engine.services.common import journal, lock_fenced, lock_tx, new_tx_id
+from engine.services.common import journal, lock_fenced, lock_tx, new_tx_id, retry_on_deadlock
 from engine.services.moves import finish_now, move, wake
 from engine.states import TX_RETRYABLE, TxStatus, is_terminal
 
@@ -102,6 +102,7 @@ def _replay(existing, transaction_type, data):
     raise DuplicateExternalId(tx_id=existing.pk)
 
 
+@retry_on_deadlock
 def transaction_cancel(*, tx_id, actor, reason="", owner=None):
     """Cancel: queued or sleeping at once; running is marked and ends when its step returns."""
     now = clock.now()
