@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve test test-sqlite test-postgres fuzz latency venv clean
+.PHONY: run serve test test-sqlite test-postgres fuzz latency chaos venv clean
 
 venv: $(STAMP)
 
@@ -48,6 +48,12 @@ fuzz: venv
 # Switch wake-up and timer lateness against a real node (SQLite, or the PostgreSQL in DATABASE_URL).
 latency: venv
 	$(PY) bench/latency.py
+
+# Faults, restarts and many nodes against real processes (tests/chaos/run.py): the 12 scenarios of
+# spec/quality.md R1-R11 plus Redis, a report each. PostgreSQL: DATABASE_URL, else a private cluster.
+chaos: venv
+	@command -v redis-server >/dev/null || { echo "redis-server is missing: apt-get install redis-server"; exit 1; }
+	nice $(PY) -m tests.chaos.run $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3*

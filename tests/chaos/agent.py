@@ -129,10 +129,36 @@ def _wake_times(*, tx_ids):
     return {tx: at.isoformat() for tx, at in Sleeper.objects.filter(tx_id__in=tx_ids).values_list("tx_id", "wake_at")}
 
 
+CALENDAR = [
+    ("2024-01-31T10:00:00+00:00", "P1M", "2024-02-29T10:00:00+00:00"),
+    ("2023-01-31T10:00:00+00:00", "P1M", "2023-02-28T10:00:00+00:00"),
+    ("2024-02-28T12:00:00+00:00", "P1D", "2024-02-29T12:00:00+00:00"),
+    ("2024-02-29T00:00:00+00:00", "P1Y", "2025-02-28T00:00:00+00:00"),
+    ("2024-03-09T12:00:00+00:00", "P1D", "2024-03-10T12:00:00+00:00"),
+    ("2024-03-10T06:30:00+00:00", "PT1H", "2024-03-10T07:30:00+00:00"),
+    ("2024-11-02T12:00:00+00:00", "P1DT1H", "2024-11-03T13:00:00+00:00"),
+    ("2024-12-31T23:00:00+00:00", "P2M", "2025-02-28T23:00:00+00:00"),
+]
+
+
+def _calendar():
+    """Add each duration as a step's timer does, in this process's time zone (the harness sets TZ)."""
+    import time as wall
+    from datetime import datetime
+
+    from engine import durations
+
+    wall.tzset()
+    return [{"from": start, "duration": duration, "want": want, "tz": wall.tzname[0],
+             "got": durations.add(datetime.fromisoformat(start), duration).isoformat()}
+            for start, duration, want in CALENDAR]
+
+
 COMMANDS = {
     "setup": _setup, "start": _start, "counts": _counts, "sleeping_on": _sleeping_on, "set_switch": _set_switch,
     "running": _running, "group": _group, "runs": _runs, "journal": _journal, "switch": _switch, "tx": _tx,
     "webhooks": _webhooks, "verify": _verify, "key": _key, "wake_times": _wake_times,
+    "calendar": _calendar,
 }
 
 
