@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve test test-sqlite test-postgres fuzz latency chaos venv clean
+.PHONY: run serve test test-sqlite test-postgres fuzz latency chaos bench venv clean
 
 venv: $(STAMP)
 
@@ -54,6 +54,20 @@ latency: venv
 chaos: venv
 	@command -v redis-server >/dev/null || { echo "redis-server is missing: apt-get install redis-server"; exit 1; }
 	nice $(PY) -m tests.chaos.run $(CHAOS_ARGS)
+
+# P1-P8 of spec/quality.md beside DBOS and bare django-q2, interleaved in one run (BENCH_ARGS=--quick for
+# a few seconds each); DBOS lives in var/bench/venv, never in the product's dependencies.
+BENCH_PY := var/bench/venv/bin/python
+BENCH_STAMP := var/bench/venv/.installed
+
+$(BENCH_STAMP):
+	test -x $(BENCH_PY) || $(PYTHON) -m venv var/bench/venv
+	$(BENCH_PY) -m pip install -q --upgrade pip
+	$(BENCH_PY) -m pip install -q "dbos>=3.4,<3.5" "psycopg[binary]>=3.1"
+	touch $(BENCH_STAMP)
+
+bench: venv $(BENCH_STAMP)
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3*

@@ -1,0 +1,222 @@
+"""The engine's side of the bench, one measurement per run, against a node the caller started.
+
+    DATABASE_URL=... .venv/bin/python bench/engine_driver.py setup|p1|p2|p3|p4|sleepers|wake|p7 [options]
+Prints one JSON object on its last line, with wall-clock windows (t0, t1) the caller matches with its
+CPU, xid and WAL samples. `util/echo` × 3 is started through the service layer (p1) or through
+`POST /api/v1/transactions` from 16 connections (p2).
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+OWNER = "bench"
+PIPELINES = [
+    {"name": "bench-echo3", "steps": [{"name": s, "type": "util/echo"} for s in ("one", "two", "three")]},
+    {"name": "bench-switch", "steps": [{"name": "wait", "type": "util/wait-switch", "config": {"switch": "go"}}]},
+    {"name": "bench-nap", "steps": [{"name": "nap", "type": "util/sleep", "config": {"duration_field": "nap"}}]},
+]
+
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def summary(values):
+    values = sorted(values)
+    if not values:
+        return {"n": 0}
+
+    def at(q):
+        return values[min(len(values) - 1, int(q * len(values)))]
+
+    return {"n": len(values), "p50": at(0.5), "p95": at(0.95), "p99": at(0.99), "max": values[-1]}
+
+
+def setup(_options):
+    from django.core.management import call_command
+
+    from engine.services.owners import api_key_create, owner_ensure
+    from engine.services.pipelines import pipeline_publish
+
+    call_command("migrate", verbosity=0)
+    owner_ensure(name=OWNER)
+    for definition in PIPELINES:
+        pipeline_publish(definition)
+    _key, raw = api_key_create(owner=OWNER, name=f"bench-{time.time_ns()}")
+    return {"api_key": raw}
+
+
+def wait_finished(tx_ids, timeout):
+    """Wait until every transaction of `tx_ids` has finished; return the wall time the last one did."""
+    from django.db.models import Max
+
+    from engine.models import Transaction
+    from engine.models.transactions import ACTIVE
+
+    deadline = time.monotonic() + timeout
+    pending = list(tx_ids)
+    while pending:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{len(pending)} transactions did not finish within {timeout}s")
+        if Transaction.objects.filter(pk=pending[-1], status__in=ACTIVE).exists():
+            time.sleep(0.05)
+            continue
+        pending = list(Transaction.objects.filter(pk__in=pending, status__in=ACTIVE).values_list("pk", flat=True))
+        if pending:
+            time.sleep(0.05)
+    done = Transaction.objects.filter(pk__in=tx_ids).aggregate(last=Max("completed_at"))["last"]
+    return done.timestamp()
+
+
+def checkpoints(tx_ids):
+    """Step runs and journal entries written for `tx_ids`, and how many ended other than success."""
+    from engine.models import JournalEntry, StepRun, Transaction
+
+    return {"step_runs": StepRun.objects.filter(tx_id__in=tx_ids, status="success").count(),
+            "journal_entries": JournalEntry.objects.filter(tx_id__in=tx_ids).count(),
+            "not_success": Transaction.objects.filter(pk__in=tx_ids).exclude(status="success").count()}
+
+
+def p1(options):
+    from engine.services.transactions import transaction_start
+
+    began, cpu = time.time(), cpu_seconds()
+    ids = [transaction_start(owner=OWNER, transaction_type="bench-echo3", data={"i": i})[0].pk
+           for i in range(options.count)]
+    started = time.time()
+    client_cpu = cpu_seconds() - cpu
+    ended = wait_finished(ids, options.timeout)
+    return {"count": len(ids), "t0": began, "t1": ended, "start_seconds": started - began,
+            "per_second": len(ids) / (ended - began), "client_cpu_seconds": client_cpu, **checkpoints(ids)}
+
+
+def p2(options):
+    from rest_load import post_many
+
+    began = time.time()
+    ids, latencies, cpu = post_many(options.url, options.api_key, options.count, options.connections,
+                                    {"transaction_type": "bench-echo3", "data": {}})
+    posted = time.time()
+    ended = wait_finished(ids, options.timeout)
+    return {"count": len(ids), "t0": began, "t1": ended, "started_per_second": len(ids) / (posted - began),
+            "per_second": len(ids) / (ended - began), "start_latency_ms": summary(latencies),
+            "client_cpu_seconds": cpu, **checkpoints(ids)}
+
+
+def wait_status(tx_id, status, timeout=30):
+    from engine.models import Transaction
+
+    deadline = time.monotonic() + timeout
+    while not Transaction.objects.filter(pk=tx_id, status=status).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{tx_id} did not become {status} within {timeout}s")
+        time.sleep(0.002)
+
+
+def p3(options):
+    """Switch wake-up: from the PUT (or the service call without --url) until the transaction finished."""
+    import urllib.request
+
+    from engine.models import Transaction
+    from engine.services.switches import switch_set
+    from engine.services.transactions import transaction_start
+
+    results = []
+    for _ in range(options.count):
+        tx, _created = transaction_start(owner=OWNER, transaction_type="bench-switch", data={})
+        wait_status(tx.pk, "sleeping")
+        time.sleep(0.02)
+        sent = time.time()
+        if options.url:
+            request = urllib.request.Request(
+                f"{options.url}/api/v1/transactions/{tx.pk}/switches/go", method="PUT", data=b'{"value": true}',
+                headers={"Authorization": f"Bearer {options.api_key}", "Content-Type": "application/json"})
+            urllib.request.urlopen(request, timeout=30).read()
+        else:
+            switch_set(tx_id=tx.pk, name="go", value=True, actor="bench")
+        wait_status(tx.pk, "success")
+        completed = Transaction.objects.values_list("completed_at", flat=True).get(pk=tx.pk)
+        results.append((completed.timestamp() - sent) * 1000)
+    return {"via": "PUT" if options.url else "switch_set", "wake_ms": summary(results)}
+
+
+def p4(options):
+    """Timer lateness: step start after the wake-up minus the sleeper's wake_at, over spread sleepers."""
+    import random
+
+    from engine.durations import parse_timestamp
+    from engine.models import JournalEntry, StepRun
+    from engine.services.transactions import transaction_start
+
+    spread = options.max_seconds - options.min_seconds
+    ids = [transaction_start(owner=OWNER, transaction_type="bench-nap",
+                             data={"nap": f"PT{options.min_seconds + spread * random.random():.3f}S"})[0].pk
+           for _ in range(options.count)]
+    wait_finished(ids, options.max_seconds + options.timeout)
+    lateness, missed = [], 0
+    for tx_id in ids:
+        entry = JournalEntry.objects.filter(tx_id=tx_id, kind="status", data__to="sleeping").first()
+        woken = StepRun.objects.filter(tx_id=tx_id, step="nap", retry_count=1).first()
+        if entry is None or woken is None:
+            missed += 1
+            continue
+        lateness.append((woken.started_at - parse_timestamp(entry.data["wake_at"])).total_seconds() * 1000)
+    return {"lateness_ms": summary(lateness), "missed": missed}
+
+
+def sleepers(options):
+    from engine_seed import seed_sleepers
+
+    began = time.time()
+    made = seed_sleepers(options.count)
+    return {"count": made, "seconds": time.time() - began}
+
+
+def wake(options):
+    from engine_seed import seed_due, wait_woken
+
+    ids = seed_due(options.count)
+    began = time.time()
+    ended = wait_woken(ids, options.timeout)
+    return {"count": len(ids), "t0": began, "t1": ended, "per_second": len(ids) / max(1e-6, ended - began)}
+
+
+def p7(options):
+    from engine_seed import measure_reads, seed_finished
+
+    began = time.time()
+    made, template = seed_finished(options.count)
+    seeded = time.time()
+    reads = measure_reads(options.samples, options.api_key, template)
+    return {"seeded": made, "seed_seconds": seeded - began, "t0": seeded, "t1": time.time(), **reads}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["setup", "p1", "p2", "p3", "p4", "sleepers", "wake", "p7"])
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--url", default="")
+    parser.add_argument("--api-key", default="")
+    parser.add_argument("--min-seconds", type=float, default=5.0)
+    parser.add_argument("--max-seconds", type=float, default=60.0)
+    parser.add_argument("--timeout", type=float, default=300.0)
+    options = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datp_site.settings")
+    import django
+
+    django.setup()
+    result = globals()[options.what](options)
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

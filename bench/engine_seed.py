@@ -1,0 +1,128 @@
+"""Many rows fast, for P5 and P7 on PostgreSQL: clone a template transaction that the engine itself
+brought to the wanted state (sleeping on a timer or a switch, or finished) with bulk INSERT ... SELECT
+over generate_series, and time the console and API reads on the result."""
+import time
+
+from django.db import connection, transaction
+
+BATCH = 100_000
+FAR = "interval '3650 days'"
+
+
+def _template(pipeline, data, status):
+    from engine_driver import OWNER, wait_status
+
+    from engine.services.transactions import transaction_start
+
+    tx, _created = transaction_start(owner=OWNER, transaction_type=pipeline, data=data)
+    wait_status(tx.pk, status, timeout=60)
+    return tx.pk
+
+
+def _columns(model, overrides):
+    columns = [field.column for field in model._meta.concrete_fields]
+    return ", ".join(columns), ", ".join(overrides.get(column, f"t.{column}") for column in columns)
+
+
+def _clone(model, template_id, count, prefix, overrides=None, key="id"):
+    """INSERT `count` copies of the row of `template_id`, in batches of BATCH, ids prefix || g."""
+    names, values = _columns(model, {key: "%(prefix)s || g", **(overrides or {})})
+    table = model._meta.db_table
+    made = 0
+    while made < count:
+        upper = min(count, made + BATCH)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) SELECT {values} FROM {table} t, generate_series(%(lo)s, %(hi)s) g "
+                f"WHERE t.{key} = %(template)s",
+                {"prefix": prefix, "lo": made + 1, "hi": upper, "template": template_id})
+        made = upper
+    return made
+
+
+def seed_sleepers(count):
+    """`count` transactions sleeping far in the future, half on timers and half on switches."""
+    from engine.models import Sleeper, Transaction
+
+    prefix = f"s{time.time_ns():x}-"
+    made = 0
+    for kind, (pipeline, data) in {"t": ("bench-nap", {"nap": "P3650D"}), "w": ("bench-switch", {})}.items():
+        template = _template(pipeline, data, "sleeping")
+        share = count // 2 if kind == "t" else count - count // 2
+        _clone(Transaction, template, share, prefix + kind)
+        wake = f"t.wake_at + {FAR} + g * interval '1 second'"
+        _clone(Sleeper, template, share, prefix + kind, {"wake_at": f"CASE WHEN t.wake_at IS NULL THEN NULL ELSE {wake} END"},
+               key="tx_id")
+        made += share
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE engine_transaction; ANALYZE engine_sleeper")
+    return made
+
+
+def seed_due(count):
+    """`count` timer sleepers whose one-second naps are all due now; return their ids."""
+    from engine.models import Sleeper, Transaction
+
+    prefix = f"d{time.time_ns():x}-"
+    template = _template("bench-nap", {"nap": "P3650D"}, "sleeping")
+    _clone(Transaction, template, count, prefix, {"input": """'{"nap": "PT1S"}'::jsonb""",
+                                                  "visit_started_at": "now() - interval '1 hour'"})
+    _clone(Sleeper, template, count, prefix, {"wake_at": "now()"}, key="tx_id")
+    return [f"{prefix}{g}" for g in range(1, count + 1)]
+
+
+def wait_woken(tx_ids, timeout):
+    """Wait until none of `tx_ids` sleeps any more; return the wall time."""
+    from engine.models import Sleeper
+
+    deadline = time.monotonic() + timeout
+    probe = tx_ids[-1:] + tx_ids[::max(1, len(tx_ids) // 50)]
+    while Sleeper.objects.filter(tx_id__in=probe).exists() or Sleeper.objects.filter(tx_id__in=tx_ids).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"sleepers not woken within {timeout}s")
+        time.sleep(0.01)
+    return time.time()
+
+
+def seed_finished(count):
+    """`count` finished transactions, spread back in time, one in ten failed."""
+    from engine.models import Transaction
+
+    template = _template("bench-echo3", {}, "success")
+    return _clone(Transaction, template, count, f"f{time.time_ns():x}-", {
+        "created_at": "t.created_at - g * interval '1 second'",
+        "status": "CASE WHEN mod(g, 10) = 0 THEN 'failed' ELSE t.status END",
+    }), template
+
+
+def measure_reads(samples, api_key, template_id):
+    """Server time of the console's and the API's list and page reads, p50/p95/max in ms."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from engine_driver import summary
+
+    user, _created = get_user_model().objects.get_or_create(username="bench-admin", defaults={"is_superuser": True,
+                                                                                              "is_staff": True})
+    console, api = Client(), Client(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    console.force_login(user)
+    reads = {
+        "api list": (api, "/api/v1/transactions?limit=50"),
+        "api list status=failed": (api, "/api/v1/transactions?status=failed&limit=50"),
+        "api list type": (api, "/api/v1/transactions?transaction_type=bench-echo3&limit=50"),
+        "api transaction": (api, f"/api/v1/transactions/{template_id}"),
+        "console list": (console, "/mondat/transactions/"),
+        "console list status=failed": (console, "/mondat/transactions/?status=failed"),
+        "console transaction": (console, f"/mondat/transactions/{template_id}/"),
+        "console dashboard": (console, "/mondat/"),
+    }
+    results = {}
+    for name, (client, path) in reads.items():
+        times = []
+        for _ in range(samples):
+            began = time.perf_counter()
+            response = client.get(path)
+            times.append((time.perf_counter() - began) * 1000)
+            if response.status_code != 200:
+                raise SystemExit(f"{path}: HTTP {response.status_code}")
+        results[name] = summary(times)
+    return {"reads_ms": results}

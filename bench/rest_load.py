@@ -1,0 +1,57 @@
+"""A small load generator: POST the same JSON body from N connections (threads), stdlib only."""
+import http.client
+import json
+import resource
+import threading
+import time
+from urllib.parse import urlsplit
+
+
+def post_many(url, api_key, count, connections, body):
+    """POST `body` to /api/v1/transactions `count` times over `connections` threads.
+
+    Returns (transaction ids, per-request latencies in ms, CPU seconds of this process meanwhile).
+    The server closes each connection (make serve's --keep-alive 0), so each request opens one.
+    """
+    parts = urlsplit(url)
+    payload = json.dumps(body).encode()
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+    ids, latencies, errors = [], [], []
+    lock = threading.Lock()
+    remaining = [count]
+
+    def worker():
+        while True:
+            with lock:
+                if remaining[0] <= 0:
+                    return
+                remaining[0] -= 1
+            began = time.perf_counter()
+            try:
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+                conn.request("POST", "/api/v1/transactions", body=payload, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+                conn.close()
+            except OSError as exc:
+                with lock:
+                    errors.append(str(exc))
+                continue
+            elapsed = (time.perf_counter() - began) * 1000
+            with lock:
+                if response.status in (200, 201):
+                    ids.append(json.loads(data)["tx_id"])
+                    latencies.append(elapsed)
+                else:
+                    errors.append(f"{response.status} {data[:200]!r}")
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    if errors:
+        raise SystemExit(f"{len(errors)} requests failed, first: {errors[0]}")
+    return ids, latencies, (after.ru_utime + after.ru_stime) - (usage.ru_utime + usage.ru_stime)

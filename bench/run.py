@@ -1,0 +1,238 @@
+"""`make bench`: the engine beside DBOS and bare django-q2 on this machine, interleaved in one run.
+
+    .venv/bin/python bench/run.py [--quick] [--rounds 3] [--no-sqlite]
+Uses the PostgreSQL in DATABASE_URL (databases of its own, dropped at the end) or starts a private
+cluster; runs one node, the production web server and a django-q2 cluster; prints the P1-P8 table
+(bench/report.py) and writes everything to var/bench/bench-<time>.json.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from infra import Postgres, Sampler, descendants, free_port, machine_state, process_rss_kib  # noqa: E402
+from report import print_table  # noqa: E402
+
+PY = sys.executable
+BENCH_PY = str(ROOT / "var" / "bench" / "venv" / "bin" / "python")
+SIZES = {
+    "quick": {"p1": 300, "dbos_seconds": 5, "q2_tasks": 150, "q2_chains": 50, "p2": 200, "p3": 20, "p4": 60,
+              "p4_range": (3.0, 8.0), "sleepers": 20_000, "wake": 2_000, "p7": 20_000, "p7_samples": 5,
+              "idle_seconds": 5, "sqlite_p1": 200, "sqlite_p3": 10, "sqlite_p4": 30},
+    "full": {"p1": 5000, "dbos_seconds": 30, "q2_tasks": 3000, "q2_chains": 1000, "p2": 3000, "p3": 300, "p4": 1000,
+             "p4_range": (5.0, 60.0), "sleepers": 1_000_000, "wake": 10_000, "p7": 1_000_000, "p7_samples": 30,
+             "idle_seconds": 30, "sqlite_p1": 2000, "sqlite_p3": 100, "sqlite_p4": 1000},
+}
+
+
+def run_json(command, env, cwd=ROOT, timeout=1800):
+    """Run a measuring subprocess; return the JSON object on its last line of output."""
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
+        raise SystemExit(f"{' '.join(command[:4])} failed with {done.returncode}")
+    return json.loads(lines[-1])
+
+
+def spawn(command, env, log, cwd=ROOT):
+    return subprocess.Popen(command, env=env, cwd=cwd, start_new_session=True, stdout=open(log, "w"),
+                            stderr=subprocess.STDOUT)
+
+
+def stop(process, grace=60):
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def tree_rss_kib(pid):
+    return sum(process_rss_kib(child) for child in descendants(pid))
+
+
+def wait_http(url, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=5).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer within {timeout}s")
+
+
+class Engine:
+    """One engine installation: a database, a node and (optionally) the production web server."""
+
+    def __init__(self, name, database_url, tmp, sampler=None):
+        self.name, self.tmp, self.sampler = name, tmp, sampler
+        self.env = {**os.environ, "DATABASE_URL": database_url, "DATP_VAR_DIR": tmp, "DATP_LOG_LEVEL": "WARNING",
+                    "DJANGO_SETTINGS_MODULE": "datp_site.settings", "DATP_DISPATCHER": "django_q",
+                    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver"}
+        self.node = self.web = None
+        self.url = ""
+        self.api_key = self.driver("setup")["api_key"]
+
+    def driver(self, what, *args):
+        return run_json([PY, "bench/engine_driver.py", what, "--api-key", getattr(self, "api_key", ""), *args],
+                        self.env)
+
+    def start_node(self, workers=2):
+        self.node = spawn([PY, "manage.py", "datp_node", "--group", "master", "--workers", str(workers)], self.env,
+                          f"{self.tmp}/node.log")
+        if self.sampler:
+            self.sampler.watch_tree(f"{self.name} node", self.node.pid)
+
+    def start_web(self):
+        """The server command of `make serve`, on a free port."""
+        port = free_port()
+        self.web = spawn([PY, "-m", "gunicorn", "datp_site.wsgi", "--worker-class", "gthread", "--workers", "2",
+                          "--threads", "32", "--worker-connections", "32", "--keep-alive", "0",
+                          "--bind", f"127.0.0.1:{port}"], self.env, f"{self.tmp}/web.log")
+        self.url = f"http://127.0.0.1:{port}"
+        if self.sampler:
+            self.sampler.watch_tree(f"{self.name} web", self.web.pid)
+        wait_http(f"{self.url}/api/v1/health")
+
+    def stop(self):
+        stop(self.web, 10)
+        stop(self.node)
+
+
+def with_window(sampler, result):
+    if sampler is not None and "t0" in result:
+        result["window"] = sampler.window(result["t0"], result["t1"])
+    return result
+
+
+def interleaved(engine, sampler, sizes, rounds, dbos_url, q2_env):
+    """Engine, DBOS, django-q2 tasks and chains, engine through REST; `rounds` times, in that order."""
+    runs = {"engine_p1": [], "dbos": [], "q2_tasks": [], "q2_chains": [], "engine_p2": []}
+    for number in range(rounds):
+        print(f"  round {number + 1}/{rounds}", flush=True)
+        runs["engine_p1"].append(with_window(sampler, engine.driver("p1", "--count", str(sizes["p1"]))))
+        runs["dbos"].append(with_window(sampler, run_json(
+            [BENCH_PY, "bench/ref_dbos.py", "--db", dbos_url, "--seconds", str(sizes["dbos_seconds"])], os.environ)))
+        for what in ("tasks", "chains"):
+            runs[f"q2_{what}"].append(with_window(sampler, run_json(
+                [PY, "bench/ref_q2.py", "--what", what, "--count", str(sizes[f"q2_{what}"])], q2_env)))
+        runs["engine_p2"].append(with_window(sampler, engine.driver(
+            "p2", "--count", str(sizes["p2"]), "--url", engine.url)))
+    return runs
+
+
+def idle_window(sampler, seconds):
+    began = time.time()
+    time.sleep(seconds)
+    return sampler.window(began, time.time())
+
+
+def postgres_part(pg, sizes, rounds, tmp):
+    results = {"postgres_version": pg.version(), "private_cluster": pg.private}
+    engine_db, engine_url = pg.create_database("engine")
+    q2_db, q2_url = pg.create_database("q2")
+    dbos_db, dbos_url = pg.create_database("dbos")
+    sampler = Sampler(pg.url).start()
+    for group, name in (("engine", engine_db), ("q2", q2_db), ("dbos", dbos_db)):
+        sampler.watch_database(group, name)
+    q2_env = {**os.environ, "Q2_DATABASE_URL": q2_url}
+    run_json([PY, "bench/ref_q2.py", "--what", "migrate"], q2_env)
+    engine = Engine("engine", engine_url, tmp, sampler)
+    q2 = None
+    try:
+        engine.start_node()
+        engine.start_web()
+        q2 = spawn([PY, "-m", "django", "qcluster"], {**q2_env, "DJANGO_SETTINGS_MODULE": "q2_settings"},
+                   f"{tmp}/q2.log", cwd=ROOT / "bench")
+        sampler.watch_tree("q2 cluster", q2.pid)
+        time.sleep(3)
+        print("P8: idle node and idle django-q2 cluster", flush=True)
+        results["idle"] = idle_window(sampler, sizes["idle_seconds"])
+        results["node_rss_kib_empty"] = tree_rss_kib(engine.node.pid)
+        print("P1/P2: interleaved runs", flush=True)
+        results["runs"] = interleaved(engine, sampler, sizes, rounds, dbos_url, q2_env)
+        print("P3/P4: switch wake-up and timers", flush=True)
+        results["p3"] = engine.driver("p3", "--count", str(sizes["p3"]), "--url", engine.url)
+        results["dbos_latency"] = run_json([BENCH_PY, "bench/ref_dbos.py", "--db", dbos_url, "--what", "latency",
+                                            "--samples", str(sizes["p3"])], os.environ)
+        low, high = sizes["p4_range"]
+        results["p4"] = engine.driver("p4", "--count", str(sizes["p4"]), "--min-seconds", str(low),
+                                      "--max-seconds", str(high))
+        print(f"P5: {sizes['sleepers']} sleepers", flush=True)
+        results["p5_seed"] = engine.driver("sleepers", "--count", str(sizes["sleepers"]))
+        time.sleep(2)
+        results["p5_idle"] = idle_window(sampler, sizes["idle_seconds"])
+        results["node_rss_kib_sleepers"] = tree_rss_kib(engine.node.pid)
+        results["p5_wake"] = with_window(sampler, engine.driver("wake", "--count", str(sizes["wake"])))
+        print(f"P7: reads over {sizes['p7']} more transactions", flush=True)
+        results["p7"] = engine.driver("p7", "--count", str(sizes["p7"]), "--samples", str(sizes["p7_samples"]))
+    finally:
+        stop(q2)
+        engine.stop()
+        sampler.stop()
+    return results
+
+
+def sqlite_part(sizes, tmp):
+    """P1, P3 and P4 on the embedded default: a SQLite file and one node."""
+    folder = Path(tmp) / "sqlite"
+    folder.mkdir()
+    engine = Engine("sqlite", f"sqlite:///{folder}/db.sqlite3", str(folder))
+    try:
+        engine.start_node()
+        time.sleep(3)
+        return {"p1": engine.driver("p1", "--count", str(sizes["sqlite_p1"])),
+                "p3": engine.driver("p3", "--count", str(sizes["sqlite_p3"])),
+                "p4": engine.driver("p4", "--count", str(sizes["sqlite_p4"]), "--min-seconds",
+                                    str(sizes["p4_range"][0]), "--max-seconds", str(sizes["p4_range"][1]))}
+    finally:
+        engine.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few seconds per figure (about 3 minutes)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are printed")
+    parser.add_argument("--no-sqlite", action="store_true")
+    options = parser.parse_args()
+    if not Path(BENCH_PY).exists():
+        raise SystemExit("var/bench/venv is missing: run `make bench` (it creates it)")
+    mode = "quick" if options.quick else "full"
+    sizes = SIZES[mode]
+    began = time.time()
+    results = {"mode": mode, "rounds": options.rounds, "started_at": began, "machine": machine_state()}
+    print(f"machine: {results['machine']}", flush=True)
+    url = os.environ.get("DATABASE_URL", "")
+    pg = Postgres(url if url.startswith("postgres") else None).start()
+    tmp = tempfile.mkdtemp(prefix="datp-bench-")
+    try:
+        results["postgres"] = postgres_part(pg, sizes, options.rounds, tmp)
+    finally:
+        pg.stop()
+    if not options.no_sqlite:
+        print("SQLite: P1, P3, P4", flush=True)
+        results["sqlite"] = sqlite_part(sizes, tmp)
+    results["seconds"] = time.time() - began
+    results["machine_after"] = machine_state(0.5)
+    out = ROOT / "var" / "bench" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(results, indent=1, default=str))
+    print_table(results)
+    print(f"\nwritten to {out.relative_to(ROOT)} ({results['seconds']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
