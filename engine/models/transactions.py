@@ -127,6 +127,8 @@ class StepRun(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tx", "seq"], name="steprun_tx_seq_uniq")]
+        # The console's last-day figures per pipeline and step read step runs by start time.
+        indexes = [models.Index(fields=["started_at"], name="steprun_started_idx")]
 
     def __str__(self):
         return f"{self.tx_id}#{self.seq} {self.step}"
