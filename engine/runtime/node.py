@@ -9,16 +9,13 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, close_old_connections, connection
-from django_q.conf import Conf
-from django_q.models import OrmQ
 
 from engine import clock, conf
 from engine.models import NodeGroup, Transaction
-from engine.runtime import node_metrics, pg
+from engine.runtime import drain_queue, node_metrics, pg
 from engine.runtime.tasks import enqueue_drain
 from engine.services import figures, nodes, waker
 from engine.services.prune import transactions_prune
@@ -91,6 +88,7 @@ class Node:
         self.cluster = None
         self.listener = None
         self._beat_at = self._awaits_at = self._pruned_at = 0.0
+        self.frozen_watch = drain_queue.FrozenWatch()
 
     def _on_signal(self, signum, frame):
         self.stopping = True
@@ -112,8 +110,8 @@ class Node:
             timeout = IDLE_WAIT_SECONDS
             try:
                 timeout = self.tick()
-            except (DatabaseError, InterfaceError):
-                logger.exception("node %s: database unavailable; retrying", self.node_id)
+            except (DatabaseError, InterfaceError, *drain_queue.BROKER_ERRORS):
+                logger.exception("node %s: database or broker unavailable; retrying", self.node_id)
                 connection.close()
             self.wait(timeout)
         return self.shutdown()
@@ -164,10 +162,9 @@ class Node:
         if oldest is None:
             return
         now = clock.now()
-        recent = now + timedelta(seconds=Conf.RETRY - conf.get("DRAIN_SECONDS") - 60)
-        pending = OrmQ.objects.filter(key=self.group, lock__lte=now).count()
-        running = OrmQ.objects.filter(key=self.group, lock__gt=recent).count()
-        wanted = max(0, nodes.group_workers(group=self.group) - pending - running)
+        workers = nodes.group_workers(group=self.group)
+        pending, running = drain_queue.counts(self.group, now=now, workers=workers)
+        wanted = max(0, workers - pending - running)
         if not wanted and not pending and (now - oldest).total_seconds() > STARVED_SECONDS:
             wanted = 1
         for _ in range(wanted):
@@ -210,8 +207,7 @@ class Node:
         frozen_for = conf.get("FROZEN_CLUSTER_SECONDS")
         if time.monotonic() - self.cluster.started_at < frozen_for:
             return
-        stale = clock.now() - timedelta(seconds=frozen_for)
-        if OrmQ.objects.filter(key=self.group, lock__lte=stale).exists():
+        if self.frozen_watch.unpicked_for(self.group, now=clock.now(), seconds=frozen_for):
             logger.warning("node %s: cluster left a drain unpicked for %ss; restarting it", self.node_id, frozen_for)
             self.cluster.kill()
             self.cluster.start()
