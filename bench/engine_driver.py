@@ -189,8 +189,9 @@ def wake(options):
 
 
 def p7(options):
-    from engine_seed import measure_reads, seed_finished
+    from engine_seed import measure_reads, seed_finished, wait_queue_empty
 
+    wait_queue_empty(options.timeout)
     began = time.time()
     made, template = seed_finished(options.count)
     seeded = time.time()

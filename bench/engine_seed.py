@@ -84,11 +84,25 @@ def wait_woken(tx_ids, timeout):
     return time.time()
 
 
+def wait_queue_empty(timeout):
+    """Wait until nothing is queued or running (each test served by its partial index)."""
+    from engine.models import Transaction
+
+    deadline = time.monotonic() + timeout
+    while Transaction.objects.filter(status="queued").exists() or Transaction.objects.filter(status="running").exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the queue did not empty within {timeout}s")
+        time.sleep(0.1)
+
+
 def seed_finished(count):
     """`count` finished transactions, spread back in time, one in ten failed."""
     from engine.models import Transaction
 
-    template = _template("bench-echo3", {}, "success")
+    template = (Transaction.objects.filter(pipeline_name="bench-echo3", status="success")
+                .order_by("-created_at").values_list("pk", flat=True).first())
+    if template is None:
+        template = _template("bench-echo3", {}, "success")
     return _clone(Transaction, template, count, f"f{time.time_ns():x}-", {
         "created_at": "t.created_at - g * interval '1 second'",
         "status": "CASE WHEN mod(g, 10) = 0 THEN 'failed' ELSE t.status END",

@@ -25,9 +25,9 @@ from report import print_table  # noqa: E402
 PY = sys.executable
 BENCH_PY = str(ROOT / "var" / "bench" / "venv" / "bin" / "python")
 SIZES = {
-    "quick": {"p1": 300, "dbos_seconds": 5, "q2_tasks": 150, "q2_chains": 50, "p2": 200, "p3": 20, "p4": 60,
-              "p4_range": (3.0, 8.0), "sleepers": 20_000, "wake": 2_000, "p7": 20_000, "p7_samples": 5,
-              "idle_seconds": 5, "sqlite_p1": 200, "sqlite_p3": 10, "sqlite_p4": 30},
+    "quick": {"p1": 250, "dbos_seconds": 4, "q2_tasks": 150, "q2_chains": 50, "p2": 200, "p3": 20, "p4": 60,
+              "p4_range": (3.0, 8.0), "sleepers": 20_000, "wake": 1_000, "p7": 20_000, "p7_samples": 5,
+              "idle_seconds": 4, "sqlite_p1": 150, "sqlite_p3": 10, "sqlite_p4": 30},
     "full": {"p1": 5000, "dbos_seconds": 30, "q2_tasks": 3000, "q2_chains": 1000, "p2": 3000, "p3": 300, "p4": 1000,
              "p4_range": (5.0, 60.0), "sleepers": 1_000_000, "wake": 10_000, "p7": 1_000_000, "p7_samples": 30,
              "idle_seconds": 30, "sqlite_p1": 2000, "sqlite_p3": 100, "sqlite_p4": 1000},

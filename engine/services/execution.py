@@ -92,6 +92,8 @@ def begin_run(tx, *, step_input, now, node):
 def _claim_input(tx):
     if tx.pending_input is not None:
         return tx.pending_input
+    if tx.step_seq == 0:  # step runs are numbered from 1: a transaction that never ran has none to read
+        return tx.input
     last = StepRun.objects.filter(tx_id=tx.pk, seq=tx.step_seq).values("step", "input").first()
     if last is not None and last["step"] == tx.step_name:
         return last["input"]
@@ -102,7 +104,7 @@ def _candidates(node_group):
     queryset = Transaction.objects.filter(node_group_id=node_group, status=TxStatus.QUEUED).order_by("queued_at")
     if connection.features.has_select_for_update_skip_locked:
         queryset = queryset.select_for_update(skip_locked=True)
-    return list(queryset.values_list("pk", flat=True)[:1])
+    return list(queryset[:1])
 
 
 def tx_claim(*, node_group, node="inline"):
@@ -121,14 +123,15 @@ def tx_claim(*, node_group, node="inline"):
             candidates = _candidates(node_group)
             if not candidates:
                 return None
-            token = secrets.token_hex(16)
-            won = Transaction.objects.filter(pk=candidates[0], status=TxStatus.QUEUED).update(
-                status=TxStatus.RUNNING, lease_token=token, lease_expires_at=lease_until(now), node=node,
-                updated_at=now,
-            )
-            if not won:
+            # The candidate row is locked (PostgreSQL) or the write lock is held (SQLite's immediate
+            # transactions), so it is current: apply the claim to it instead of reading it again.
+            tx = candidates[0]
+            claimed = {"status": TxStatus.RUNNING, "lease_token": secrets.token_hex(16),
+                       "lease_expires_at": lease_until(now), "node": node, "updated_at": now}
+            if not Transaction.objects.filter(pk=tx.pk, status=TxStatus.QUEUED).update(**claimed):
                 continue
-            tx = Transaction.objects.get(pk=candidates[0])
+            for name, value in claimed.items():
+                setattr(tx, name, value)
             journal(tx.pk, "status", "system", now, step=tx.step_name, **{"from": "queued", "to": "running",
                                                                            "node": node})
             if tx.deadline_at is not None and tx.deadline_at <= now:

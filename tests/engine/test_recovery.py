@@ -149,9 +149,10 @@ def test_a_stale_workers_late_checkpoint_is_refused_and_the_new_result_stands(ha
 def test_of_two_claims_of_one_queued_transaction_only_one_wins(harness, monkeypatch):
     attempts_pipeline(harness)
     tx_id = harness.start("rec", {})
+    stale_row = Transaction.objects.get(pk=tx_id)  # read while still queued, as a racing claimer would
     first = tx_claim(node_group="master", node="a")
     real = execution._candidates
-    stale_reads = iter([[tx_id]])
+    stale_reads = iter([[stale_row]])
     monkeypatch.setattr(execution, "_candidates", lambda group: next(stale_reads, None) or real(group))
     assert tx_claim(node_group="master", node="b") is None
     assert first.tx_id == tx_id
