@@ -5,6 +5,10 @@
 - Redis broker (`DATP_BROKER=redis`): a list per group; a cluster pops a task for good, so only the
   waiting ones are counted (the running ones are estimated from the group's running transactions), and
   a frozen cluster shows as the same task at the head of the list for too long.
+
+A drain can also wait because every worker is busy and django-q2's pusher has prefetched as many as its
+queue holds (a loaded machine): a cluster whose workers still renew the lease of a running step is
+busy, not frozen.
 """
 import time
 from datetime import timedelta
@@ -53,10 +57,18 @@ def counts(group, *, now, workers):
 
 
 class FrozenWatch:
-    """Tell whether a drain task of the group has waited unpicked for `seconds`."""
+    """Tell whether a node's cluster is frozen: a drain task of the group has waited unpicked for `seconds`
+    and none of the node's workers was seen holding a live lease for as long."""
 
     def __init__(self):
         self._head, self._head_since = None, 0.0
+        self._busy_at = 0.0
+
+    def frozen(self, group, node_id, *, now, seconds):
+        if workers_busy(node_id, now=now):
+            self._busy_at = time.monotonic()
+            return False
+        return time.monotonic() - self._busy_at >= seconds and self.unpicked_for(group, now=now, seconds=seconds)
 
     def unpicked_for(self, group, *, now, seconds):
         if not uses_redis():
@@ -67,3 +79,9 @@ class FrozenWatch:
             self._head, self._head_since = head, time.monotonic()
             return False
         return time.monotonic() - self._head_since >= seconds
+
+
+def workers_busy(node_id, *, now):
+    """Whether a worker of the node holds a live lease (its heartbeat runs): the cluster is working."""
+    return Transaction.objects.filter(status=TxStatus.RUNNING, lease_expires_at__gt=now,
+                                      node__startswith=f"{node_id}/").exists()

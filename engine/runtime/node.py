@@ -29,7 +29,10 @@ IDLE_WAIT_SECONDS = 1.0
 SQLITE_POLL_SECONDS = 0.05
 STARVED_SECONDS = 0.5
 PRUNE_SECONDS = 60.0
-WEBHOOK_BATCH = 10
+# Each webhook thread claims and sends one delivery at a time: a receiver that answers slowly holds
+# one thread up to the timeout, never the deliveries the other threads send meanwhile.
+WEBHOOK_THREADS = 4
+WEBHOOK_BATCH = 1
 WEBHOOK_IDLE_SECONDS = 0.5
 
 
@@ -104,7 +107,8 @@ class Node:
         self.cluster.start()
         if pg.is_postgres():
             self.listener = pg.Listener([pg.WORK_CHANNEL])
-        threading.Thread(target=self.send_webhooks, name="datp-webhooks", daemon=True).start()
+        for number in range(WEBHOOK_THREADS):
+            threading.Thread(target=self.send_webhooks, name=f"datp-webhooks-{number}", daemon=True).start()
         logger.info("node %s serving group %s with %s workers", self.node_id, self.group, self.workers)
         while not self.stopping:
             timeout = IDLE_WAIT_SECONDS
@@ -207,7 +211,7 @@ class Node:
         frozen_for = conf.get("FROZEN_CLUSTER_SECONDS")
         if time.monotonic() - self.cluster.started_at < frozen_for:
             return
-        if self.frozen_watch.unpicked_for(self.group, now=clock.now(), seconds=frozen_for):
+        if self.frozen_watch.frozen(self.group, self.node_id, now=clock.now(), seconds=frozen_for):
             logger.warning("node %s: cluster left a drain unpicked for %ss; restarting it", self.node_id, frozen_for)
             self.cluster.kill()
             self.cluster.start()

@@ -109,14 +109,16 @@ def _database(outer_url, workdir):
     import psycopg
 
     name = f"datp_chaos_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(outer_url, autocommit=True) as conn:
+    server = outer_url.rsplit("/", 1)[0]
+    maintenance = f"{server}/postgres"  # the named database need not exist (pytest-django makes test_<name>)
+    with psycopg.connect(maintenance, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
 
     def drop():
-        with psycopg.connect(outer_url, autocommit=True) as conn:
+        with psycopg.connect(maintenance, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    return f"{outer_url.rsplit('/', 1)[0]}/{name}", drop
+    return f"{server}/{name}", drop
 
 
 class System:

@@ -207,21 +207,29 @@ def concurrent_switch(world, size):
     rounds = 1 if size == "short" else 4
     ids, wakes = [], []
     for _ in range(rounds):
-        [tx_id] = system.call("start", pipeline="ch-read-switch", data={"work": 3})
+        [tx_id] = system.call("start", pipeline="ch-read-switch", data={"gate": True})
         ids.append(tx_id)
-        system.wait_until(lambda: f"{tx_id} read start" in system.runlog.read_text() if system.runlog.exists()
-                          else False, 60, "the step to start")
-        answers = [None] * 50
+        marker = f"{system.runlog}.{tx_id}."
+        open(marker + "read-0", "w").close()
+        system.wait_until(lambda: f"{tx_id} read got" in system.runlog.read_text() if system.runlog.exists()
+                          else False, 60, "the step to read the switch")
+        answers, answered, lock = [None] * 50, [0], threading.Lock()
 
         def put(index):
             answers[index] = system.http("PUT", f"/api/v1/transactions/{tx_id}/switches/go",
                                          {"value": index + 1, "reason": f"request {index}"}, key)[0]
+            with lock:
+                answered[0] += 1
+                if answered[0] == 25:  # half the sets are in: the step goes to sleep while the rest race it
+                    open(marker + "sleep-0", "w").close()
 
         threads = [threading.Thread(target=put, args=(index,)) for index in range(50)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        open(marker + "read-1", "w").close()  # the run after the wake-up reads once every set is in
+        open(marker + "sleep-1", "w").close()
         assert answers == [200] * 50, answers
         _settle(system, [tx_id], 60, flip=False)
         runs = system.call("runs", tx_id=tx_id)
@@ -235,8 +243,8 @@ def concurrent_switch(world, size):
         assert len(woken) == 1, woken
         wakes.append(len(woken))
     figures = system.verify(ALL_SUCCESS, ids)
-    report.injected(f"{rounds} x 50 concurrent PUT /switches/go (values 1..50) while the step read the switch and "
-                    "was about to sleep on it")
+    report.injected(f"{rounds} x 50 concurrent PUT /switches/go (values 1..50): the step read the switch before "
+                    "the first and went to sleep on it after the 25th answer, racing the other 25 (marker files)")
     report.figures(figures, system.call("counts", tx_ids=ids), wake_ups_per_transaction=wakes)
     report.held(no_violations(figures), "exactly one wake-up each; the step's second run saw the switch's final "
                 "value; the journal has all 50 changes")

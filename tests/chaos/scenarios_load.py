@@ -101,7 +101,7 @@ class Receiver(http.server.ThreadingHTTPServer):
     """A webhook receiver whose behaviour a scenario sets per path: fail N times, answer slowly, or accept."""
 
     def __init__(self):
-        self.plan, self.calls = {}, {}
+        self.plan, self.calls, self.times = {}, {}, {}
         super().__init__(("127.0.0.1", free_port()), _Handler)
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
@@ -110,6 +110,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         calls = self.server.calls[self.path] = self.server.calls.get(self.path, 0) + 1
+        self.server.times.setdefault(self.path, []).append(time.monotonic())
         kind, count = self.server.plan.get(self.path, ("ok", 0))
         if kind == "slow" and calls <= count:
             time.sleep(12)  # past the 10 s webhook timeout
@@ -129,9 +130,11 @@ def webhooks(world, size):
     system.start_node(workers=2)
     receiver = Receiver()
     base = f"http://127.0.0.1:{receiver.server_port}"
-    receiver.plan = {"/fail": ("fail", 3), "/slow": ("slow", 1), "/ok": ("ok", 0)}
+    receiver.plan = {**{f"/fail/{n}": ("fail", 3) for n in range(3)}, "/slow": ("slow", 1)}
     down_port = free_port()
-    ids = system.call("start", pipeline="ch-echo", count=3, webhook=f"{base}/fail")
+    ids = []
+    for n in range(3):  # a path each: every delivery is answered 500 three times, then 200
+        ids += system.call("start", pipeline="ch-echo", count=1, webhook=f"{base}/fail/{n}")
     ids += system.call("start", pipeline="ch-echo", count=1, webhook=f"{base}/slow")
     ids += system.call("start", pipeline="ch-echo", count=2, webhook=f"http://127.0.0.1:{down_port}/down")
     time.sleep(1)
@@ -140,7 +143,7 @@ def webhooks(world, size):
     _settle(system, busy, 60, flip=False)
     others_done = time.monotonic() - began
     late = http.server.ThreadingHTTPServer(("127.0.0.1", down_port), _Handler)
-    late.plan, late.calls = {}, {}
+    late.plan, late.calls, late.times = {}, {}, {}
     threading.Thread(target=late.serve_forever, daemon=True).start()
     system.wait_until(lambda: set(system.call("webhooks")) <= {"delivered", "dead"}, 120, "every delivery to end")
     deliveries = system.call("webhooks")
@@ -148,15 +151,20 @@ def webhooks(world, size):
     receiver.shutdown()
     figures = system.verify(ALL_SUCCESS, ids + busy)
     assert deliveries["delivered"]["n"] == 6 and set(deliveries) == {"delivered"}, deliveries
-    assert receiver.calls["/fail"] == 3 * 4 and receiver.calls["/slow"] == 2, receiver.calls
-    assert others_done < 12, f"other transactions waited {others_done:.1f}s behind a slow receiver"
+    assert receiver.calls == {"/fail/0": 4, "/fail/1": 4, "/fail/2": 4, "/slow": 2}, receiver.calls
+    gaps = [[round(b - a, 1) for a, b in zip(times, times[1:])] for path, times in sorted(receiver.times.items())
+            if path.startswith("/fail/")]
+    # backoff 1, 2, 4 s, and never held up by the slow receiver's 10 s meanwhile
+    assert all(low - 0.2 <= gap <= low + 4 for row in gaps for low, gap in zip((1, 2, 4), row)), gaps
+    assert others_done < 30, f"other transactions waited {others_done:.1f}s behind a slow receiver"
     report.injected("3 deliveries answered 500 three times, 1 answered after 12 s (timeout 10 s), 2 to a port "
                     "closed for a while (ending `dead` takes 12 attempts over ~34 min of backoff: tests/engine checks it in "
                     "virtual time)")
     report.figures(figures, system.call("counts", tx_ids=ids + busy), deliveries=deliveries,
-                   receiver_calls=receiver.calls, others_finished_seconds=round(others_done, 1))
-    report.held(no_violations(figures), "failed attempts were retried with backoff and delivered; 20 other "
-                "transactions finished meanwhile")
+                   receiver_calls=receiver.calls, seconds_between_attempts=gaps,
+                   others_finished_seconds=round(others_done, 1))
+    report.held(no_violations(figures), "failed attempts were retried after 1, 2, 4 s and delivered, never "
+                "held up by the slow receiver; 20 other transactions finished meanwhile")
     return report
 
 

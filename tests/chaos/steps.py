@@ -53,18 +53,48 @@ class Crash(Step):
         os._exit(3)
 
 
+def gate(ctx, name, seconds=120):
+    """Wait until the harness creates the marker `<run log>.<tx>.<name>` (at most `seconds`), so a race
+    window is held open exactly as long as the harness needs, whatever the machine's load."""
+    path = f"{os.environ.get('DATP_TEST_RUNLOG')}.{ctx.tx_id}.{name}"
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def runs_so_far(ctx):
+    """How many executions of this step of this transaction the run log already has (any process)."""
+    try:
+        with open(os.environ.get("DATP_TEST_RUNLOG", "")) as log:
+            return sum(line.startswith(f"{ctx.tx_id} {ctx.step_name} start ") for line in log)
+    except OSError:
+        return 0
+
+
 @register
 class ReadSwitch(Step):
-    """Succeed with the switch's value once it is set; sleep on the switch otherwise."""
+    """Succeed with the switch's value once it is set; sleep on the switch otherwise.
+
+    With `gate` in the input, the n-th execution waits for the harness's marker `read-<n>` before it
+    reads the switch, records `got`, and waits for `sleep-<n>` before it returns (goes to sleep): the
+    window in which concurrent sets race the sleep. Without it, `work` seconds of sleep are the window."""
 
     type_name = "chaos/read-switch"
     config_schema = {"type": "object", "properties": {"switch": {"type": "string"}}}
 
     def invoke(self, ctx):
+        gated = ctx.input.get("gate", False)
+        nth = runs_so_far(ctx)
         record(ctx, "start")
         name = ctx.config.get("switch", "go")
+        if gated:
+            gate(ctx, f"read-{nth}")
         value = ctx.get_switch(name)
-        time.sleep(ctx.input.get("work", 0))  # the window in which concurrent sets race the sleep
+        record(ctx, "got")
+        if gated:
+            gate(ctx, f"sleep-{nth}")
+        else:
+            time.sleep(ctx.input.get("work", 0))
         record(ctx, "end")
         if value is not None:
             return ctx.succeeded(output={"seen": value, "retry": ctx.retry_count})

@@ -9,6 +9,7 @@ from django_q.conf import Conf
 from django_q.models import OrmQ
 
 from engine import clock
+from engine.models import Transaction
 from engine.runtime import drain_queue
 from tests.chaos.harness import RedisServer
 
@@ -68,3 +69,19 @@ def test_on_the_orm_broker_waiting_and_running_drains_are_told_apart_by_their_lo
     watch = drain_queue.FrozenWatch()
     assert not watch.unpicked_for("master", now=now, seconds=5)
     assert watch.unpicked_for("master", now=now + timedelta(seconds=6), seconds=5)
+
+
+def test_a_cluster_whose_worker_holds_a_live_lease_is_busy_not_frozen_though_a_drain_waits(harness):
+    now = clock.now()
+    OrmQ.objects.create(key="master", payload="waiting", lock=now - timedelta(seconds=60))
+    harness.load({"name": "one", "steps": [{"name": "a", "type": "util/echo"}]})
+    tx_id = harness.start("one", {})
+    Transaction.objects.filter(pk=tx_id).update(status="running", node="vm:1/42",
+                                                lease_expires_at=now + timedelta(seconds=30))
+    watch = drain_queue.FrozenWatch()
+    assert not watch.frozen("master", "vm:1", now=now, seconds=5)
+    assert drain_queue.FrozenWatch().frozen("master", "vm:2", now=now, seconds=5)
+    Transaction.objects.filter(pk=tx_id).update(lease_expires_at=now - timedelta(seconds=1))
+    assert not watch.frozen("master", "vm:1", now=now, seconds=5)  # seen busy a moment ago
+    watch._busy_at -= 6
+    assert watch.frozen("master", "vm:1", now=now, seconds=5)
