@@ -5,7 +5,9 @@ import threading
 from django.db import connection
 
 from engine import conf
+from engine.models import StepRun
 from engine.services.execution import lease_renew
+from engine.states import StepRunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -30,16 +32,22 @@ class Heartbeat:
         interval = max(0.5, conf.get("LEASE_SECONDS") / 3)
         while True:
             self._wake.wait(interval)
-            with self._lock:
-                run = self._current
-            if run is None:
-                continue
-            try:
-                if not lease_renew(lease=run.lease):
-                    logger.warning("%s: heartbeat found the lease lost", run.tx_id)
-            except Exception:  # the database may be restarting: the next beat tries again
-                logger.exception("heartbeat failed")
-                connection.close()
+            self.beat()
+
+    def beat(self):
+        """Renew the current run's lease once. A run that ended while it was being renewed gave its
+        lease back (or handed it to the next step): only a run recovery marked lost is reported."""
+        with self._lock:
+            run = self._current
+        if run is None:
+            return
+        try:
+            if not lease_renew(lease=run.lease) and StepRun.objects.filter(
+                    pk=run.run_id, status=StepRunStatus.LOST).exists():
+                logger.warning("%s: heartbeat found the lease lost", run.tx_id)
+        except Exception:  # the database may be restarting: the next beat tries again
+            logger.exception("heartbeat failed")
+            connection.close()
 
 
 heartbeat = Heartbeat()

@@ -71,7 +71,7 @@ def volume(world, size):
     system = world(lease_seconds=5)
     report = Report("8. Volume with restarts", system)
     nodes = [system.start_node(workers=3), system.start_node(workers=3)]
-    quick = system.call("start", pipeline="ch-work", count=total * 8 // 10)
+    quick = system.call("start", pipeline="ch-echo", count=total * 8 // 10)  # one step: the run stays bounded
     waiting = system.call("start", pipeline="ch-switch", count=total // 5)
     system.wait_until(lambda: len(system.call("sleeping_on", switch="go")) >= len(waiting) // 2, 600, "sleepers")
     random.shuffle(waiting)
@@ -89,7 +89,7 @@ def volume(world, size):
         assert flipper.wait(timeout=900) == 0, "a switch flipper failed"
     counts = system.wait_finished(900, quick + waiting)
     figures = system.verify(ALL_SUCCESS, quick + waiting, faults_armed=True)
-    assert counts == {"ch-work:success": len(quick), "ch-switch:success": len(waiting)}, counts
+    assert counts == {"ch-echo:success": len(quick), "ch-switch:success": len(waiting)}, counts
     report.injected(f"{total} transactions, {len(waiting)} sleeping on switches flipped in random order by 3 "
                     "processes; a node restarted with SIGTERM (exit code %s), another with SIGKILL" % code)
     report.figures(figures, counts)
