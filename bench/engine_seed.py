@@ -6,6 +6,8 @@ import time
 from django.db import connection, transaction
 
 BATCH = 100_000
+BIG_TABLES = ("engine_transaction", "engine_sleeper", "engine_steprun", "engine_journalentry")
+BIG_ROWS = 10_000  # a whole-table scan of a smaller table is the planner's right choice
 FAR = "interval '3650 days'"
 
 
@@ -113,6 +115,7 @@ def measure_reads(samples, api_key, template_id):
     """Server time of the console's and the API's list and page reads, p50/p95/max in ms."""
     from django.contrib.auth import get_user_model
     from django.test import Client
+    from django.test.utils import CaptureQueriesContext
     from engine_driver import summary
 
     user, _created = get_user_model().objects.get_or_create(username="bench-admin", defaults={"is_superuser": True,
@@ -129,9 +132,12 @@ def measure_reads(samples, api_key, template_id):
         "console transaction": (console, f"/mondat/transactions/{template_id}/"),
         "console dashboard": (console, "/mondat/"),
     }
-    results = {}
+    results, scans = {}, {}
     for name, (client, path) in reads.items():
         times = []
+        with CaptureQueriesContext(connection) as queries:
+            client.get(path)  # untimed: the first request of a process imports and compiles what it needs
+        scans[name] = seq_scans(queries.captured_queries)
         for _ in range(samples):
             began = time.perf_counter()
             response = client.get(path)
@@ -139,4 +145,22 @@ def measure_reads(samples, api_key, template_id):
             if response.status_code != 200:
                 raise SystemExit(f"{path}: HTTP {response.status_code}")
         results[name] = summary(times)
-    return {"reads_ms": results}
+    return {"reads_ms": results, "seq_scans": {name: found for name, found in scans.items() if found}}
+
+
+def seq_scans(captured):
+    """The big tables (BIG_ROWS or more) that a plan of these queries reads whole (EXPLAIN, not run)."""
+    found = set()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%s) AND n_live_tup >= %s",
+                       [list(BIG_TABLES), BIG_ROWS])
+        big = {name for (name,) in cursor.fetchall()}
+        for query in captured:
+            if not query["sql"].startswith("SELECT"):
+                continue
+            cursor.execute(f"EXPLAIN {query['sql']}")
+            for (line,) in cursor.fetchall():
+                for table in big:
+                    if f"Seq Scan on {table} " in line:
+                        found.add(table)
+    return sorted(found)

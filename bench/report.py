@@ -94,6 +94,9 @@ def rows_for(results):
     for name, read in pg["p7"]["reads_ms"].items():
         rows.append((f"P7 {name} p95, ms ({pg['p7']['seeded']:,}+ rows)", read["p95"], 150.0, ratio(read["p95"], 150.0),
                      "<= 150"))
+    scans = pg["p7"].get("seq_scans", {})
+    rows.append(("P7 reads planned with a whole-table scan", ", ".join(f"{n}: {'/'.join(t)}" for n, t in scans.items())
+                 or "none", "", "", "none (EXPLAIN)"))
     node_idle, q2_idle = idle_percent(pg["idle"], "engine node", "pg:engine"), idle_percent(pg["idle"], "q2 cluster", "pg:q2")
     rows.append(("P8 idle node + its PG backends, % core", node_idle, q2_idle, ratio(node_idle, q2_idle),
                  "<= 1 (ref: idle django-q2)"))
