@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -113,6 +112,15 @@ class Engine:
         stop(self.node)
 
 
+def measured(sampler, run):
+    """Run one measurement; a failure is recorded with its reason and the bench goes on."""
+    try:
+        return with_window(sampler, run())
+    except (SystemExit, subprocess.TimeoutExpired) as exc:
+        print(f"    failed: {exc}", flush=True)
+        return {"error": str(exc)}
+
+
 def with_window(sampler, result):
     if sampler is not None and "t0" in result:
         result["window"] = sampler.window(result["t0"], result["t1"])
@@ -124,13 +132,14 @@ def interleaved(engine, sampler, sizes, rounds, dbos_url, q2_env):
     runs = {"engine_p1": [], "dbos": [], "q2_tasks": [], "q2_chains": [], "engine_p2": []}
     for number in range(rounds):
         print(f"  round {number + 1}/{rounds}", flush=True)
-        runs["engine_p1"].append(with_window(sampler, engine.driver("p1", "--count", str(sizes["p1"]))))
-        runs["dbos"].append(with_window(sampler, run_json(
+        runs["engine_p1"].append(measured(sampler, lambda: engine.driver("p1", "--count", str(sizes["p1"]))))
+        runs["dbos"].append(measured(sampler, lambda: run_json(
             [BENCH_PY, "bench/ref_dbos.py", "--db", dbos_url, "--seconds", str(sizes["dbos_seconds"])], os.environ)))
         for what in ("tasks", "chains"):
-            runs[f"q2_{what}"].append(with_window(sampler, run_json(
-                [PY, "bench/ref_q2.py", "--what", what, "--count", str(sizes[f"q2_{what}"])], q2_env)))
-        runs["engine_p2"].append(with_window(sampler, engine.driver(
+            runs[f"q2_{what}"].append(measured(sampler, lambda: run_json(
+                [PY, "bench/ref_q2.py", "--what", what, "--count", str(sizes[f"q2_{what}"]), "--timeout", "120"],
+                q2_env)))
+        runs["engine_p2"].append(measured(sampler, lambda: engine.driver(
             "p2", "--count", str(sizes["p2"]), "--url", engine.url)))
     return runs
 
@@ -218,7 +227,9 @@ def main():
     print(f"machine: {results['machine']}", flush=True)
     url = os.environ.get("DATABASE_URL", "")
     pg = Postgres(url if url.startswith("postgres") else None).start()
-    tmp = tempfile.mkdtemp(prefix="datp-bench-")
+    tmp = str(ROOT / "var" / "bench" / f"run-{time.strftime('%Y%m%d-%H%M%S')}")  # logs and SQLite file
+    os.makedirs(tmp)
+    results["logs"] = tmp
     try:
         results["postgres"] = postgres_part(pg, sizes, options.rounds, tmp)
     finally:
