@@ -49,7 +49,7 @@ class Cluster:
         env = {**os.environ, "Q_CLUSTER_NAME": self.group, "DATP_WORKERS": str(self.workers),
                "DATP_NODE_ID": self.node_id, "DATP_DISPATCHER": "django_q"}
         manage = os.path.join(settings.BASE_DIR, "manage.py")
-        self.process = subprocess.Popen([sys.executable, manage, "qcluster"], env=env, start_new_session=True)
+        self.process = subprocess.Popen([sys.executable, manage, "datp_cluster"], env=env, start_new_session=True)
         self.started_at = time.monotonic()
         logger.info("node %s: cluster for %s started (pid %s)", self.node_id, self.group, self.process.pid)
 
