@@ -86,7 +86,7 @@ def _pid(node):
 
 
 def verify(*, expected, runlog, kills=None, pauses=None, lease_seconds, tx_ids=None, faults_armed=False,
-           max_attempts=3):
+           max_attempts=3, recovery_slack_seconds=RECOVERY_SLACK_SECONDS):
     """Return the figures and every violation found (empty lists when everything held)."""
     kills = {int(pid): t for pid, t in (kills or {}).items()}
     pauses = {int(pid): windows for pid, windows in (pauses or {}).items()}
@@ -129,7 +129,7 @@ def verify(*, expected, runlog, kills=None, pauses=None, lease_seconds, tx_ids=N
             if pid in kills and run["ended_at"] is not None:
                 late = run["ended_at"].timestamp() - kills[pid]
                 latencies.append(late)
-                if late > lease_seconds + RECOVERY_SLACK_SECONDS:
+                if late > lease_seconds + recovery_slack_seconds:
                     recovery.append([tx, run["step"], round(late, 2)])
     twice = [pid for pid, count in lost_per_pid.items() if count > 1 and pid in kills]
     return {
@@ -138,6 +138,7 @@ def verify(*, expected, runlog, kills=None, pauses=None, lease_seconds, tx_ids=N
         "executions": sum(starts.values()),
         "lost_runs": lost,
         "recovery_max_seconds": round(max(latencies), 2) if latencies else None,
+        "recovery_allowed_seconds": lease_seconds + recovery_slack_seconds,
         "violations": {
             "wrong_status": wrong[:20], "stuck": stuck[:20], "double_executions": doubles[:20],
             "overlapping_executions": overlapping[:20], "bad_reruns": bad_rerun[:20],

@@ -262,8 +262,8 @@ class System:
 
         return self.wait_until(settled, timeout, "every transaction to finish")
 
-    def verify(self, expected, tx_ids=None, faults_armed=None):
-        return self.call("verify", expected=expected, runlog=str(self.runlog), kills=self.kills,
+    def verify(self, expected, tx_ids=None, faults_armed=None, **options):
+        return self.call("verify", expected=expected, runlog=str(self.runlog), kills=self.kills, **options,
                          pauses={pid: windows for pid, windows in self.pauses.items()},
                          lease_seconds=self.lease_seconds, tx_ids=tx_ids,
                          faults_armed=bool(self.faults) if faults_armed is None else faults_armed)

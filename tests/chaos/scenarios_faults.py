@@ -61,13 +61,16 @@ def sigkill(world, size):
         nodes[round_ % 2] = system.start_node(workers=2)
         time.sleep(1 if short else 4)
     counts = _settle(system, ids, 240 if short else 600)
-    figures = system.verify(ALL_SUCCESS, ids)
+    # make chaos holds recovery to the lease + 2.5 s; inside make test, on a machine other suites load, a
+    # late node tick must not fail the build: recovery is only required to happen (decisions.md)
+    figures = system.verify(ALL_SUCCESS, ids, **({"recovery_slack_seconds": 10} if short else {}))
     report.injected(f"{kills} SIGKILL of a whole node (node, cluster and workers) mid-step; "
                     f"DATP_FAULT={faults} (a worker kills itself after a step ran, before its checkpoint)")
     report.figures(figures, counts)
     report.held(no_violations(figures), "every transaction ended as its pipeline dictates; no double or "
                 "overlapping execution; each lost step run re-ran once with attempt + 1; recovery within the lease "
-                f"({figures['recovery_max_seconds']} s max from the kill, lease {system.lease_seconds} s)")
+                f"({figures['recovery_max_seconds']} s max from the kill, lease {system.lease_seconds} s, "
+                f"allowed {figures['recovery_allowed_seconds']} s)")
     return report
 
 
@@ -108,11 +111,14 @@ def sigterm(world, size):
     report = Report("3. SIGTERM a node", system)
     grace = 3
     leaving = system.start_node(workers=2, grace=grace)
-    system.start_node(workers=2)
-    ids = system.call("start", pipeline="ch-work", count=10 if size == "short" else 60, data={"work": 0.5})
-    ids += system.call("start", pipeline="ch-work", count=1, data={"work": grace + 4})  # outlives the grace
-    _wait_running(system, leaving)
+    [long_tx] = system.call("start", pipeline="ch-work", count=1, data={"work": grace + 4})  # outlives the grace
+    ids = [long_tx] + system.call("start", pipeline="ch-work", count=10 if size == "short" else 60,
+                                  data={"work": 0.5})
+    system.wait_until(lambda: any(tx == long_tx and int(worker.rsplit("/", 1)[1]) in system.node_pids(leaving)
+                                  for tx, worker in system.call("running")), 60, "the long step on the node")
     pids = system.node_pids(leaving)
+    system.start_node(workers=2)
+    termed_at = time.time()
     code, seconds = system.stop_node(leaving, timeout=grace + 30)
     for pid in pids:
         system.kills[pid] = time.time()  # what the node could not finish it killed at the end of its grace
@@ -120,10 +126,19 @@ def sigterm(world, size):
     figures = system.verify(ALL_SUCCESS, ids)
     assert code == 0, f"the node exited {code}"
     assert seconds < grace + 10, f"the node took {seconds:.1f}s to stop with a {grace}s grace"
+    long_runs = [(run["status"], run["attempt"]) for run in system.call("runs", tx_id=long_tx)]
+    assert long_runs[:2] == [("lost", 1), ("success", 2)], long_runs
+    late = [line for line in system.runlog.read_text().splitlines() if " start " in line
+            and int(line.split("pid=")[1].split()[0]) in pids and float(line.rsplit("t=", 1)[1]) > termed_at + 3]
+    assert not late, f"the stopping node started steps after SIGTERM: {late[:3]}"
+    finished = sum(1 for line in system.runlog.read_text().splitlines() if " end " in line
+                   and int(line.split("pid=")[1].split()[0]) in pids and float(line.rsplit("t=", 1)[1]) > termed_at)
     report.injected(f"SIGTERM to a node running 0.5 s steps and one {grace + 4} s step, grace {grace} s")
-    report.figures(figures, counts, stop_seconds=round(seconds, 1), exit_code=code)
-    report.held(no_violations(figures), f"the node exited 0 in {seconds:.1f} s (bounded by the grace); what it "
-                "could not finish was recovered by the other node")
+    report.figures(figures, counts, stop_seconds=round(seconds, 1), exit_code=code,
+                   steps_finished_in_grace=finished, long_step_runs=long_runs)
+    report.held(no_violations(figures), f"the node exited 0 in {seconds:.1f} s (bounded by the grace), started "
+                f"nothing after the signal, finished {finished} running step(s); its {grace + 4} s step was "
+                "recovered by the other node (attempt 2)")
     return report
 
 
