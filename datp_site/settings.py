@@ -161,6 +161,7 @@ DATP = {
     "BROKER": os.environ.get("DATP_BROKER", "orm"),
     "DISPATCHER": os.environ.get("DATP_DISPATCHER", "django_q"),
     "STEP_MODULES": env_list("DATP_STEP_MODULES", ""),
+    "BULK_INLINE_MAX": int(os.environ.get("DATP_BULK_INLINE_MAX", "2000")),
 }
 
 # django-q2 reads Q_CLUSTER when it is imported, so every node group's cluster is described here,
