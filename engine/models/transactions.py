@@ -78,6 +78,8 @@ class Transaction(models.Model):
                 name="tx_deadline_idx",
             ),
             models.Index(fields=["owner", "-created_at", "-id"], name="tx_owner_created_idx"),
+            # The console's newest-first list for system users, who see every owner.
+            models.Index(fields=["-created_at", "-id"], name="tx_created_idx"),
             models.Index(fields=["owner", "pipeline_name", "-created_at"], name="tx_owner_type_idx"),
             models.Index(
                 fields=["owner", "status", "-created_at"], condition=Q(status__in=TERMINAL), name="tx_owner_finished_idx"
