@@ -126,25 +126,26 @@ def tx_claim(*, node_group, node="inline"):
             # The candidate row is locked (PostgreSQL) or the write lock is held (SQLite's immediate
             # transactions), so it is current: apply the claim to it instead of reading it again.
             tx = candidates[0]
+            expired = tx.deadline_at is not None and tx.deadline_at <= now
+            step_input = _claim_input(tx)
             claimed = {"status": TxStatus.RUNNING, "lease_token": secrets.token_hex(16),
                        "lease_expires_at": lease_until(now), "node": node, "updated_at": now}
+            if not expired:  # the step run's fields go into the same UPDATE as the claim
+                claimed.update(step_seq=tx.step_seq + 1, visit_started_at=tx.visit_started_at or now,
+                               pending_input=None, wake_reason=None)
             if not Transaction.objects.filter(pk=tx.pk, status=TxStatus.QUEUED).update(**claimed):
                 continue
+            wake_reason = tx.wake_reason
             for name, value in claimed.items():
                 setattr(tx, name, value)
             journal(tx.pk, "status", "system", now, step=tx.step_name, **{"from": "queued", "to": "running",
                                                                            "node": node})
-            if tx.deadline_at is not None and tx.deadline_at <= now:
-                move(tx, TxStatus.TIMEOUT, actor="system", now=now, note="Deadline passed", output=_claim_input(tx))
+            if expired:
+                move(tx, TxStatus.TIMEOUT, actor="system", now=now, note="Deadline passed", output=step_input)
                 continue
-            step_input = _claim_input(tx)
-            if tx.visit_started_at is None:
-                tx.visit_started_at = now
-            run = begin_run(tx, step_input=step_input, now=now, node=node)
-            tx.pending_input = None
-            tx.wake_reason = None
-            tx.save(update_fields=["step_seq", "visit_started_at", "pending_input", "wake_reason"])
-            return run
+            tx.step_seq -= 1  # begin_run numbers the step run itself
+            tx.wake_reason = wake_reason
+            return begin_run(tx, step_input=step_input, now=now, node=node)
 
 
 def cancel_requested(*, tx_id):
@@ -175,9 +176,18 @@ def step_complete(*, run, outcome, logs=None, error=None, may_continue=True):
     instead of running its next step, or a short sleep, on this worker.
     Raises LeaseLost if this worker no longer holds the transaction.
     """
-    from engine.services.routing import after_outcome, after_wait, retry_policy_wait
+    from engine.services.checkpoints import checkpoint_continue
+    from engine.services.routing import after_outcome, after_wait, next_route, retry_policy_wait
 
     now = clock.now()
+    if may_continue and isinstance(outcome, Outcome) and outcome.kind != "internal_error":
+        route = next_route(run, outcome)
+        if route not in (None, "end"):
+            output = outcome.output if outcome.output is not None else run.input
+            next_run = checkpoint_continue(run, route=route, output=output, status=outcome.kind, note=outcome.note,
+                                           error=error, logs=logs, now=now)
+            if next_run is not None:
+                return next_run
     with transaction.atomic():
         if isinstance(outcome, Wait) and outcome.scope == "global" and outcome.switch:
             GlobalSwitch.objects.select_for_update().filter(owner_id=run.owner, name=outcome.switch).first()

@@ -40,7 +40,7 @@ def _continue(tx, run, *, step_input, now, step_name=None, retry_count=0):
     return new_run
 
 
-def _route(run, outcome):
+def next_route(run, outcome):
     """The step that follows `outcome`, "end", or None when the outcome ends the transaction."""
     step = step_definition(run.version_id, run.step_name)
     route = (step.get("on") or {}).get(outcome.kind) if outcome.kind != "internal_error" else None
@@ -63,7 +63,7 @@ def _park(tx, route, output):
 
 
 def after_outcome(tx, run, outcome, *, output, now, may_continue=True):
-    route = _route(run, outcome)
+    route = next_route(run, outcome)
     stop = _stop_for(tx, now)
     if stop is not None:
         if route not in (None, "end"):
