@@ -93,6 +93,8 @@ class Node:
         self.listener = None
         self._beat_at = self._awaits_at = self._pruned_at = self._topped_at = 0.0
         self.frozen_watch = drain_queue.FrozenWatch()
+        self._webhook_lock = threading.Lock()
+        self._webhook_poll_at = 0.0
 
     def _on_signal(self, signum, frame):
         self.stopping = True
@@ -189,8 +191,17 @@ class Node:
                 connection.close()
                 busy = False
             if not busy:
-                time.sleep(WEBHOOK_IDLE_SECONDS)
+                time.sleep(self._webhook_turn())
         connection.close()
+
+    def _webhook_turn(self):
+        """How long an idle webhook thread sleeps: idle threads take turns, so that together they look for
+        due deliveries once every WEBHOOK_IDLE_SECONDS (not each of them: that was most of an idle
+        node's CPU), and a thread held by a slow receiver never delays the others' look."""
+        with self._webhook_lock:
+            now = time.monotonic()
+            self._webhook_poll_at = max(now, self._webhook_poll_at) + WEBHOOK_IDLE_SECONDS
+            return self._webhook_poll_at - now
 
     def prune(self):
         """With DATP_RETENTION set, delete finished transactions older than it, once a minute."""

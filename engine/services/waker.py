@@ -5,7 +5,7 @@ from django.db import connection, transaction
 from engine import clock, conf
 from engine.models import Callback, Sleeper, StepRun, Transaction
 from engine.services.callbacks import callback_force
-from engine.services.moves import finish_now, move, wake
+from engine.services.moves import finish_now, move, wake, wake_many
 from engine.states import CALLBACK_ACTIVE, StepRunStatus, TxStatus
 
 BATCH = 500
@@ -25,11 +25,10 @@ def sleepers_wake_due(*, now=None, limit=BATCH, on_woken=None):
     woken = []
     with transaction.atomic():
         due = dict(Sleeper.objects.due(now).values_list("tx_id", "wake_at")[:limit])
-        for tx in _locked(Transaction.objects.filter(pk__in=list(due), status=TxStatus.SLEEPING)):
-            if tx.deadline_at is not None and tx.deadline_at <= now:
-                continue
-            wake(tx, actor="system", now=now, why="timer")
-            woken.append(due[tx.pk])
+        txs = [tx for tx in _locked(Transaction.objects.filter(pk__in=list(due), status=TxStatus.SLEEPING))
+               if tx.deadline_at is None or tx.deadline_at > now]
+        wake_many(txs, actor="system", now=now, why="timer")
+        woken = [due[tx.pk] for tx in txs]
     if on_woken is not None:
         for wake_at in woken:
             on_woken(wake_at)
