@@ -5,6 +5,7 @@ with a printed report per scenario. PostgreSQL: the server in DATABASE_URL, else
 """
 import argparse
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -47,9 +48,12 @@ def main(argv):
                     print(report.render(), flush=True)
             except Exception as exc:  # a scenario's failure is reported and the run goes on
                 failed.append(number)
-                print(f"== {number}. {scenario.__name__}: FAILED\n{traceback.format_exc()[-3000:]}", flush=True)
+                print(f"== {number}. {scenario.__name__}: FAILED (logs in {world.workdir})\n"
+                      f"{traceback.format_exc()[-3000:]}", flush=True)
             finally:
                 world.close()
+            if number not in failed:
+                shutil.rmtree(world.workdir, ignore_errors=True)
     finally:
         if private is not None:
             private.close()
