@@ -17,7 +17,7 @@ from tests.chaos.harness import RedisServer
 @pytest.fixture
 def redis_broker(settings, tmp_path, monkeypatch):
     if shutil.which("redis-server") is None:
-        pytest.skip("needs redis-server (apt-get install redis-server)")
+        pytest.fail("needs redis-server: apt-get install redis-server (.ci/run installs it)")
     server = RedisServer(tmp_path)
     settings.DATP = {**settings.DATP, "BROKER": "redis"}
     monkeypatch.setattr(Conf, "REDIS", server.url)
