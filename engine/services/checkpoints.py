@@ -10,7 +10,7 @@ from the Run it holds, which is what the UPDATE's conditions guarantee.
 """
 from dataclasses import replace
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 
 from engine.models import NodeGroup, StepRun, Transaction
@@ -25,6 +25,62 @@ def checkpoint_continue(run, *, route, output, status, note, error, logs, now):
     if run.deadline_at is not None and run.deadline_at <= now:
         return None
     step = step_definition(run.version_id, route)
+    values = {"route": route, "step_type": step["type"], "lease_expires_at": lease_until(now), "output": output,
+              "status": status, "note": note, "error": error, "logs": logs or [], "now": now}
+    if connection.vendor == "postgresql":
+        run_id = _checkpoint_postgres(run, values)
+    else:
+        run_id = _checkpoint_orm(run, values)
+    if run_id is None:
+        return None
+    return replace(
+        run, step_name=route, step_type=step["type"], config=step.get("config") or {}, input=output,
+        seq=run.seq + 1, run_id=run_id, visit=run.visit + 1, retry_count=0, attempt=1,
+        visit_started_at=now, started_at=now, sleep_seconds=0.0, wake_reason=None, seen_globals={},
+    )
+
+
+# One statement, so one round trip and atomic without BEGIN and COMMIT: the step run ends and the next one
+# is inserted only if the fenced UPDATE of the transaction matched (`held` is empty otherwise).
+CHECKPOINT_SQL = """
+WITH held AS (
+    UPDATE engine_transaction SET step_name = %(route)s, visit = %(visit)s, visit_started_at = %(now)s,
+           retry_count = 0, attempt = 1, lease_expires_at = %(lease_expires_at)s, updated_at = %(now)s,
+           step_seq = %(seq)s
+     WHERE id = %(tx_id)s AND lease_token = %(token)s AND status = 'running' AND step_seq = %(old_seq)s
+       AND visit = %(old_visit)s AND NOT cancel_requested AND deadline_at IS NOT DISTINCT FROM %(deadline_at)s
+       AND NOT EXISTS (SELECT 1 FROM engine_nodegroup g WHERE g.name = engine_transaction.node_group_id
+                       AND g.paused)
+    RETURNING id
+), ended AS (
+    UPDATE engine_steprun SET status = %(status)s, output = %(output)s, note = %(note)s, error = %(error)s,
+           logs = %(logs)s, ended_at = %(now)s
+     WHERE id = %(run_id)s AND EXISTS (SELECT 1 FROM held)
+)
+INSERT INTO engine_steprun (tx_id, seq, step, step_type, status, visit, attempt, retry_count, input, output,
+                            note, error, logs, node, started_at, ended_at)
+SELECT id, %(seq)s, %(route)s, %(step_type)s, 'running', %(visit)s, 1, 0, %(input)s, NULL, NULL, NULL,
+       %(no_logs)s, %(node)s, %(now)s, NULL FROM held
+RETURNING id
+"""
+
+
+def _checkpoint_postgres(run, values):
+    json_field = StepRun._meta.get_field("output")
+    params = {**values, "tx_id": run.tx_id, "token": run.token, "old_seq": run.seq, "old_visit": run.visit,
+              "seq": run.seq + 1, "visit": run.visit + 1, "deadline_at": run.deadline_at, "run_id": run.run_id,
+              "node": run.node, "output": json_field.get_db_prep_save(values["output"], connection),
+              "input": json_field.get_db_prep_save(values["output"], connection),
+              "logs": json_field.get_db_prep_save(values["logs"], connection),
+              "no_logs": json_field.get_db_prep_save([], connection)}
+    with connection.cursor() as cursor:
+        cursor.execute(CHECKPOINT_SQL, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _checkpoint_orm(run, values):
+    now, route = values["now"], values["route"]
     group_paused = NodeGroup.objects.filter(pk=OuterRef("node_group_id"), paused=True)
     with transaction.atomic():
         held = Transaction.objects.filter(
@@ -35,17 +91,14 @@ def checkpoint_continue(run, *, route, output, status, note, error, logs, now):
             step_seq=run.seq, visit=run.visit, cancel_requested=False, deadline_at__isnull=True,
         )
         if not held.update(step_name=route, visit=run.visit + 1, visit_started_at=now, retry_count=0, attempt=1,
-                           lease_expires_at=lease_until(now), updated_at=now, step_seq=run.seq + 1):
+                           lease_expires_at=values["lease_expires_at"], updated_at=now, step_seq=run.seq + 1):
             return None
         StepRun.objects.filter(pk=run.run_id).update(
-            status=status, output=output, note=note, error=error, logs=logs or [], ended_at=now
+            status=values["status"], output=values["output"], note=values["note"], error=values["error"],
+            logs=values["logs"], ended_at=now,
         )
         step_run = StepRun.objects.create(
-            tx_id=run.tx_id, seq=run.seq + 1, step=route, step_type=step["type"], visit=run.visit + 1,
-            attempt=1, retry_count=0, input=output, node=run.node, started_at=now,
+            tx_id=run.tx_id, seq=run.seq + 1, step=route, step_type=values["step_type"], visit=run.visit + 1,
+            attempt=1, retry_count=0, input=values["output"], node=run.node, started_at=now,
         )
-    return replace(
-        run, step_name=route, step_type=step["type"], config=step.get("config") or {}, input=output,
-        seq=run.seq + 1, run_id=step_run.pk, visit=run.visit + 1, retry_count=0, attempt=1,
-        visit_started_at=now, started_at=now, sleep_seconds=0.0, wake_reason=None, seen_globals={},
-    )
+    return step_run.pk

@@ -25,8 +25,9 @@ def sleepers_wake_due(*, now=None, limit=BATCH, on_woken=None):
     woken = []
     with transaction.atomic():
         due = dict(Sleeper.objects.due(now).values_list("tx_id", "wake_at")[:limit])
-        txs = [tx for tx in _locked(Transaction.objects.filter(pk__in=list(due), status=TxStatus.SLEEPING))
-               if tx.deadline_at is None or tx.deadline_at > now]
+        sleeping = Transaction.objects.filter(pk__in=list(due), status=TxStatus.SLEEPING).only(
+            "status", "step_name", "node_group_id", "deadline_at")  # what wake_many reads, not the JSON fields
+        txs = [tx for tx in _locked(sleeping) if tx.deadline_at is None or tx.deadline_at > now]
         wake_many(txs, actor="system", now=now, why="timer")
         woken = [due[tx.pk] for tx in txs]
     if on_woken is not None:
