@@ -1,4 +1,6 @@
-"""What the console's small action views share: the user's reason, a safe way back, query strings."""
+"""What the console's small action views share: the user's reason, a switch value, a safe way back, query strings."""
+import json
+
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -9,6 +11,16 @@ REASON_MAX = 2000
 def reason_of(request):
     """The reason the user typed (trimmed, at most REASON_MAX characters)."""
     return request.POST.get("reason", "").strip()[:REASON_MAX]
+
+
+def parse_switch_value(text):
+    """A switch value typed in the console: JSON (true, 3, "x", null) as such, text that is not JSON as the
+    text itself; JSON that is no scalar goes on to the engine, which refuses it with its message."""
+    text = text.strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def back(request, default):

@@ -1,6 +1,5 @@
 """Bulk actions on a filtered set: GET /mondat/bulk/<action>/?<the list's filters> counts the set and asks
 for confirmation, POST does it (at once or as a background job); /mondat/bulk/jobs/<id>/ shows a job's progress."""
-import json
 
 from django.contrib import messages
 from django.http import Http404
@@ -12,21 +11,12 @@ from engine.selectors.bulk import bulk_job_get
 from engine.services import bulk
 from engine.states import BulkAction, BulkJobStatus
 from monitoring.transaction_filters import filter_form, filter_query
-from monitoring.views.action_helpers import reason_of
+from monitoring.views.action_helpers import parse_switch_value, reason_of
 from monitoring.views.base import ConsoleMixin
 
 TITLES = {BulkAction.WAKE: "Wake", BulkAction.RETRY: "Retry", BulkAction.CANCEL: "Cancel",
           BulkAction.SET_SWITCH: "Set a switch on", BulkAction.CLEAR_SWITCH: "Clear a switch of"}
 SWITCH_TEXT_MAX = 2000
-
-
-def switch_value(text):
-    """A switch value typed in a form: JSON when it reads as a JSON scalar (true, 3, null, "x"), else the text."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return text
-    return value if value is None or isinstance(value, bool | int | float | str) else text
 
 
 class BulkActionView(ConsoleMixin, TemplateView):
@@ -56,7 +46,7 @@ class BulkActionView(ConsoleMixin, TemplateView):
         if action == BulkAction.SET_SWITCH:
             if not entered["value"]:
                 return self.render(form, errors={"value": ["Give the value to set."]}, entered=entered)
-            params["value"] = switch_value(entered["value"])
+            params["value"] = parse_switch_value(entered["value"])
         try:
             job = bulk.bulk_job_create(action=action, owners=self.scope.owners, filters=form.filters(),
                                        actor=self.scope.actor, reason=entered["reason"], params=params)

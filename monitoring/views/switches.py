@@ -11,18 +11,8 @@ from engine.errors import DatpError
 from engine.selectors.sleeping import global_switch_rows, owner_names, switch_wait_groups
 from engine.services.switches import global_switch_set
 from engine.states import SwitchScope
-from monitoring.views.action_helpers import back, failed, reason_of, with_query
+from monitoring.views.action_helpers import back, failed, parse_switch_value, reason_of, with_query
 from monitoring.views.base import ConsoleMixin, ConsoleView
-
-
-def parse_switch_value(text):
-    """A value typed in a form: a JSON scalar (true, 3, null, "x") as such, anything else as a string."""
-    text = text.strip()
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return text
-    return value if value is None or isinstance(value, bool | int | float | str) else text
 
 
 class SwitchListView(ConsoleMixin, TemplateView):

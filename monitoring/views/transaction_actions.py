@@ -11,17 +11,10 @@ from django.urls import reverse
 
 from engine.errors import DatpError
 from engine.services import switches, transactions, webhooks
+from monitoring.views.action_helpers import parse_switch_value
 from monitoring.views.base import ConsoleView
 
 REASON_MAX = 2000
-
-
-def parse_switch_value(text):
-    """A switch value typed in the console: JSON (true, 3, "x", null), or else the text itself."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 class Refused(Exception):

@@ -98,12 +98,18 @@ def test_clearing_a_global_switch_sets_it_to_null(operator, world):
 
 
 @pytest.mark.parametrize(("typed", "stored"), [("true", True), ("3", 3), ("null", None), ('"x"', "x"),
-                                               ("hello", "hello"), ("[1]", "[1]")])
+                                               ("hello", "hello")])
 def test_a_typed_value_is_a_json_scalar_or_else_text(operator, world, typed, stored):
     operator.post(SET_URL, {"owner": world.owner, "name": "s", "value": typed})
     change = GlobalSwitchChange.objects.filter(switch__name="s").last()
     assert change is not None
     assert change.value == stored
+
+
+def test_a_typed_value_that_is_json_but_no_scalar_is_refused_with_the_engines_message(operator, world):
+    response = operator.post(SET_URL, {"owner": world.owner, "name": "s", "value": "[1]"}, follow=True)
+    assert "true, false, a number, a string or null" in response.content.decode()
+    assert not GlobalSwitchChange.objects.filter(switch__name="s").exists()
 
 
 def test_a_bad_switch_name_is_refused_with_a_message(operator, world):
