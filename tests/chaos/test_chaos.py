@@ -25,29 +25,29 @@ def test_nodes_killed_mid_step_lose_nothing_and_rerun_each_interrupted_step_once
 
 
 def test_a_worker_paused_past_its_lease_has_its_late_checkpoint_refused(world):
-    with bounded(60):
+    with bounded(150):
         scenarios_faults.sigstop(world, "short")
 
 
 def test_a_node_stopped_with_sigterm_exits_0_within_its_grace_and_the_rest_is_recovered(world):
-    with bounded(60):
+    with bounded(150):
         scenarios_faults.sigterm(world, "short")
 
 
 def test_a_restarted_database_loses_nothing_and_health_says_degraded_while_down(world):
     if pg_bin() is None:
         pytest.fail("needs PostgreSQL's binaries for a private cluster: apt-get install postgresql")
-    with bounded(90):
+    with bounded(180):
         scenarios_faults.database_restart(world, "short")
 
 
 def test_a_step_that_crashes_its_worker_ends_internal_error_and_a_frozen_cluster_is_restarted(world):
-    with bounded(90):
+    with bounded(180):
         scenarios_faults.crashing_step(world, "short")
 
 
 def test_fifty_concurrent_switch_sets_wake_the_step_once_and_it_sees_the_last_value(world):
-    with bounded(60):
+    with bounded(150):
         scenarios_faults.concurrent_switch(world, "short")
 
 
