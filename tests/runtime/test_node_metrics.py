@@ -66,9 +66,12 @@ def test_a_malformed_datagram_is_ignored():
         server.close()
 
 
-def test_observing_without_a_sink_does_nothing(monkeypatch):
+def test_observing_without_a_sink_sends_nothing(monkeypatch):
     monkeypatch.delenv(node_metrics.SINK_ENV, raising=False)
-    node_metrics.observe("claims", ("master",))  # no server, no error
+    monkeypatch.setattr(node_metrics, "_local", None)
+    monkeypatch.setattr(node_metrics, "_socket", None)
+    node_metrics.observe("claims", ("master",))
+    assert node_metrics._socket is None  # no socket was opened, and nothing raised
 
 
 @pytest.mark.nodes
