@@ -17,7 +17,7 @@ from engine import clock, conf
 from engine.models import NodeGroup, Transaction
 from engine.runtime import drain_queue, node_metrics, pg
 from engine.runtime.tasks import enqueue_drain
-from engine.services import figures, nodes, waker
+from engine.services import bulk, figures, nodes, waker
 from engine.services.prune import transactions_prune
 from engine.services.webhooks import webhooks_deliver_due
 from engine.states import TxStatus
@@ -29,6 +29,7 @@ IDLE_WAIT_SECONDS = 1.0
 SQLITE_POLL_SECONDS = 0.05
 STARVED_SECONDS = 0.5
 PRUNE_SECONDS = 60.0
+BULK_SECONDS = 1.0
 # Each webhook thread claims and sends one delivery at a time: a receiver that answers slowly holds
 # one thread up to the timeout, never the deliveries the other threads send meanwhile.
 WEBHOOK_THREADS = 4
@@ -91,7 +92,7 @@ class Node:
         self.node_id = None
         self.cluster = None
         self.listener = None
-        self._beat_at = self._awaits_at = self._pruned_at = self._topped_at = 0.0
+        self._beat_at = self._awaits_at = self._pruned_at = self._topped_at = self._bulk_at = 0.0
         self.frozen_watch = drain_queue.FrozenWatch()
         self._webhook_lock = threading.Lock()
         self._webhook_poll_at = 0.0
@@ -139,11 +140,9 @@ class Node:
         self.top_up_drains()
         self.prune()
         figures.figures_refresh(now=now, if_older_than_seconds=figures.REFRESH_SECONDS)
-        if time.monotonic() - getattr(self, "_bulk_at", 0.0) >= 1.0:
-            from engine.services.bulk import NODE_BUDGET_SECONDS, bulk_jobs_run
-
+        if time.monotonic() - self._bulk_at >= BULK_SECONDS:
             self._bulk_at = time.monotonic()
-            bulk_jobs_run(now=now, budget_seconds=NODE_BUDGET_SECONDS)
+            bulk.bulk_jobs_run(now=now, budget_seconds=bulk.NODE_BUDGET_SECONDS)
         if time.monotonic() - self._beat_at >= BEAT_SECONDS:
             self._beat_at = time.monotonic()
             if not nodes.node_beat(node_id=self.node_id):

@@ -6,8 +6,8 @@ import time
 from django.db import close_old_connections
 
 from engine import conf
-from engine.runtime.executor import drain as drain_queue
 from engine.runtime import node_metrics
+from engine.runtime.executor import drain as drain_queue
 from engine.runtime.heartbeat import heartbeat
 from engine.services.nodes import node_is_stopping
 

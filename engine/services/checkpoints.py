@@ -82,13 +82,12 @@ def _checkpoint_postgres(run, values):
 def _checkpoint_orm(run, values):
     now, route = values["now"], values["route"]
     group_paused = NodeGroup.objects.filter(pk=OuterRef("node_group_id"), paused=True)
+    # The deadline the worker knew, compared as IS NOT DISTINCT FROM is on PostgreSQL.
+    deadline = {"deadline_at": run.deadline_at} if run.deadline_at is not None else {"deadline_at__isnull": True}
     with transaction.atomic():
         held = Transaction.objects.filter(
             ~Exists(group_paused), pk=run.tx_id, lease_token=run.token, status=TxStatus.RUNNING,
-            step_seq=run.seq, visit=run.visit, cancel_requested=False, deadline_at=run.deadline_at,
-        ) if run.deadline_at is not None else Transaction.objects.filter(
-            ~Exists(group_paused), pk=run.tx_id, lease_token=run.token, status=TxStatus.RUNNING,
-            step_seq=run.seq, visit=run.visit, cancel_requested=False, deadline_at__isnull=True,
+            step_seq=run.seq, visit=run.visit, cancel_requested=False, **deadline,
         )
         if not held.update(step_name=route, visit=run.visit + 1, visit_started_at=now, retry_count=0, attempt=1,
                            lease_expires_at=values["lease_expires_at"], updated_at=now, step_seq=run.seq + 1):
