@@ -32,12 +32,6 @@ class Scope:
     def sees_owner(self, owner):
         return self.owners is None or owner in self.owners
 
-    def filter_owner(self, queryset, field="owner_id"):
-        """Restrict `queryset` to the owners in scope."""
-        if self.owners is None:
-            return queryset
-        return queryset.filter(**{f"{field}__in": self.owners})
-
 
 def user_role(user):
     """The highest console role of `user`, or None."""

@@ -5,8 +5,9 @@ from datetime import timedelta
 from django.db.models import Count, Sum
 
 from engine import conf
-from engine.models import FigureMark, MinuteFigure, Node, NodeGroup, Owner, Sleeper, StatusFigure, Transaction
+from engine.models import FigureMark, MinuteFigure, Node, NodeGroup, Sleeper, StatusFigure, Transaction
 from engine.models.transactions import ACTIVE, TERMINAL
+from engine.selectors import in_owners, owner_names
 from engine.states import TxStatus, WaitReason
 
 RECENT_FAILURE_STATUSES = sorted(str(s) for s in (TxStatus.FAILED, TxStatus.INTERNAL_ERROR, TxStatus.TIMEOUT,
@@ -18,15 +19,6 @@ NODE_STALE_SECONDS = 15
 THROUGHPUT_MINUTES = 5
 CHART_MINUTES = 60
 RECENT_FAILURES_WINDOW = timedelta(days=1)
-
-
-def _scoped(queryset, owners, field="owner_id"):
-    return queryset if owners is None else queryset.filter(**{f"{field}__in": list(owners)})
-
-
-def _owner_names(owners):
-    """The owners by name, every owner's for None: naming them lets the (owner, ...) indexes serve."""
-    return list(Owner.objects.values_list("pk", flat=True)) if owners is None else list(owners)
 
 
 def _floor_minute(moment):
@@ -43,10 +35,10 @@ def figures_as_of(*, now):
 def status_counts(*, owners, now):
     """Every status: for queued, running and sleeping how many are in it; for a finished one how many
     ended in it in the last hour and in all (since the figures began)."""
-    totals = {row["status"]: row["n"] for row in _scoped(StatusFigure.objects, owners)
+    totals = {row["status"]: row["n"] for row in in_owners(StatusFigure.objects, owners)
               .values("status").annotate(n=Sum("count")).order_by()}
     since = _floor_minute(now) - timedelta(minutes=CHART_MINUTES - 1)
-    last_hour = _scoped(MinuteFigure.objects.filter(minute__gte=since), owners).aggregate(
+    last_hour = in_owners(MinuteFigure.objects.filter(minute__gte=since), owners).aggregate(
         **{status: Sum(status) for status in TERMINAL})
     return [{"status": str(status), "active": str(status) in ACTIVE, "count": totals.get(str(status)) or 0,
              "last_hour": last_hour.get(str(status)) or 0} for status in TxStatus]
@@ -56,7 +48,7 @@ def minute_series(*, owners, now, minutes=CHART_MINUTES):
     """The last `minutes` minutes, oldest first: {"minute", "started", "finished", "failed"} each."""
     first = _floor_minute(now) - timedelta(minutes=minutes - 1)
     failing = [status for status in TERMINAL if status not in ("success", "cancelled")]
-    rows = (_scoped(MinuteFigure.objects.filter(minute__gte=first), owners).values("minute")
+    rows = (in_owners(MinuteFigure.objects.filter(minute__gte=first), owners).values("minute")
             .annotate(started=Sum("started"), **{status: Sum(status) for status in TERMINAL}).order_by())
     by_minute = {row["minute"]: row for row in rows}
     series = []
@@ -71,7 +63,7 @@ def minute_series(*, owners, now, minutes=CHART_MINUTES):
 
 def sleepers_by_reason(*, owners):
     """{"reason", "count"} for every wait reason (zero included), from the sleeper table's owner index."""
-    counts = {row["reason"]: row["n"] for row in _scoped(Sleeper.objects, owners)
+    counts = {row["reason"]: row["n"] for row in in_owners(Sleeper.objects, owners)
               .values("reason").annotate(n=Count("tx_id")).order_by()}
     return [{"reason": str(reason), "count": counts.get(str(reason), 0)} for reason in WaitReason]
 
@@ -80,13 +72,13 @@ def next_wakeups(*, owners, limit=8):
     """The earliest due sleepers with their transaction's type."""
     queryset = Sleeper.objects.filter(wake_at__isnull=False).select_related("tx").only(
         "tx_id", "owner_id", "reason", "switch", "wake_at", "step", "tx__pipeline_name")
-    return list(_scoped(queryset, owners).order_by("wake_at")[:limit])
+    return list(in_owners(queryset, owners).order_by("wake_at")[:limit])
 
 
 def recent_failures(*, owners, now, limit=8):
     """The newest failed, internal-error, timed-out or aborted transactions created in the last day
     (the day bounds the read to the (owner, status, created_at) index range, however many failures)."""
-    queryset = Transaction.objects.filter(owner_id__in=_owner_names(owners), status__in=RECENT_FAILURE_STATUSES,
+    queryset = Transaction.objects.filter(owner_id__in=owner_names(owners=owners), status__in=RECENT_FAILURE_STATUSES,
                                           created_at__gte=now - RECENT_FAILURES_WINDOW)
     return list(queryset.only("id", "owner_id", "pipeline_name", "status", "step_name", "note", "created_at",
                               "completed_at").order_by("-created_at", "-id")[:limit])
@@ -96,12 +88,12 @@ def node_group_overview(*, owners, now):
     """Every node group with its nodes (each marked live or stale), its owners' queued, running and
     sleeping counts from the figures, and their finishes over the last few minutes."""
     counts = {}
-    for row in (_scoped(StatusFigure.objects.filter(status__in=ACTIVE), owners)
+    for row in (in_owners(StatusFigure.objects.filter(status__in=ACTIVE), owners)
                 .values("node_group", "status").annotate(n=Sum("count")).order_by()):
         counts[(row["node_group"], row["status"])] = row["n"]
     since = _floor_minute(now) - timedelta(minutes=THROUGHPUT_MINUTES - 1)
     finished = {}
-    for row in (_scoped(MinuteFigure.objects.filter(minute__gte=since), owners).values("node_group")
+    for row in (in_owners(MinuteFigure.objects.filter(minute__gte=since), owners).values("node_group")
                 .annotate(**{status: Sum(status) for status in TERMINAL}).order_by()):
         finished[row["node_group"]] = sum(row[status] or 0 for status in TERMINAL)
     gone_after = now - timedelta(seconds=conf.get("NODE_GONE_SECONDS"))

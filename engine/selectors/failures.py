@@ -7,7 +7,7 @@ from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Window
 from django.db.models.functions import Left, RowNumber
 
 from engine.models import StepRun, Transaction
-from engine.selectors.sleeping import owner_names
+from engine.selectors import owner_names
 from engine.states import TxStatus
 
 FAILURE_STATUSES = tuple(sorted(str(s) for s in (TxStatus.FAILED, TxStatus.INTERNAL_ERROR, TxStatus.TIMEOUT,

@@ -2,24 +2,12 @@
 and global switches; every read is limited to a set of owners (None: every owner)."""
 from django.db.models import Count, Min, OuterRef, Q, Subquery
 
-from engine.models import GlobalSwitch, GlobalSwitchChange, Owner, Sleeper
+from engine.models import GlobalSwitch, GlobalSwitchChange, Sleeper
+from engine.selectors import in_owners
 
 # Payload columns a list never shows: they may hold up to the API's payload limit each.
 TX_PAYLOADS = ("tx__input", "tx__output", "tx__metadata", "tx__progress", "tx__pending_input")
 SWITCH_GROUPS_MAX = 500
-
-
-def _in_scope(queryset, owners, field="owner_id"):
-    if owners is None:
-        return queryset
-    return queryset.filter(**{f"{field}__in": owners})
-
-
-def owner_names(*, owners):
-    """The names of the owners in scope, by name (every owner's when `owners` is None)."""
-    if owners is not None:
-        return sorted(owners)
-    return list(Owner.objects.order_by("name").values_list("name", flat=True))
 
 
 def sleeper_page(*, owners, reason=None, switch=None, transaction_type=None, owner=None, after=None, limit):
@@ -27,7 +15,7 @@ def sleeper_page(*, owners, reason=None, switch=None, transaction_type=None, own
     last, then by tx id. `after` is the keyset position (wake_at or None, tx_id) of the previous page's
     last row. Timed and untimed sleepers are read apart so that each read walks an index in its order:
     `sleeper_due_idx` (or `sleeper_owner_reason_idx`) for the timed, the primary key for the rest."""
-    queryset = _in_scope(Sleeper.objects.select_related("tx", "callback").defer(*TX_PAYLOADS), owners)
+    queryset = in_owners(Sleeper.objects.select_related("tx", "callback").defer(*TX_PAYLOADS), owners)
     exact = {"owner_id": owner, "reason": reason, "switch": switch, "tx__pipeline_name": transaction_type}
     queryset = queryset.filter(**{field: value for field, value in exact.items() if value})
     wake_at, tx_id = after if after is not None else (None, None)
@@ -48,7 +36,7 @@ def sleeper_page(*, owners, reason=None, switch=None, transaction_type=None, own
 def switch_wait_groups(*, owners):
     """The switches sleepers wait on, one row per (owner, scope, switch): how many wait, since when the
     oldest waits, and the earliest timeout; one GROUP BY served by `sleeper_switch_idx`."""
-    queryset = _in_scope(Sleeper.objects.filter(switch__isnull=False), owners)
+    queryset = in_owners(Sleeper.objects.filter(switch__isnull=False), owners)
     rows = (queryset.values("owner_id", "scope", "switch")
             .annotate(waiting=Count("tx_id"), oldest_since=Min("since"), next_timeout_at=Min("timeout_at"))
             .order_by("switch", "scope", "owner_id"))
@@ -59,7 +47,7 @@ def global_switch_rows(*, owners):
     """The global switches of the owners in scope, by owner and name, each with its last change's
     reason and how many transactions that change woke (one query)."""
     last = GlobalSwitchChange.objects.filter(switch_id=OuterRef("pk")).order_by("-at", "-id")
-    queryset = _in_scope(GlobalSwitch.objects.all(), owners).annotate(
+    queryset = in_owners(GlobalSwitch.objects.all(), owners).annotate(
         last_reason=Subquery(last.values("reason")[:1]),
         last_woken=Subquery(last.values("woken")[:1]),
     )

@@ -2,6 +2,7 @@
 first, paged by keyset; bounded counts by status; a delivery's owner for the re-send check."""
 from engine.errors import NotFound
 from engine.models import WebhookDelivery
+from engine.selectors import in_owners
 from engine.states import WebhookStatus
 
 STATUS_ORDER = (WebhookStatus.DEAD, WebhookStatus.PENDING, WebhookStatus.DELIVERED)
@@ -10,10 +11,7 @@ COUNT_CAP = 10_000
 
 
 def _scoped(owners):
-    queryset = WebhookDelivery.objects.all()
-    if owners is not None:
-        queryset = queryset.filter(owner_id__in=owners)
-    return queryset
+    return in_owners(WebhookDelivery.objects.all(), owners)
 
 
 def webhook_delivery_page(*, owners, status=None, after=None, limit):

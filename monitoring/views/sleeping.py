@@ -11,7 +11,8 @@ from django.views.generic import TemplateView
 from engine import clock, durations
 from engine.errors import DatpError
 from engine.selectors import iso
-from engine.selectors.sleeping import owner_names, sleeper_page
+from engine.selectors import owner_names
+from engine.selectors.sleeping import sleeper_page
 from engine.services.transactions import transaction_wake
 from engine.states import WaitReason
 from monitoring.views.action_helpers import back, failed, reason_of, with_query

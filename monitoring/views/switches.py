@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.views.generic import TemplateView
 
 from engine.errors import DatpError
-from engine.selectors.sleeping import global_switch_rows, owner_names, switch_wait_groups
+from engine.selectors import owner_names
+from engine.selectors.sleeping import global_switch_rows, switch_wait_groups
 from engine.services.switches import global_switch_set
 from engine.states import SwitchScope
 from monitoring.views.action_helpers import back, failed, parse_switch_value, reason_of, with_query
