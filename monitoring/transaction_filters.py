@@ -4,14 +4,11 @@ Shared by the list and the bulk pages, so that a bulk link carries exactly the l
 `status` (repeated or comma-separated), `transaction_type`, `owner`, `external_id`, `node_group`,
 `waiting_reason`, `switch`, `created_after`, `created_before` (ISO 8601; without a zone: UTC).
 """
-import base64
-import binascii
-import json
 from datetime import UTC, datetime
 
 from django import forms
 
-from engine import durations
+from engine import durations, keyset
 from engine.states import TxStatus, WaitReason
 
 FILTER_NAMES = ("status", "transaction_type", "owner", "external_id", "node_group", "waiting_reason", "switch",
@@ -22,19 +19,18 @@ MAX_LIMIT = 200
 
 def encode_cursor(tx):
     """The opaque position after `tx` in the newest-first order."""
-    raw = json.dumps([tx.created_at.isoformat(), tx.pk], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return keyset.pack([tx.created_at.isoformat(), tx.pk])
 
 
 def decode_cursor(raw):
     """(created_at, tx_id) from a cursor `encode_cursor` gave; ValueError for anything else."""
     try:
-        values = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        values = keyset.unpack(raw)
         at, tx_id = values
         if not isinstance(at, str) or not isinstance(tx_id, str):
             raise ValueError(raw)
         return durations.parse_timestamp(at), tx_id
-    except (ValueError, TypeError, binascii.Error, durations.BadDuration) as exc:
+    except (ValueError, TypeError, durations.BadDuration) as exc:
         raise ValueError("not a cursor of this list") from exc
 
 

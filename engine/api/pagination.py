@@ -1,10 +1,7 @@
 """Keyset pagination for `{"results": [...], "next": <url or null>}`: `?limit=` and an opaque `?cursor=`."""
-import base64
-import binascii
-import json
-
 from django.http import QueryDict
 
+from engine import keyset
 from engine.errors import InvalidRequest
 
 DEFAULT_LIMIT = 50
@@ -21,7 +18,7 @@ def page_limit(request):
 
 
 def encode_cursor(values):
-    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
+    return keyset.pack(values)
 
 
 def decode_cursor(request, shape):
@@ -30,8 +27,8 @@ def decode_cursor(request, shape):
     if raw in (None, ""):
         return None
     try:
-        values = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-    except (ValueError, binascii.Error):
+        values = keyset.unpack(raw)
+    except ValueError:
         values = None
     if not isinstance(values, list) or len(values) != len(shape) or not all(
         isinstance(value, kind) and not isinstance(value, bool) for value, kind in zip(values, shape, strict=True)

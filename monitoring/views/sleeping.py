@@ -1,17 +1,13 @@
 """The Sleeping page: sleeping transactions by next wake-up, filtered, keyset-paged; wake one or link to
 a bulk wake of the filtered set."""
-import base64
-import binascii
-import json
 
 from django.contrib import messages
 from django.urls import reverse
 from django.views.generic import TemplateView
 
-from engine import clock, durations
+from engine import clock, durations, keyset
 from engine.errors import DatpError
-from engine.selectors import iso
-from engine.selectors import owner_names
+from engine.selectors import iso, owner_names
 from engine.selectors.sleeping import sleeper_page
 from engine.services.transactions import transaction_wake
 from engine.states import WaitReason
@@ -23,8 +19,7 @@ TEXT_MAX = 200
 
 
 def encode_cursor(sleeper):
-    values = [iso(sleeper.wake_at), sleeper.tx_id]
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+    return keyset.pack([iso(sleeper.wake_at), sleeper.tx_id])
 
 
 def decode_cursor(raw):
@@ -32,11 +27,11 @@ def decode_cursor(raw):
     if not raw:
         return None
     try:
-        wake_at, tx_id = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        wake_at, tx_id = keyset.unpack(raw)
         if not isinstance(tx_id, str):
             return None
         return (durations.parse_timestamp(wake_at) if wake_at is not None else None), tx_id
-    except (ValueError, TypeError, binascii.Error, durations.BadDuration):
+    except (ValueError, TypeError, durations.BadDuration):
         return None
 
 
