@@ -156,7 +156,7 @@ def seq_scans(captured):
                        [list(BIG_TABLES), BIG_ROWS])
         big = {name for (name,) in cursor.fetchall()}
         for query in captured:
-            if not query["sql"].startswith("SELECT"):
+            if not query["sql"].lstrip("(").startswith("SELECT"):  # a UNION's first part opens with "("
                 continue
             cursor.execute(f"EXPLAIN {query['sql']}")
             for (line,) in cursor.fetchall():

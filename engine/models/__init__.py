@@ -1,6 +1,6 @@
 """Every table of the engine; one module per area, re-exported here."""
 from engine.models.bulk import BulkJob
-from engine.models.figures import FigureMark, MinuteFigure, StatusFigure
+from engine.models.figures import FigureMark, MinuteFigure, SleeperFigure, StatusFigure
 from engine.models.owners import ApiKey, Owner
 from engine.models.pipelines import Node, NodeGroup, Pipeline, PipelineVersion
 from engine.models.transactions import JournalEntry, StepRun, Transaction
@@ -30,6 +30,7 @@ __all__ = [
     "Pipeline",
     "PipelineVersion",
     "Sleeper",
+    "SleeperFigure",
     "StatusFigure",
     "StepRun",
     "Switch",

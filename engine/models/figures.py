@@ -60,3 +60,18 @@ class MinuteFigure(models.Model):
     @property
     def finished(self):
         return self.success + self.failed + self.aborted + self.timeout + self.cancelled + self.internal_error
+
+
+class SleeperFigure(models.Model):
+    """How many transactions of one owner sleep for one wait reason (timer, switch, callback, child) now,
+    so that the dashboard never counts the sleeper table."""
+
+    owner = models.ForeignKey("engine.Owner", on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=20)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "reason"], name="sleeperfigure_key_uniq")]
+
+    def __str__(self):
+        return f"{self.owner_id}/{self.reason}: {self.count}"

@@ -2,7 +2,8 @@
 
 The nodes refresh them every few seconds (whichever node takes the mark row does it). Queued,
 running and sleeping counts come from the partial indexes of those statuses (never a table scan);
-finishes are counted per minute from `completed_at` (its partial index) over the unsettled minutes only.
+finishes are counted per minute from `completed_at` (its partial index) over the unsettled minutes only;
+sleepers are counted by owner and wait reason from the sleeper table's (owner, reason, wake_at) index.
 """
 from collections import defaultdict
 from datetime import timedelta
@@ -12,7 +13,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncMinute
 
 from engine import clock
-from engine.models import FigureMark, MinuteFigure, Owner, StatusFigure, Transaction
+from engine.models import FigureMark, MinuteFigure, Owner, Sleeper, SleeperFigure, StatusFigure, Transaction
 from engine.models.transactions import TERMINAL
 from engine.states import TxStatus
 
@@ -87,6 +88,11 @@ def _refresh(mark, now):
     MinuteFigure.objects.bulk_create(
         MinuteFigure(minute=minute, owner_id=owner, pipeline_name=pipeline, node_group=group, **columns)
         for (minute, owner, pipeline, group), columns in buckets.items()
+    )
+    SleeperFigure.objects.all().delete()
+    SleeperFigure.objects.bulk_create(
+        SleeperFigure(owner_id=row["owner_id"], reason=row["reason"], count=row["n"])
+        for row in Sleeper.objects.values("owner_id", "reason").annotate(n=Count("*")).order_by()
     )
     mark.refreshed_at = now
     mark.settled_until = settle_to

@@ -62,6 +62,7 @@ def test_sleepers_by_reason_and_next_wakeups_link_into_their_pages(world, viewer
     busy(world)
     nap = world.start("nap", {})
     world.settle()
+    figures_refresh()  # what a running node does every few seconds
     html = viewer.get("/mondat/").content.decode()
     timers = re.search(r'href="/mondat/sleeping/\?reason=timer"><span class="stat">(\d+)</span>', html)
     switches = re.search(r'href="/mondat/sleeping/\?reason=switch"><span class="stat">(\d+)</span>', html)
@@ -135,3 +136,54 @@ def test_the_dashboard_reads_a_bounded_number_of_queries(world, django_assert_ma
     client = login(make_user("many", "viewer", ["test", "other"]))
     with django_assert_max_num_queries(16):
         assert client.get("/mondat/").status_code == 200
+
+
+def sleeper_counts(html):
+    """{reason: the number on its sleeper card}."""
+    return {reason: int(n) for reason, n in
+            re.findall(r'href="/mondat/sleeping/\?reason=(\w+)"><span class="stat">(\d+)</span>', html)}
+
+
+def test_sleepers_by_reason_come_from_the_figures_and_are_right_after_a_refresh(world, viewer, system_user):
+    busy(world)
+    assert sleeper_counts(viewer.get("/mondat/").content.decode()) == {
+        "timer": 1, "switch": 1, "callback": 0, "child": 0}
+    world.start("nap", {})
+    world.start("approval", {})
+    world.settle()
+    # Until a node refreshes the figures the page shows them as of the last refresh, not a live count.
+    assert sleeper_counts(viewer.get("/mondat/").content.decode())["timer"] == 1
+    figures_refresh()
+    assert sleeper_counts(viewer.get("/mondat/").content.decode()) == {
+        "timer": 2, "switch": 2, "callback": 0, "child": 0}
+    assert sleeper_counts(system_user.get("/mondat/").content.decode())["switch"] == 3
+
+
+def test_a_woken_sleeper_leaves_the_figures_at_the_next_refresh(world, viewer):
+    busy(world)
+    world.advance("PT6S")
+    world.settle()
+    figures_refresh()
+    assert sleeper_counts(viewer.get("/mondat/").content.decode()) == {
+        "timer": 0, "switch": 1, "callback": 0, "child": 0}
+
+
+def test_recent_failures_are_the_newest_of_every_owner_in_scope_across_statuses(world, system_user, viewer):
+    world.load({"name": "abort", "steps": [{"type": "util/fixed-reply", "config": {"status": "aborted", "note": "no"}}]})
+    busy(world)
+    old = world.start("failing", {})
+    world.run(old)
+    world.advance("P2D")
+    newest = []
+    for kind in ("failing", "abort"):
+        newest.append(world.start(kind, {}))
+        world.run(newest[-1])
+        world.advance("PT1M")
+    other = start_other("failing")
+    world.settle()
+    html = system_user.get("/mondat/").content.decode()
+    failures = re.findall(r'<a class="mono" href="/mondat/transactions/([^/]+)/">', html.split("Recent failures")[1])
+    assert failures == [other, newest[1], newest[0]]  # newest first; the others were created over a day ago
+    assert 'class="badge s-aborted">aborted<' in html
+    mine = viewer.get("/mondat/").content.decode().split("Recent failures")[1]
+    assert newest[1] in mine and other not in mine
