@@ -1,6 +1,7 @@
 """Reads shared by the API, the console, the client and the test helper; nothing here writes.
 
 The core reads are here; each console area keeps its own module beside this one."""
+from django.db import connection
 from django.db.models import Count, Q
 
 from engine.errors import NotFound, TransactionNotFound
@@ -17,8 +18,10 @@ from engine.models import (
     Switch,
     Transaction,
 )
-from engine.states import TxStatus
+from engine.states import TX_TERMINAL, TxStatus
 from engine.steps import registry
+
+TX_TERMINAL_VALUES = frozenset(str(status) for status in TX_TERMINAL)
 
 
 def iso(moment):
@@ -193,7 +196,33 @@ def transaction_list(*, before=None, limit, with_sleeper=False, payload=True, **
     if before is not None:
         at, tx_id = before
         queryset = queryset.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=tx_id))
-    return list(queryset.order_by("-created_at", "-id")[:limit])
+    order = ("-created_at", "-id")
+    parts = _finished_parts(queryset.order_by(*order), limit=limit, **filters)
+    if parts is None:
+        return list(queryset.order_by(*order)[:limit])
+    if len(parts) == 1:
+        return list(parts[0])
+    return list(parts[0].union(*parts[1:], all=True).order_by(*order)[:limit])
+
+
+# At most this many (owner, status) parts in one UNION ALL; past it the plain query is used.
+UNION_PARTS_MAX = 100
+
+
+def _finished_parts(queryset, *, limit, owner=None, owners=None, statuses=None, **_filters):
+    """For a list of finished statuses: the newest `limit` of each (owner, status) as separate querysets,
+    each a short range of `tx_owner_finished_idx`, to be merged by a UNION ALL. Without the split
+    PostgreSQL walks every newer row (e.g. all the sleeping ones) of one of the created_at indexes
+    looking for the finished ones. None where the parts cannot be merged in SQL (SQLite has no ordered,
+    limited parts of a UNION) or where there would be too many of them."""
+    if not statuses or not set(map(str, statuses)) <= TX_TERMINAL_VALUES:
+        return None
+    names = [owner] if owner is not None else owner_names(owners=owners)
+    pairs = [(name, status) for name in names for status in sorted(set(map(str, statuses)))]
+    if not pairs or len(pairs) > 1 and (len(pairs) > UNION_PARTS_MAX
+                                        or not connection.features.supports_slicing_ordering_in_compound):
+        return None
+    return [queryset.filter(owner_id=name, status=status)[:limit] for name, status in pairs]
 
 
 def transactions_as_dicts(txs, *, payload=False):

@@ -135,3 +135,29 @@ def test_the_bulk_menu_carries_the_filters_and_only_operators_see_it(viewer, ope
     html = operator.get(LIST, {"status": "failed", "transaction_type": "failing", "cursor": ""}).content.decode()
     assert 'href="/mondat/bulk/retry/?status=failed&amp;transaction_type=failing"' in html
     assert "/mondat/bulk/" not in viewer.get(LIST, {"status": "failed"}).content.decode()
+
+
+def test_finished_statuses_of_several_owners_page_newest_first_past_newer_sleepers(world, system_user,
+                                                                                   django_assert_max_num_queries):
+    world.load({"name": "abort", "steps": [{"type": "util/fixed-reply", "config": {"status": "aborted"}}]})
+    finished = []
+    for index in range(7):
+        kind, owner = [("failing", world.owner), ("abort", world.owner), ("failing", "other")][index % 3]
+        finished.append(world.start(kind, owner=owner))
+        world.settle()
+        if index % 2 == 0:
+            world.clock.sleep(1)
+    for _ in range(3):
+        world.start("approval")  # newer than every finished one, and never listed here
+    world.start("echo")
+    world.settle()
+    expected = sorted(finished, key=lambda tx_id: (world.result(tx_id).tx.created_at, tx_id), reverse=True)
+    seen, query = [], {"status": "failed,aborted", "limit": "3"}
+    while query is not None:
+        with django_assert_max_num_queries(6):
+            response = system_user.get(LIST, query)
+        seen += listed(response)
+        next_query = response.context["next_query"]
+        query = {name: values[-1] for name, values in parse_qs(next_query).items()} if next_query else None
+    assert seen == expected
+    assert listed(system_user.get(LIST, {"status": "aborted"})) == [tx for tx in expected if tx in finished[1::3]]
