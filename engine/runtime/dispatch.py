@@ -7,13 +7,10 @@
 """
 from engine import conf
 
-_listeners = []
-
 
 def work_queued(node_group):
-    """Called inside the database transaction that queued work for `node_group`."""
-    for listener in list(_listeners):
-        listener(node_group)
+    """Called inside the database transaction that queued work for `node_group` (a statement that
+    queues work on PostgreSQL may send the same NOTIFY itself, as the transaction start does)."""
     if conf.get("DISPATCHER") == "inline":
         return
     from engine.runtime import pg
@@ -21,11 +18,3 @@ def work_queued(node_group):
     if pg.is_postgres():
         pg.notify(pg.WORK_CHANNEL, node_group)
 
-
-def add_listener(listener):
-    _listeners.append(listener)
-
-
-def remove_listener(listener):
-    if listener in _listeners:
-        _listeners.remove(listener)

@@ -1,4 +1,5 @@
-"""The common checkpoint in few statements: a step succeeded (or routed on) and its next step runs here.
+"""The common checkpoints in few statements: a step succeeded (or routed on) and its next step runs here,
+or the last step ended the transaction.
 
 `step_complete` asks this module first. One conditional UPDATE of the transaction row is the lease
 fence, the row lock and every check of the general path at once (same lease and step run, running,
@@ -7,13 +8,18 @@ ends and the next one starts, in the same commit. If the UPDATE matches no row, 
 the general path (`engine.services.routing`) decides: lease lost, cancel, deadline, pause, or a deadline
 moved while the step ran. The general path reads the whole row back; this one knows every value already
 from the Run it holds, which is what the UPDATE's conditions guarantee.
+
+On PostgreSQL the transaction's end is one statement too (`checkpoint_finish`) when nothing else follows
+it: no parent, no callback to report to, no webhook, and a success, failure or abort.
 """
 from dataclasses import replace
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 
+from engine import conf
 from engine.models import NodeGroup, StepRun, Transaction
+from engine.services import statements
 from engine.states import TxStatus
 
 
@@ -27,7 +33,7 @@ def checkpoint_continue(run, *, route, output, status, note, error, logs, now):
     step = step_definition(run.version_id, route)
     values = {"route": route, "step_type": step["type"], "lease_expires_at": lease_until(now), "output": output,
               "status": status, "note": note, "error": error, "logs": logs or [], "now": now}
-    if connection.vendor == "postgresql":
+    if statements.is_postgres():
         run_id = _checkpoint_postgres(run, values)
     else:
         run_id = _checkpoint_orm(run, values)
@@ -66,17 +72,13 @@ RETURNING id
 
 
 def _checkpoint_postgres(run, values):
-    json_field = StepRun._meta.get_field("output")
+    output = statements.jsonb(values["output"])
     params = {**values, "tx_id": run.tx_id, "token": run.token, "old_seq": run.seq, "old_visit": run.visit,
               "seq": run.seq + 1, "visit": run.visit + 1, "deadline_at": run.deadline_at, "run_id": run.run_id,
-              "node": run.node, "output": json_field.get_db_prep_save(values["output"], connection),
-              "input": json_field.get_db_prep_save(values["output"], connection),
-              "logs": json_field.get_db_prep_save(values["logs"], connection),
-              "no_logs": json_field.get_db_prep_save([], connection)}
-    with connection.cursor() as cursor:
-        cursor.execute(CHECKPOINT_SQL, params)
-        row = cursor.fetchone()
-    return row[0] if row else None
+              "node": run.node, "output": output, "input": output, "logs": statements.jsonb(values["logs"]),
+              "no_logs": statements.jsonb([])}
+    found = statements.rows(CHECKPOINT_SQL, params)
+    return found[0][0] if found else None
 
 
 def _checkpoint_orm(run, values):
@@ -101,3 +103,49 @@ def _checkpoint_orm(run, values):
             attempt=1, retry_count=0, input=values["output"], node=run.node, started_at=now,
         )
     return step_run.pk
+
+
+FINISH_SQL = """
+WITH held AS (
+    UPDATE engine_transaction SET status = %(target)s, updated_at = %(now)s, lease_token = NULL,
+           lease_expires_at = NULL, note = %(note)s, output = %(output)s, completed_at = %(now)s
+     WHERE id = %(tx_id)s AND lease_token = %(token)s AND status = 'running' AND step_seq = %(seq)s
+       AND visit = %(visit)s AND NOT cancel_requested AND deadline_at IS NOT DISTINCT FROM %(deadline_at)s
+       AND parent_id IS NULL AND report_to_id IS NULL AND webhook_url IS NULL
+    RETURNING id, step_name
+), ended AS (
+    UPDATE engine_steprun SET status = %(status)s, output = %(output)s, note = %(note)s, error = %(error)s,
+           logs = %(logs)s, ended_at = %(now)s
+     WHERE id = %(run_id)s AND EXISTS (SELECT 1 FROM held)
+), journaled AS (
+    INSERT INTO engine_journalentry (tx_id, at, kind, actor, step, data)
+    SELECT id, %(now)s, 'status', %(actor)s, step_name,
+           jsonb_build_object('from', 'running', 'to', %(target)s::text, 'note', %(note)s::text)
+      FROM held
+), unslept AS (
+    DELETE FROM engine_sleeper WHERE tx_id IN (SELECT id FROM held)
+)
+SELECT id, CASE WHEN %(notify)s THEN pg_notify('datp_finished', id) END FROM held
+"""
+FAST_FINISH = {TxStatus.SUCCESS, TxStatus.FAILED, TxStatus.ABORTED}
+
+
+def checkpoint_finish(run, *, target, actor, output, status, note, error, logs, now):
+    """End the transaction with `target` at `run`'s checkpoint in one statement (PostgreSQL); False when a
+    condition of the fast path does not hold (then nothing was written and the general path decides)."""
+    from engine.signals import send_finished
+
+    if target not in FAST_FINISH or not statements.is_postgres():
+        return False
+    if run.deadline_at is not None and run.deadline_at <= now:
+        return False
+    found = statements.rows(FINISH_SQL, {
+        "tx_id": run.tx_id, "token": run.token, "seq": run.seq, "visit": run.visit, "deadline_at": run.deadline_at,
+        "run_id": run.run_id, "target": str(target), "status": status, "actor": actor, "now": now, "note": note,
+        "error": error, "output": statements.jsonb(output), "logs": statements.jsonb(logs or []),
+        "notify": conf.get("DISPATCHER") != "inline",
+    })
+    if not found:
+        return False
+    transaction.on_commit(lambda: send_finished(tx_id=run.tx_id, owner=run.owner, status=str(target)))
+    return True

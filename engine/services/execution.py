@@ -11,6 +11,7 @@ from django.db import connection, transaction
 
 from engine import clock, conf
 from engine.models import GlobalSwitch, NodeGroup, PipelineVersion, StepRun, Transaction
+from engine.services import statements
 from engine.services.common import Lease, journal, lock_fenced, retry_on_deadlock
 from engine.services.moves import move
 from engine.states import StepRunStatus, TxStatus
@@ -109,6 +110,12 @@ def _candidates(node_group):
 
 def tx_claim(*, node_group, node="inline"):
     """Claim the oldest queued transaction of `node_group` and start its step run; None if none is ready."""
+    from engine.services.claims import claim_postgres
+
+    if statements.is_postgres():
+        run = claim_postgres(node_group=node_group, node=node, now=clock.now())
+        if run is not None:
+            return run
     while True:
         now = clock.now()
         with transaction.atomic():
@@ -176,14 +183,19 @@ def step_complete(*, run, outcome, logs=None, error=None, may_continue=True):
     instead of running its next step, or a short sleep, on this worker.
     Raises LeaseLost if this worker no longer holds the transaction.
     """
-    from engine.services.checkpoints import checkpoint_continue
+    from engine.services.checkpoints import checkpoint_continue, checkpoint_finish
     from engine.services.routing import after_outcome, after_wait, next_route, retry_policy_wait
 
     now = clock.now()
-    if may_continue and isinstance(outcome, Outcome) and outcome.kind != "internal_error":
+    if isinstance(outcome, Outcome) and outcome.kind != "internal_error":
         route = next_route(run, outcome)
-        if route not in (None, "end"):
-            output = outcome.output if outcome.output is not None else run.input
+        output = outcome.output if outcome.output is not None else run.input
+        if route in (None, "end"):
+            if checkpoint_finish(run, target=TxStatus.SUCCESS if route == "end" else outcome.kind,
+                                 actor=f"step:{run.step_name}", output=output, status=outcome.kind,
+                                 note=outcome.note, error=error, logs=logs, now=now):
+                return None
+        elif may_continue:
             next_run = checkpoint_continue(run, route=route, output=output, status=outcome.kind, note=outcome.note,
                                            error=error, logs=logs, now=now)
             if next_run is not None:

@@ -1,9 +1,9 @@
 """Transactions: start, cancel, wake, retry, move the deadline, report progress."""
 import json
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
-from engine import clock, durations
+from engine import clock, conf, durations
 from engine.errors import (
     DuplicateExternalId,
     InvalidRequest,
@@ -13,7 +13,10 @@ from engine.errors import (
     UnknownTransactionType,
 )
 from engine.models import Pipeline, Transaction
-from engine.services.common import journal, lock_fenced, lock_tx, new_tx_id, retry_on_deadlock
+from engine.runtime import pg
+from engine.services import statements
+from engine.services.common import dispatch_on_commit, journal, lock_fenced, lock_tx, new_tx_id, retry_on_deadlock
+from engine.services.execution import definition_of
 from engine.services.moves import finish_now, move, wake
 from engine.states import TX_RETRYABLE, TxStatus, is_terminal
 
@@ -37,6 +40,18 @@ def _check_start_fields(data, metadata, external_id, webhook):
         raise InvalidRequest("The request has invalid fields.", fields=fields)
 
 
+PIPELINE_COLUMNS = ("name", "transaction_type", "node_group_id", "current_version_id")
+PIPELINE_SQL = f"SELECT {', '.join(PIPELINE_COLUMNS)} FROM engine_pipeline WHERE name = %(name)s"
+
+
+def _pipeline(name):
+    """What a start needs of pipeline `name` (a prepared statement on PostgreSQL), or None."""
+    if statements.is_postgres():
+        found = statements.rows(PIPELINE_SQL, {"name": name})
+        return dict(zip(PIPELINE_COLUMNS, found[0])) if found else None
+    return Pipeline.objects.filter(name=name).values(*PIPELINE_COLUMNS).first()
+
+
 def _same_json(a, b):
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
@@ -57,14 +72,14 @@ def transaction_start(*, owner, transaction_type, data=None, metadata=None, exte
 
         webhook_url_check_text(webhook)
     now = clock.now()
-    pipeline = Pipeline.objects.select_related("current_version").filter(name=transaction_type).first() \
-        if isinstance(transaction_type, str) else None
-    if pipeline is None or pipeline.current_version is None or not (pipeline.transaction_type or allow_child_only):
+    pipeline = _pipeline(transaction_type) if isinstance(transaction_type, str) else None
+    if pipeline is None or pipeline["current_version_id"] is None or \
+            not (pipeline["transaction_type"] or allow_child_only):
         raise UnknownTransactionType(
             f"No transaction type named {transaction_type!r}."
         )
-    version = pipeline.current_version
-    definition = version.definition
+    version_id = pipeline["current_version_id"]
+    definition = definition_of(version_id)  # versions are immutable: read once per process
     deadline_at = durations.resolve_deadline(deadline, now)
     if deadline_at is None and definition.get("deadline"):
         deadline_at = durations.add(now, definition["deadline"])
@@ -73,27 +88,52 @@ def transaction_start(*, owner, transaction_type, data=None, metadata=None, exte
         if existing is not None:
             return _replay(existing, transaction_type, data)
     tx = Transaction(
-        id=new_tx_id(), owner_id=owner, external_id=external_id, pipeline_name=pipeline.name,
-        version=version, node_group_id=definition.get("node_group") or pipeline.node_group_id,
+        id=new_tx_id(), owner_id=owner, external_id=external_id, pipeline_name=pipeline["name"],
+        version_id=version_id, node_group_id=definition.get("node_group") or pipeline["node_group_id"],
         status=TxStatus.QUEUED, input=data, metadata=metadata, deadline_at=deadline_at,
         webhook_url=webhook, webhook_progress=bool(webhook_progress), parent=parent, parent_key=parent_key,
         report_to_id=report_to_id, created_at=now, updated_at=now, queued_at=now,
         step_name=definition["steps"][0]["name"], visit_started_at=None,
     )
+    created = {"transaction_type": pipeline["name"], "version": version_id, "external_id": external_id,
+               "parent_tx_id": parent.pk if parent else None}
     try:
-        with transaction.atomic():
-            tx.save(force_insert=True)
-            journal(tx.pk, "created", actor, now, transaction_type=pipeline.name, version=version.pk,
-                    external_id=external_id, parent_tx_id=parent.pk if parent else None)
-            from engine.services.common import dispatch_on_commit
-
-            dispatch_on_commit(tx.node_group_id)
+        _insert(tx, actor=actor, created=created)
     except IntegrityError:
         existing = Transaction.objects.filter(owner_id=owner, external_id=external_id).first()
         if existing is None:
             raise
         return _replay(existing, transaction_type, data)
     return tx, True
+
+
+INSERT_SQL = """
+WITH tx AS (INSERT INTO engine_transaction ({columns}) VALUES ({values}) RETURNING id, node_group_id),
+journaled AS (INSERT INTO engine_journalentry (tx_id, at, kind, actor, step, data)
+              SELECT id, %(created_at)s, 'created', %(journal_actor)s, NULL, %(journal_data)s FROM tx)
+SELECT CASE WHEN %(journal_notify)s THEN pg_notify(%(journal_channel)s, node_group_id) END FROM tx
+"""
+_insert_sql = []
+
+
+def _insert(tx, *, actor, created):
+    """Insert `tx` with its journal entry and tell the runtime: one statement on PostgreSQL."""
+    if not statements.is_postgres():
+        with transaction.atomic():
+            tx.save(force_insert=True)
+            journal(tx.pk, "created", actor, tx.created_at, **created)
+            dispatch_on_commit(tx.node_group_id)
+        return
+    fields = Transaction._meta.concrete_fields
+    if not _insert_sql:
+        _insert_sql.append(INSERT_SQL.format(columns=", ".join(f.column for f in fields),
+                                             values=", ".join(f"%({f.attname})s" for f in fields)))
+    params = {f.attname: f.get_db_prep_save(getattr(tx, f.attname), connection) for f in fields}
+    params.update(journal_actor=actor, journal_data=statements.jsonb(created), journal_channel=pg.WORK_CHANNEL,
+                  journal_notify=conf.get("DISPATCHER") != "inline")
+    statements.rows(_insert_sql[0], params)
+    tx._state.adding = False
+    tx._state.db = "default"
 
 
 def _replay(existing, transaction_type, data):

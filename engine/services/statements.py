@@ -1,0 +1,53 @@
+"""The hot path's statements on PostgreSQL: bound server-side and prepared once per connection.
+
+Django's psycopg cursors bind parameters on the client, so PostgreSQL parses and plans every execution
+again, and the ORM compiles its SQL in Python each time. The start, the claim, the checkpoints and the
+finish run a few times per transaction with the same text: here they go through a cursor that binds on
+the server and prepares each text once per connection. They still run on Django's connection, in its
+transaction and atomic blocks, wrapped by its cursor wrapper, so database errors arrive as Django's
+(IntegrityError, OperationalError) and test query captures see them.
+
+`DATP["PREPARED_STATEMENTS"] = False` turns preparing off (a pooler in transaction mode that does not
+track prepared statements); the statements then still bind on the server.
+"""
+import json
+
+import psycopg
+from django.db import connection
+from psycopg.types.json import Jsonb
+
+from engine import conf
+
+
+class _PreparedCursor(psycopg.Cursor):
+    prepare = True
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=self.prepare if prepare is None else prepare, binary=binary)
+
+
+def is_postgres():
+    return connection.vendor == "postgresql"
+
+
+def rows(sql, params):
+    """Execute `sql` (with %(name)s parameters) on the default connection; return its rows as tuples."""
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = _PreparedCursor(connection.connection)
+        raw.prepare = bool(conf.get("PREPARED_STATEMENTS"))
+        cursor = connection._prepare_cursor(raw)
+    with cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if raw.description is not None else []
+
+
+def jsonb(value):
+    """A JSON parameter (None stays SQL NULL)."""
+    return None if value is None else Jsonb(value)
+
+
+def loads(text):
+    """A jsonb column as read here (Django registers a text loader for jsonb)."""
+    return None if text is None else json.loads(text)
