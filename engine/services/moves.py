@@ -2,7 +2,7 @@
 
 Callers hold the transaction's row lock (or have just won a conditional update) and an atomic block.
 """
-from django.db import transaction
+from django.db import connection, transaction
 
 from engine.errors import InvalidTransition
 from engine.models import Callback, JournalEntry, Sleeper, StepRun, Transaction
@@ -77,6 +77,47 @@ def wake_many(txs, *, actor, now, why, reason="timer"):
     ])
     for node_group in {tx.node_group_id for tx in txs}:
         dispatch_on_commit(node_group)
+
+
+# `wake_many` for the due timers in one statement on PostgreSQL, writing the same rows: the due sleepers
+# (read without a lock) whose transaction still sleeps and has no passed deadline, those transactions
+# locked SKIP LOCKED as the ORM path locks them (another node's batch, or a service holding one, is left
+# to them; a sleeper row is only ever locked after its transaction, as `wake` does, so no deadlock),
+# queued, their sleepers deleted, one "woken" journal entry each.
+WAKE_DUE_SQL = """
+WITH due AS (
+    SELECT tx_id, wake_at FROM engine_sleeper WHERE wake_at <= %(now)s ORDER BY wake_at LIMIT %(limit)s
+), held AS (
+    SELECT t.id, due.wake_at FROM engine_transaction t JOIN due ON t.id = due.tx_id
+     WHERE t.status = 'sleeping' AND (t.deadline_at IS NULL OR t.deadline_at > %(now)s)
+       FOR UPDATE OF t SKIP LOCKED
+), woken AS (
+    UPDATE engine_transaction t SET status = 'queued', wake_reason = %(reason)s, updated_at = %(now)s,
+           queued_at = %(now)s, lease_token = NULL, lease_expires_at = NULL
+      FROM held WHERE t.id = held.id AND t.status = 'sleeping'
+    RETURNING t.id, t.step_name, t.node_group_id, held.wake_at
+), gone AS (
+    DELETE FROM engine_sleeper s USING woken WHERE s.tx_id = woken.id
+), journaled AS (
+    INSERT INTO engine_journalentry (tx_id, at, kind, actor, step, data)
+    SELECT id, %(now)s, 'woken', %(actor)s, step_name, %(data)s FROM woken
+)
+SELECT node_group_id, wake_at FROM woken
+"""
+
+
+def wake_due_postgres(*, now, limit, actor, why, reason="timer"):
+    """Wake up to `limit` due timers in one statement (PostgreSQL); return the woken ones' wake_at,
+    earliest first. Runs in the caller's atomic block, which sends the work notices with it."""
+    data = {"from": str(TxStatus.SLEEPING), "to": str(TxStatus.QUEUED), "note": None, "why": why, "reason": reason}
+    params = {"now": now, "limit": limit, "reason": reason, "actor": actor,
+              "data": JournalEntry._meta.get_field("data").get_db_prep_save(data, connection)}
+    with connection.cursor() as cursor:
+        cursor.execute(WAKE_DUE_SQL, params)
+        rows = cursor.fetchall()
+    for node_group in {node_group for node_group, _wake_at in rows}:
+        dispatch_on_commit(node_group)
+    return sorted(wake_at for _node_group, wake_at in rows)
 
 
 def wake_if_waiting(*, now, actor, why, **condition):

@@ -5,7 +5,7 @@ from django.db import connection, transaction
 from engine import clock, conf
 from engine.models import Callback, Sleeper, StepRun, Transaction
 from engine.services.callbacks import callback_force
-from engine.services.moves import finish_now, move, wake, wake_many
+from engine.services.moves import finish_now, move, wake, wake_due_postgres, wake_many
 from engine.states import CALLBACK_ACTIVE, StepRunStatus, TxStatus
 
 BATCH = 500
@@ -20,20 +20,27 @@ def _locked(queryset):
 
 def sleepers_wake_due(*, now=None, limit=BATCH, on_woken=None):
     """Queue the sleeping transactions whose timer or wait timeout has come; return how many.
-    `on_woken(wake_at)`, if given, is called for each after the commit (the node's lateness figure)."""
+    `on_woken(wake_at)`, if given, is called for each after the commit (the node's lateness figure).
+    One statement on PostgreSQL (`wake_due_postgres`), the ORM and `wake_many` elsewhere: the same rows."""
     now = now or clock.now()
-    woken = []
     with transaction.atomic():
-        due = dict(Sleeper.objects.due(now).values_list("tx_id", "wake_at")[:limit])
-        sleeping = Transaction.objects.filter(pk__in=list(due), status=TxStatus.SLEEPING).only(
-            "status", "step_name", "node_group_id", "deadline_at")  # what wake_many reads, not the JSON fields
-        txs = [tx for tx in _locked(sleeping) if tx.deadline_at is None or tx.deadline_at > now]
-        wake_many(txs, actor="system", now=now, why="timer")
-        woken = [due[tx.pk] for tx in txs]
+        if connection.vendor == "postgresql":
+            woken = wake_due_postgres(now=now, limit=limit, actor="system", why="timer")
+        else:
+            woken = _wake_due_orm(now=now, limit=limit)
     if on_woken is not None:
         for wake_at in woken:
             on_woken(wake_at)
     return len(woken)
+
+
+def _wake_due_orm(*, now, limit):
+    due = dict(Sleeper.objects.due(now).values_list("tx_id", "wake_at")[:limit])
+    sleeping = Transaction.objects.filter(pk__in=list(due), status=TxStatus.SLEEPING).only(
+        "status", "step_name", "node_group_id", "deadline_at")  # what wake_many reads, not the JSON fields
+    txs = [tx for tx in _locked(sleeping) if tx.deadline_at is None or tx.deadline_at > now]
+    wake_many(txs, actor="system", now=now, why="timer")
+    return sorted(due[tx.pk] for tx in txs)
 
 
 def deadlines_expire(*, now=None, limit=BATCH):
