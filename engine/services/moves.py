@@ -79,14 +79,15 @@ def wake_many(txs, *, actor, now, why, reason="timer"):
         dispatch_on_commit(node_group)
 
 
-# `wake_many` for the due timers in one statement on PostgreSQL, writing the same rows: the due sleepers
-# (read without a lock) whose transaction still sleeps and has no passed deadline, those transactions
-# locked SKIP LOCKED as the ORM path locks them (another node's batch, or a service holding one, is left
-# to them; a sleeper row is only ever locked after its transaction, as `wake` does, so no deadlock),
-# queued, their sleepers deleted, one "woken" journal entry each.
+# `wake_many` for the due timers in one statement on PostgreSQL, writing the same rows: the earliest due
+# sleepers and their transactions, both locked SKIP LOCKED (another node takes the next batch at the same
+# time; a transaction a service holds is left for the next batch), those that still sleep and whose
+# deadline has not passed queued, their sleepers deleted, one "woken" journal entry each. The statement
+# never waits for a row lock, so it cannot deadlock with `wake` (transaction, then sleeper).
 WAKE_DUE_SQL = """
 WITH due AS (
     SELECT tx_id, wake_at FROM engine_sleeper WHERE wake_at <= %(now)s ORDER BY wake_at LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
 ), held AS (
     SELECT t.id, due.wake_at FROM engine_transaction t JOIN due ON t.id = due.tx_id
      WHERE t.status = 'sleeping' AND (t.deadline_at IS NULL OR t.deadline_at > %(now)s)
