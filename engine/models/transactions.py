@@ -2,6 +2,8 @@
 
 Columns that change on every step (status, current step, lease) appear only in partial indexes
 over active rows, so that step updates stay cheap; list filters use columns that never change.
+Every index costs each status change an insertion: foreign keys get no index of their own where a
+composite or partial one already leads with them (Django would add a plain and a LIKE index each).
 """
 from django.db import models
 from django.db.models import Q
@@ -25,11 +27,11 @@ class TransactionQuerySet(models.QuerySet):
 
 class Transaction(models.Model):
     id = models.CharField(primary_key=True, max_length=40)
-    owner = models.ForeignKey("engine.Owner", on_delete=models.PROTECT, related_name="transactions")
+    owner = models.ForeignKey("engine.Owner", on_delete=models.PROTECT, related_name="transactions", db_index=False)
     external_id = models.CharField(max_length=128, null=True, blank=True)
     pipeline_name = models.CharField(max_length=100)
-    version = models.ForeignKey("engine.PipelineVersion", on_delete=models.PROTECT, related_name="+")
-    node_group = models.ForeignKey("engine.NodeGroup", on_delete=models.PROTECT, related_name="+")
+    version = models.ForeignKey("engine.PipelineVersion", on_delete=models.PROTECT, related_name="+", db_index=False)
+    node_group = models.ForeignKey("engine.NodeGroup", on_delete=models.PROTECT, related_name="+", db_index=False)
     status = models.CharField(max_length=20, choices=TxStatus.choices, default=TxStatus.QUEUED)
     note = models.TextField(null=True, blank=True)
     progress = models.JSONField(null=True, blank=True)
@@ -38,12 +40,13 @@ class Transaction(models.Model):
     output = models.JSONField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children",
+                               db_index=False)
     # Idempotency of ctx.start_child: the n-th child started by one execution of a parent's step.
     parent_key = models.CharField(max_length=200, null=True, blank=True)
     # A background child reports its end to this callback of its parent.
     report_to = models.ForeignKey(
-        "engine.Callback", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "engine.Callback", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     webhook_url = models.CharField(max_length=2000, null=True, blank=True)
     webhook_progress = models.BooleanField(default=False)
@@ -71,7 +74,9 @@ class Transaction(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["node_group", "queued_at"], condition=Q(status="queued"), name="tx_claim_idx"),
-            models.Index(fields=["lease_expires_at"], condition=Q(status="running"), name="tx_lease_idx"),
+            # Running rows are few: lease recovery and concurrency limits read them all. The lease's expiry,
+            # renewed at every checkpoint, is not indexed, so that a checkpoint is a HOT update.
+            models.Index(fields=["node_group"], condition=Q(status="running"), name="tx_running_idx"),
             models.Index(
                 fields=["deadline_at"],
                 condition=Q(status__in=ACTIVE, deadline_at__isnull=False),
@@ -84,7 +89,8 @@ class Transaction(models.Model):
             models.Index(
                 fields=["owner", "status", "-created_at"], condition=Q(status__in=TERMINAL), name="tx_owner_finished_idx"
             ),
-            models.Index(fields=["parent", "created_at"], name="tx_parent_idx"),
+            models.Index(fields=["parent", "created_at"], condition=Q(parent__isnull=False), name="tx_parent_idx"),
+            models.Index(fields=["report_to"], condition=Q(report_to__isnull=False), name="tx_report_to_idx"),
             models.Index(fields=["completed_at"], condition=Q(completed_at__isnull=False), name="tx_completed_idx"),
             # The figures count sleeping transactions by these (queued and running ones use the two above).
             models.Index(fields=["owner", "pipeline_name", "node_group"], condition=Q(status="sleeping"),
@@ -110,7 +116,7 @@ class Transaction(models.Model):
 class StepRun(models.Model):
     """One execution attempt of one step of a transaction."""
 
-    tx = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="step_runs")
+    tx = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="step_runs", db_index=False)
     seq = models.PositiveIntegerField()
     step = models.CharField(max_length=100)
     step_type = models.CharField(max_length=100)
@@ -145,7 +151,7 @@ class StepRun(models.Model):
 class JournalEntry(models.Model):
     """Append-only: everything that happened to a transaction, with who did it and why."""
 
-    tx = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="journal")
+    tx = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="journal", db_index=False)
     at = models.DateTimeField()
     kind = models.CharField(max_length=40)
     actor = models.CharField(max_length=200)

@@ -19,6 +19,9 @@ from psycopg.types.json import Jsonb
 from engine import conf
 
 
+NEVER_BY_COUNT = 2**31
+
+
 class _PreparedCursor(psycopg.Cursor):
     prepare = True
 
@@ -37,10 +40,18 @@ def rows(sql, params):
     with connection.wrap_database_errors:
         raw = _PreparedCursor(connection.connection)
         raw.prepare = bool(conf.get("PREPARED_STATEMENTS"))
+        if raw.prepare and connection.connection.prepare_threshold is None:
+            # Django turns psycopg's preparing off (None), which refuses even prepare=True; a threshold
+            # no query reaches lets only these statements be prepared (Django's own cursors bind on the
+            # client and are never prepared).
+            connection.connection.prepare_threshold = NEVER_BY_COUNT
         cursor = connection._prepare_cursor(raw)
     with cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall() if raw.description is not None else []
+        found = cursor.fetchall() if raw.description is not None else []
+    if connection.queries_logged and connection.queries_log and connection.queries_log[-1]["sql"] is None:
+        connection.queries_log[-1]["sql"] = sql  # Django cannot render a prepared statement's text
+    return found
 
 
 def jsonb(value):

@@ -171,3 +171,29 @@ def test_a_transaction_with_a_webhook_finishes_through_the_general_path_with_its
     assert Transaction.objects.get(pk=tx_id).status == "success"
     delivery = WebhookDelivery.objects.get(tx_id=tx_id)
     assert delivery.payload["transaction"]["status"] == "success"
+
+
+def _prepared():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+@pytest.mark.postgres_only
+def test_the_hot_statements_are_prepared_once_per_connection_on_postgresql(two):
+    for n in range(3):
+        _last_step(two, {"n": n})
+    claims = [statement for statement in _prepared() if statement.lstrip().startswith("WITH cand AS")]
+    assert len(claims) == 1
+
+
+@pytest.mark.postgres_only
+def test_preparing_can_be_turned_off_for_a_pooler_that_does_not_track_prepared_statements(db, settings):
+    from engine.services import statements
+
+    settings.DATP = {**getattr(settings, "DATP", {}), "PREPARED_STATEMENTS": False}
+    assert statements.rows("SELECT %(a)s::int + 41", {"a": 1}) == [(42,)]
+    assert "SELECT $1::int + 41" not in _prepared()
+    settings.DATP = {**settings.DATP, "PREPARED_STATEMENTS": True}
+    assert statements.rows("SELECT %(a)s::int + 41", {"a": 2}) == [(43,)]
+    assert "SELECT $1::int + 41" in _prepared()
