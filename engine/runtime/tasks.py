@@ -6,10 +6,10 @@ import time
 from django.db import close_old_connections
 
 from engine import conf
-from engine.runtime import node_metrics
+from engine.runtime import node_metrics, pg
 from engine.runtime.executor import drain as drain_queue
 from engine.runtime.heartbeat import heartbeat
-from engine.services.nodes import node_is_stopping
+from engine.services import nodes
 
 logger = logging.getLogger(__name__)
 STOP_CHECK_SECONDS = 0.5
@@ -27,10 +27,14 @@ class StopCheck:
         self._checked_at = 0.0
         self._stopping = False
 
+    def now(self):
+        """Look at the flag on the next call, whenever it was last read (a stop notice came)."""
+        self._checked_at = 0.0
+
     def __call__(self):
         if self._node_id and not self._stopping and time.monotonic() - self._checked_at >= STOP_CHECK_SECONDS:
             self._checked_at = time.monotonic()
-            self._stopping = node_is_stopping(node_id=self._node_id)
+            self._stopping = nodes.node_is_stopping(node_id=self._node_id)
         return self._stopping
 
 
@@ -39,15 +43,57 @@ def drain(node_group):
 
     A drain that stopped on its budget with work left queues its successor, so a busy group keeps
     its workers busy between the supervisor's checks; a stopping node claims nothing more.
+    On PostgreSQL a drain that found the queue empty stays on standby: it waits for the group's work
+    notices on a LISTEN connection of its worker and claims at once (a switch set, a timer woken, a
+    transaction started run within milliseconds, not after a trip through the supervisor and
+    django-q2's queue); after STANDBY_SECONDS it hands over to a fresh standby drain.
     """
     close_old_connections()
     stop = StopCheck(os.environ.get("DATP_NODE_ID"))
-    until = time.monotonic() + conf.get("DRAIN_SECONDS")
-    count, emptied = drain_queue(node_group=node_group, node=worker_name(), until=until, watch=heartbeat, stop=stop)
-    node_metrics.observe("drains", (node_group, "true" if emptied else "false"))
-    if not emptied and not stop():
-        enqueue_drain(node_group)
-    return count
+    notices = standby_notices()
+    standby_until = time.monotonic() + conf.get("STANDBY_SECONDS")
+    total = 0
+    while True:
+        until = time.monotonic() + conf.get("DRAIN_SECONDS")
+        count, emptied = drain_queue(node_group=node_group, node=worker_name(), until=until, watch=heartbeat,
+                                     stop=stop)
+        total += count
+        node_metrics.observe("drains", (node_group, "true" if emptied else "false"))
+        if stop():
+            return total
+        if not emptied or (notices is not None and time.monotonic() >= standby_until):
+            enqueue_drain(node_group)  # work left after the budget, or a fresh standby drain
+            return total
+        if notices is None:
+            return total
+        if nodes.STOP_NOTICE in wait_for_work(notices, node_group, standby_until):
+            stop.now()
+
+
+def wait_for_work(notices, node_group, standby_until):
+    """Wait for a notice that may concern this drain: its group's work, a stop, a reconnection (which may
+    have lost notices), or STANDBY_CHECK_SECONDS without any; return what was heard."""
+    checked_at = time.monotonic() + STANDBY_CHECK_SECONDS
+    while True:
+        left = min(checked_at, standby_until) - time.monotonic()
+        if left <= 0:
+            return []
+        heard = notices.wait(left)
+        if node_group in heard or nodes.STOP_NOTICE in heard or None in heard:
+            return heard
+
+
+STANDBY_CHECK_SECONDS = 5.0  # a standby drain also looks at the node's stopping flag this often
+_notices = []
+
+
+def standby_notices():
+    """This worker's LISTEN connection for work notices (PostgreSQL), kept for the process; else None."""
+    if not pg.is_postgres():
+        return None
+    if not _notices:
+        _notices.append(pg.Listener([pg.WORK_CHANNEL]))
+    return _notices[0]
 
 
 def enqueue_drain(node_group):

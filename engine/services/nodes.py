@@ -26,8 +26,16 @@ def node_beat(*, node_id):
     return Node.objects.filter(pk=node_id).update(last_seen_at=clock.now())
 
 
+STOP_NOTICE = "stop"
+
+
 def node_stopping(*, node_id):
+    """Mark the node stopping; its workers waiting for work on PostgreSQL hear it at once."""
     Node.objects.filter(pk=node_id).update(stopping=True, last_seen_at=clock.now())
+    from engine.runtime import pg
+
+    if pg.is_postgres():
+        pg.notify(pg.WORK_CHANNEL, STOP_NOTICE)
 
 
 def node_is_stopping(*, node_id):

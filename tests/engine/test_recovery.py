@@ -227,7 +227,10 @@ def test_pausing_takes_effect_at_the_next_checkpoint(harness):
 def test_claims_respect_max_concurrency(harness, limit):
     NodeGroup.objects.create(name="narrow", max_concurrency=limit, created_at=harness.now())
     attempts_pipeline(harness, "rec-narrow", node_group="narrow")
-    ids = [harness.start("rec-narrow", {}) for _ in range(limit + 1)]
+    ids = []
+    for _ in range(limit + 1):  # queued one after the other: the claim takes the oldest first
+        ids.append(harness.start("rec-narrow", {}))
+        harness.clock.move_to(harness.now() + timedelta(milliseconds=1))
     runs = [tx_claim(node_group="narrow") for _ in range(limit)]
     assert all(run is not None for run in runs)
     assert tx_claim(node_group="narrow") is None
