@@ -2,7 +2,7 @@
 
     DATABASE_URL=... .venv/bin/python bench/engine_driver.py setup|p1|p2|p3|p4|sleepers|wake|p7 [options]
 Prints one JSON object on its last line, with wall-clock windows (t0, t1) the caller matches with its
-CPU, xid and WAL samples. `util/echo` × 3 is started through the service layer (p1) or through
+CPU, xid and WAL samples. `util/echo` × 3 is started through the service layer from 8 threads (p1) or through
 `POST /api/v1/transactions` from 16 connections (p2).
 """
 import argparse
@@ -84,12 +84,29 @@ def checkpoints(tx_ids):
             "not_success": Transaction.objects.filter(pk__in=tx_ids).exclude(status="success").count()}
 
 
-def p1(options):
+def start_many(count, threads):
+    """Start `count` bench-echo3 transactions through the service layer from `threads` client threads
+    (each on its own connection), as DBOS's reference starts its workflows from 8; return their ids."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
     from engine.services.transactions import transaction_start
 
+    def start(slot):
+        try:
+            return [transaction_start(owner=OWNER, transaction_type="bench-echo3", data={"i": i})[0].pk
+                    for i in range(slot, count, threads)]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(threads) as pool:
+        return [tx_id for chunk in pool.map(start, range(threads)) for tx_id in chunk]
+
+
+def p1(options):
     began, cpu = time.time(), cpu_seconds()
-    ids = [transaction_start(owner=OWNER, transaction_type="bench-echo3", data={"i": i})[0].pk
-           for i in range(options.count)]
+    ids = start_many(options.count, options.threads)
     started = time.time()
     client_cpu = cpu_seconds() - cpu
     ended = wait_finished(ids, options.timeout)
@@ -205,6 +222,7 @@ def main():
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--url", default="")
     parser.add_argument("--api-key", default="")
     parser.add_argument("--min-seconds", type=float, default=5.0)

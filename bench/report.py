@@ -69,6 +69,23 @@ def rows_for(results):
     latency = [run["start_latency_ms"] for run in runs["engine_p2"] if "start_latency_ms" in run] or [{"p50": 0, "p99": 0}]
     rows.append(("P2 start latency p50 / p99, ms", f"{statistics.median(l['p50'] for l in latency):.1f} / "
                  f"{statistics.median(l['p99'] for l in latency):.1f}", "", "", "p99 <= 50"))
+    writes, dbos_writes = median_window(runs["engine_p1"], "write_transactions"), median_window(runs["dbos"], "write_transactions")
+    rows.append(("P6 PG write transactions per tx", writes, dbos_writes, ratio(writes, dbos_writes), "<= 6"))
+    wal, dbos_wal = median_window(runs["engine_p1"], "wal_bytes"), median_window(runs["dbos"], "wal_bytes")
+    rows.append(("P6 WAL bytes per tx", wal, dbos_wal, ratio(wal, dbos_wal), "printed"))
+    engine_cpu, dbos_cpu = cpu_per(runs["engine_p1"], "engine"), cpu_per(runs["dbos"], "dbos")
+    rows.append(("CPU ms per tx (node+PG+client / DBOS+PG)", engine_cpu, dbos_cpu, ratio(engine_cpu, dbos_cpu), "lower"))
+    node_idle, q2_idle = idle_percent(pg["idle"], "engine node", "pg:engine"), idle_percent(pg["idle"], "q2 cluster", "pg:q2")
+    rows.append(("P8 idle node + its PG backends, % core", node_idle, q2_idle, ratio(node_idle, q2_idle),
+                 "<= 1 (ref: idle django-q2)"))
+    if "p3" in pg:  # not with --only throughput
+        rows += latency_rows(results)
+    return rows
+
+
+def latency_rows(results):
+    pg = results["postgres"]
+    rows = []
     wake, send = pg["p3"]["wake_ms"], pg["dbos_latency"]["send_recv_ms"]
     rows.append((f"P3 switch wake-up p50, ms ({pg['p3']['via']})", wake["p50"], send["p50"], ratio(wake["p50"], send["p50"]),
                  "<= 10"))
@@ -85,21 +102,12 @@ def rows_for(results):
     rows.append(("P5 node RSS with sleepers / without, MiB", rss_n, rss0, ratio(rss_n, rss0), "independent"))
     rows.append((f"P5 wake-ups/s ({pg['p5_wake']['count']:,} due at once)", pg["p5_wake"]["per_second"], 2000.0,
                  ratio(pg["p5_wake"]["per_second"], 2000.0), ">= 2,000"))
-    writes, dbos_writes = median_window(runs["engine_p1"], "write_transactions"), median_window(runs["dbos"], "write_transactions")
-    rows.append(("P6 PG write transactions per tx", writes, dbos_writes, ratio(writes, dbos_writes), "<= 6"))
-    wal, dbos_wal = median_window(runs["engine_p1"], "wal_bytes"), median_window(runs["dbos"], "wal_bytes")
-    rows.append(("P6 WAL bytes per tx", wal, dbos_wal, ratio(wal, dbos_wal), "printed"))
-    engine_cpu, dbos_cpu = cpu_per(runs["engine_p1"], "engine"), cpu_per(runs["dbos"], "dbos")
-    rows.append(("CPU ms per tx (node+PG+client / DBOS+PG)", engine_cpu, dbos_cpu, ratio(engine_cpu, dbos_cpu), "lower"))
     for name, read in pg["p7"]["reads_ms"].items():
         rows.append((f"P7 {name} p95, ms ({pg['p7']['seeded']:,}+ rows)", read["p95"], 150.0, ratio(read["p95"], 150.0),
                      "<= 150"))
     scans = pg["p7"].get("seq_scans", {})
     rows.append(("P7 reads planned with a whole-table scan", f"{len(scans)} of {len(pg['p7']['reads_ms'])}", "", "",
                  "none (EXPLAIN)"))
-    node_idle, q2_idle = idle_percent(pg["idle"], "engine node", "pg:engine"), idle_percent(pg["idle"], "q2 cluster", "pg:q2")
-    rows.append(("P8 idle node + its PG backends, % core", node_idle, q2_idle, ratio(node_idle, q2_idle),
-                 "<= 1 (ref: idle django-q2)"))
     lite = results.get("sqlite")
     if lite:
         rows.append(("SQLite P1 throughput, tx/s", lite["p1"]["per_second"], dbos, ratio(lite["p1"]["per_second"], dbos),
@@ -126,7 +134,7 @@ def print_table(results):
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print(line.format(*row))
-    for name, tables in results["postgres"]["p7"].get("seq_scans", {}).items():
+    for name, tables in results["postgres"].get("p7", {}).get("seq_scans", {}).items():
         print(f"  P7 {name}: whole-table scan of {', '.join(tables)}")
     failed = {kind: sum("error" in run for run in runs) for kind, runs in results["postgres"]["runs"].items()}
     for kind, count in failed.items():

@@ -24,7 +24,7 @@ from report import print_table  # noqa: E402
 PY = sys.executable
 BENCH_PY = str(ROOT / "var" / "bench" / "venv" / "bin" / "python")
 SIZES = {
-    "quick": {"p1": 250, "dbos_seconds": 4, "q2_tasks": 150, "q2_chains": 50, "p2": 200, "p3": 20, "p4": 60,
+    "quick": {"p1": 1000, "dbos_seconds": 4, "q2_tasks": 150, "q2_chains": 50, "p2": 200, "p3": 20, "p4": 60,
               "p4_range": (3.0, 8.0), "sleepers": 20_000, "wake": 1_000, "p7": 20_000, "p7_samples": 5,
               "idle_seconds": 4, "sqlite_p1": 150, "sqlite_p3": 10, "sqlite_p4": 30},
     "full": {"p1": 5000, "dbos_seconds": 30, "q2_tasks": 3000, "q2_chains": 1000, "p2": 3000, "p3": 300, "p4": 1000,
@@ -150,7 +150,7 @@ def idle_window(sampler, seconds):
     return sampler.window(began, time.time())
 
 
-def postgres_part(pg, sizes, rounds, tmp):
+def postgres_part(pg, sizes, rounds, tmp, workers=2, only=None):
     results = {"postgres_version": pg.version(), "private_cluster": pg.private}
     engine_db, engine_url = pg.create_database("engine")
     q2_db, q2_url = pg.create_database("q2")
@@ -163,7 +163,7 @@ def postgres_part(pg, sizes, rounds, tmp):
     engine = Engine("engine", engine_url, tmp, sampler)
     q2 = None
     try:
-        engine.start_node()
+        engine.start_node(workers)
         engine.start_web()
         q2 = spawn([PY, "-m", "django", "qcluster"], {**q2_env, "DJANGO_SETTINGS_MODULE": "q2_settings"},
                    f"{tmp}/q2.log", cwd=ROOT / "bench")
@@ -174,6 +174,8 @@ def postgres_part(pg, sizes, rounds, tmp):
         results["node_rss_kib_empty"] = tree_rss_kib(engine.node.pid)
         print("P1/P2: interleaved runs", flush=True)
         results["runs"] = interleaved(engine, sampler, sizes, rounds, dbos_url, q2_env)
+        if only == "throughput":
+            return results
         print("P3/P4: switch wake-up and timers", flush=True)
         results["p3"] = engine.driver("p3", "--count", str(sizes["p3"]), "--url", engine.url)
         results["dbos_latency"] = run_json([BENCH_PY, "bench/ref_dbos.py", "--db", dbos_url, "--what", "latency",
@@ -217,13 +219,17 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a few seconds per figure (about 3 minutes)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are printed")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of the engine's node")
+    parser.add_argument("--only", choices=["throughput"], help="stop after the interleaved P1/P2 runs (a check "
+                        "while optimising; the table then lacks the other figures)")
     options = parser.parse_args()
     if not Path(BENCH_PY).exists():
         raise SystemExit("var/bench/venv is missing: run `make bench` (it creates it)")
     mode = "quick" if options.quick else "full"
     sizes = SIZES[mode]
     began = time.time()
-    results = {"mode": mode, "rounds": options.rounds, "started_at": began, "machine": machine_state()}
+    results = {"mode": mode, "rounds": options.rounds, "workers": options.workers, "started_at": began,
+               "machine": machine_state()}
     print(f"machine: {results['machine']}", flush=True)
     url = os.environ.get("DATABASE_URL", "")
     pg = Postgres(url if url.startswith("postgres") else None).start()
@@ -231,10 +237,10 @@ def main():
     os.makedirs(tmp)
     results["logs"] = tmp
     try:
-        results["postgres"] = postgres_part(pg, sizes, options.rounds, tmp)
+        results["postgres"] = postgres_part(pg, sizes, options.rounds, tmp, options.workers, options.only)
     finally:
         pg.stop()
-    if not options.no_sqlite:
+    if not options.no_sqlite and not options.only:
         print("SQLite: P1, P3, P4", flush=True)
         results["sqlite"] = sqlite_part(sizes, tmp)
     results["seconds"] = time.time() - began
