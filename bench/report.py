@@ -85,6 +85,7 @@ def rows_for(results):
 
 def latency_rows(results):
     pg = results["postgres"]
+    dbos = median(pg["runs"]["dbos"])
     rows = []
     wake, send = pg["p3"]["wake_ms"], pg["dbos_latency"]["send_recv_ms"]
     rows.append((f"P3 switch wake-up p50, ms ({pg['p3']['via']})", wake["p50"], send["p50"], ratio(wake["p50"], send["p50"]),
@@ -140,3 +141,10 @@ def print_table(results):
     for kind, count in failed.items():
         if count:
             print(f"  {kind}: {count} run(s) failed (see the JSON); medians are over the others")
+
+
+if __name__ == "__main__":  # print the table of a saved run: python bench/report.py var/bench/bench-....json
+    import json
+    import sys
+
+    print_table(json.loads(open(sys.argv[1]).read()))
