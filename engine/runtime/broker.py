@@ -11,7 +11,7 @@ from django_q.conf import Conf
 
 from engine.runtime import pg
 
-IDLE_WAIT_SECONDS = 1.0
+IDLE_WAIT_SECONDS = 5.0  # a NOTIFY on every enqueue wakes it; this is only the safety net
 
 
 class ListenBroker(ORM):

@@ -17,7 +17,7 @@ from engine import clock, conf
 from engine.models import NodeGroup, Transaction
 from engine.runtime import drain_queue, node_metrics, pg
 from engine.runtime.tasks import enqueue_drain
-from engine.services import bulk, figures, nodes, waker
+from engine.services import bulk, duties, figures, nodes, waker
 from engine.services.prune import transactions_prune
 from engine.services.webhooks import webhooks_deliver_due
 from engine.states import TxStatus
@@ -34,8 +34,15 @@ BULK_SECONDS = 1.0
 # one thread up to the timeout, never the deliveries the other threads send meanwhile.
 WEBHOOK_THREADS = 4
 WEBHOOK_BATCH = 1
-WEBHOOK_IDLE_SECONDS = 0.5
 TOP_UP_GAP_SECONDS = 0.05
+FRESH_CONNECTION_SECONDS = 60.0
+FIGURES_UNCHANGED_SECONDS = 300.0  # figures nothing changed are still recomputed this often (minutes settle)
+CLUSTER_WATCH_SECONDS = 5.0
+WEBHOOK_WAIT_SECONDS = 30.0  # an idle webhook thread also looks this often, notice or not
+
+
+def _has_come(moment, now):
+    return moment is not None and moment <= now
 
 
 class Cluster:
@@ -93,9 +100,10 @@ class Node:
         self.cluster = None
         self.listener = None
         self._beat_at = self._awaits_at = self._pruned_at = self._topped_at = self._bulk_at = 0.0
+        self._fresh_at = self._figures_at = self._figures_forced_at = self._watched_at = 0.0
+        self._figures_journal = None
+        self.webhooks_due = threading.Event()
         self.frozen_watch = drain_queue.FrozenWatch()
-        self._webhook_lock = threading.Lock()
-        self._webhook_poll_at = 0.0
 
     def _on_signal(self, signum, frame):
         self.stopping = True
@@ -125,22 +133,37 @@ class Node:
         return self.shutdown()
 
     def tick(self):
-        """Do every duty once; return how long the node may wait before the next tick."""
-        close_old_connections()
-        self.top_up_drains()
+        """Do every duty that has something to do; return how long the node may wait before the next tick.
+
+        On PostgreSQL one statement tells which duties have work (engine.services.duties) and when the
+        next will; elsewhere every duty runs each tick."""
+        if time.monotonic() - self._fresh_at >= FRESH_CONNECTION_SECONDS:
+            self._fresh_at = time.monotonic()
+            close_old_connections()
+        due = duties.duties_due(group=self.group)
         now = clock.now()
-        waker.deadlines_expire(now=now)
-        waker.callbacks_expire(now=now)
-        waker.leases_recover(now=now)
-        while waker.sleepers_wake_due(now=now, on_woken=self._observe_lateness):
-            pass
+        ran = False
+        if due is None or due.queued:
+            self.top_up_drains()
+        if due is None or _has_come(due.deadline, now):
+            ran |= bool(waker.deadlines_expire(now=now))
+        if due is None or _has_come(due.callback, now):
+            ran |= bool(waker.callbacks_expire(now=now))
+        if due is None or _has_come(due.lease, now):
+            ran |= bool(waker.leases_recover(now=now))
+        if due is None or _has_come(due.timer, now):
+            while waker.sleepers_wake_due(now=now, on_woken=self._observe_lateness):
+                ran = True
         if time.monotonic() - self._awaits_at >= AWAIT_RECHECK_SECONDS:
             self._awaits_at = time.monotonic()
-            waker.awaits_recheck(now=now)
-        self.top_up_drains()
+            ran |= bool(waker.awaits_recheck(now=now))
+        if ran:
+            self.top_up_drains()
+        if due is None or _has_come(due.webhook, now):
+            self.webhooks_due.set()
         self.prune()
-        figures.figures_refresh(now=now, if_older_than_seconds=figures.REFRESH_SECONDS)
-        if time.monotonic() - self._bulk_at >= BULK_SECONDS:
+        self.refresh_figures(due, now)
+        if (due is None or due.bulk) and time.monotonic() - self._bulk_at >= BULK_SECONDS:
             self._bulk_at = time.monotonic()
             bulk.bulk_jobs_run(now=now, budget_seconds=bulk.NODE_BUDGET_SECONDS)
         if time.monotonic() - self._beat_at >= BEAT_SECONDS:
@@ -148,10 +171,25 @@ class Node:
             if not nodes.node_beat(node_id=self.node_id):
                 self.node_id = nodes.node_register(group=self.group, workers=self.workers)
         self.watch_cluster()
-        due = waker.next_due_at()
-        if due is None:
+        if ran:
+            return 0.0  # what was done may have moved the next moments: ask again at once
+        moments = due.moments() if due is not None else [m for m in [waker.next_due_at()] if m is not None]
+        if not moments:
             return IDLE_WAIT_SECONDS
-        return max(0.0, min(IDLE_WAIT_SECONDS, (due - clock.now()).total_seconds()))
+        return max(0.0, min(IDLE_WAIT_SECONDS, (min(moments) - clock.now()).total_seconds()))
+
+    def refresh_figures(self, due, now):
+        """Every REFRESH_SECONDS, unless nothing was journaled since this node's last refresh (an idle
+        node with a million sleepers must not count them again and again)."""
+        if time.monotonic() - self._figures_at < figures.REFRESH_SECONDS:
+            return
+        self._figures_at = time.monotonic()
+        if due is not None and due.journal == self._figures_journal \
+                and time.monotonic() - self._figures_forced_at < FIGURES_UNCHANGED_SECONDS:
+            return
+        self._figures_forced_at = time.monotonic()
+        if figures.figures_refresh(now=now, if_older_than_seconds=figures.REFRESH_SECONDS) and due is not None:
+            self._figures_journal = due.journal
 
     @staticmethod
     def _observe_lateness(wake_at):
@@ -190,17 +228,11 @@ class Node:
                 connection.close()
                 busy = False
             if not busy:
-                time.sleep(self._webhook_turn())
+                # Idle threads wait until the tick sees a delivery due (its retry time came, or a webhook
+                # notice arrived); polling for them was most of an idle node's CPU.
+                self.webhooks_due.wait(WEBHOOK_WAIT_SECONDS)
+                self.webhooks_due.clear()
         connection.close()
-
-    def _webhook_turn(self):
-        """How long an idle webhook thread sleeps: idle threads take turns, so that together they look for
-        due deliveries once every WEBHOOK_IDLE_SECONDS (not each of them: that was most of an idle
-        node's CPU), and a thread held by a slow receiver never delays the others' look."""
-        with self._webhook_lock:
-            now = time.monotonic()
-            self._webhook_poll_at = max(now, self._webhook_poll_at) + WEBHOOK_IDLE_SECONDS
-            return self._webhook_poll_at - now
 
     def prune(self):
         """With DATP_RETENTION set, delete finished transactions older than it, once a minute."""
@@ -222,6 +254,9 @@ class Node:
         frozen_for = conf.get("FROZEN_CLUSTER_SECONDS")
         if time.monotonic() - self.cluster.started_at < frozen_for:
             return
+        if time.monotonic() - self._watched_at < min(CLUSTER_WATCH_SECONDS, frozen_for / 3):
+            return
+        self._watched_at = time.monotonic()
         if self.frozen_watch.frozen(self.group, self.node_id, now=clock.now(), seconds=frozen_for):
             logger.warning("node %s: cluster left a drain unpicked for %ss; restarting it", self.node_id, frozen_for)
             self.cluster.kill()
@@ -253,6 +288,8 @@ class Node:
                 return  # the listener reconnected and may have missed notices
             if self.group in payloads:
                 owed = True
+            if pg.WEBHOOK_NOTICE in payloads:
+                self.webhooks_due.set()
 
     def shutdown(self):
         logger.info("node %s stopping (grace %ss)", self.node_id, self.grace)

@@ -7,6 +7,7 @@ from django.db import connection, connections
 logger = logging.getLogger(__name__)
 
 WORK_CHANNEL = "datp_work"
+WEBHOOK_NOTICE = "webhook"  # on WORK_CHANNEL: a webhook delivery is due now
 QUEUE_CHANNEL = "datp_q"
 
 

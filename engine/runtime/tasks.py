@@ -83,7 +83,7 @@ def wait_for_work(notices, node_group, standby_until):
             return heard
 
 
-STANDBY_CHECK_SECONDS = 5.0  # a standby drain also looks at the node's stopping flag this often
+STANDBY_CHECK_SECONDS = 10.0  # a standby drain also looks at the node's stopping flag this often (a stop notice comes first)
 _notices = []
 
 
