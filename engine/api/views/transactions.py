@@ -42,7 +42,9 @@ class TransactionStartApi(APIView):
         )
         if seconds:
             tx = wait_until_finished(tx.pk, owner, seconds)
-        body = transaction_as_dict(tx)
+            body = transaction_as_dict(tx)
+        else:  # a transaction just started has no sleeper and no switch yet: nothing more to read
+            body = transaction_as_dict(tx, prefetched=(None, []) if created else None)
         if created:
             return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["links"]["self"]})
         return Response(body, headers={"Idempotent-Replayed": "true"})
