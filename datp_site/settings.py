@@ -162,6 +162,9 @@ DATP = {
     "DISPATCHER": os.environ.get("DATP_DISPATCHER", "django_q"),
     "STEP_MODULES": env_list("DATP_STEP_MODULES", ""),
     "BULK_INLINE_MAX": int(os.environ.get("DATP_BULK_INLINE_MAX", "2000")),
+    # False behind a pooler in transaction mode that does not track prepared statements (PostgreSQL).
+    "PREPARED_STATEMENTS": env_bool("DATP_PREPARED_STATEMENTS", True),
+    "STANDBY_SECONDS": float(os.environ.get("DATP_STANDBY_SECONDS", "60")),
 }
 
 # django-q2 reads Q_CLUSTER when it is imported, so every node group's cluster is described here,
