@@ -50,8 +50,16 @@ def rows(sql, params):
         cursor.execute(sql, params)
         found = cursor.fetchall() if raw.description is not None else []
     if connection.queries_logged and connection.queries_log and connection.queries_log[-1]["sql"] is None:
-        connection.queries_log[-1]["sql"] = sql  # Django cannot render a prepared statement's text
+        connection.queries_log[-1]["sql"] = _rendered(sql, params)  # Django cannot render a prepared one
     return found
+
+
+def _rendered(sql, params):
+    """The statement with its parameters in place, as Django logs its own queries (EXPLAIN-able)."""
+    try:
+        return connection.ops.compose_sql(sql, params)
+    except Exception:  # noqa: BLE001 - a log line must never fail the statement it describes
+        return sql
 
 
 def jsonb(value):
