@@ -61,16 +61,21 @@ def seed_sleepers(count):
     return made
 
 
-def seed_due(count):
-    """`count` timer sleepers whose one-second naps are all due now; return their ids."""
+def seed_due(count, in_seconds=3.0):
+    """`count` timer sleepers whose one-second naps all fall due at the same moment, `in_seconds` from now
+    (time for the node to plan its wake-up, as it would for sleepers written long before); return their
+    ids and that moment (epoch seconds)."""
     from engine.models import Sleeper, Transaction
 
     prefix = f"d{time.time_ns():x}-"
     template = _template("bench-nap", {"nap": "P3650D"}, "sleeping")
     _clone(Transaction, template, count, prefix, {"input": """'{"nap": "PT1S"}'::jsonb""",
                                                   "visit_started_at": "now() - interval '1 hour'"})
-    _clone(Sleeper, template, count, prefix, {"wake_at": "now()"}, key="tx_id")
-    return [f"{prefix}{g}" for g in range(1, count + 1)]
+    due_at = time.time() + in_seconds
+    _clone(Sleeper, template, count, prefix, {"wake_at": f"to_timestamp({due_at})"}, key="tx_id")
+    if time.time() > due_at - 1.0:
+        raise SystemExit(f"seeding {count} due sleepers took longer than {in_seconds - 1:.0f} s: raise in_seconds")
+    return [f"{prefix}{g}" for g in range(1, count + 1)], due_at
 
 
 def wait_woken(tx_ids, timeout):

@@ -67,8 +67,14 @@ def rows_for(results):
     rows.append(("P2 REST started/s (16 connections)", p2s, dbos, ratio(p2s, dbos), ">= 2x DBOS"))
     rows.append(("P2 REST finished/s", p2f, dbos, ratio(p2f, dbos), ">= 2x DBOS"))
     latency = [run["start_latency_ms"] for run in runs["engine_p2"] if "start_latency_ms" in run] or [{"p50": 0, "p99": 0}]
-    rows.append(("P2 start latency p50 / p99, ms", f"{statistics.median(l['p50'] for l in latency):.1f} / "
+    rows.append(("P2 start latency p50 / p99, ms (as fast as served)",
+                 f"{statistics.median(l['p50'] for l in latency):.1f} / "
                  f"{statistics.median(l['p99'] for l in latency):.1f}", "", "", "p99 <= 50"))
+    paced = [run["start_latency_ms"] for run in runs.get("engine_p2_paced", []) if "start_latency_ms" in run]
+    if paced:
+        rows.append(("P2 start latency p50 / p99, ms (at 2x DBOS's rate)",
+                     f"{statistics.median(l['p50'] for l in paced):.1f} / "
+                     f"{statistics.median(l['p99'] for l in paced):.1f}", "", "", "p99 <= 50"))
     writes, dbos_writes = median_window(runs["engine_p1"], "write_transactions"), median_window(runs["dbos"], "write_transactions")
     rows.append(("P6 PG write transactions per tx", writes, dbos_writes, ratio(writes, dbos_writes), "<= 6"))
     wal, dbos_wal = median_window(runs["engine_p1"], "wal_bytes"), median_window(runs["dbos"], "wal_bytes")

@@ -7,11 +7,14 @@ import time
 from urllib.parse import urlsplit
 
 
-def post_many(url, api_key, count, connections, body):
+def post_many(url, api_key, count, connections, body, rate=None):
     """POST `body` to /api/v1/transactions `count` times over `connections` threads.
 
     Returns (transaction ids, per-request latencies in ms, CPU seconds of this process meanwhile).
     The server closes each connection (make serve's --keep-alive 0), so each request opens one.
+    Without `rate` each thread sends its next request as soon as the last is answered (as fast as the
+    server goes); with `rate` (requests/s) request i is due at i / rate from the start, and its latency
+    counts from that moment, so a server that falls behind is charged for the wait (no coordinated omission).
     """
     parts = urlsplit(url)
     payload = json.dumps(body).encode()
@@ -19,6 +22,7 @@ def post_many(url, api_key, count, connections, body):
     ids, latencies, errors = [], [], []
     lock = threading.Lock()
     remaining = [count]
+    start = time.perf_counter()
 
     def worker():
         while True:
@@ -26,7 +30,11 @@ def post_many(url, api_key, count, connections, body):
                 if remaining[0] <= 0:
                     return
                 remaining[0] -= 1
+                index = count - remaining[0] - 1
             began = time.perf_counter()
+            if rate:
+                began = start + index / rate
+                time.sleep(max(0.0, began - time.perf_counter()))
             try:
                 conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
                 conn.request("POST", "/api/v1/transactions", body=payload, headers=headers)

@@ -129,7 +129,7 @@ def with_window(sampler, result):
 
 def interleaved(engine, sampler, sizes, rounds, dbos_url, q2_env):
     """Engine, DBOS, django-q2 tasks and chains, engine through REST; `rounds` times, in that order."""
-    runs = {"engine_p1": [], "dbos": [], "q2_tasks": [], "q2_chains": [], "engine_p2": []}
+    runs = {"engine_p1": [], "dbos": [], "q2_tasks": [], "q2_chains": [], "engine_p2": [], "engine_p2_paced": []}
     for number in range(rounds):
         print(f"  round {number + 1}/{rounds}", flush=True)
         runs["engine_p1"].append(measured(sampler, lambda: engine.driver("p1", "--count", str(sizes["p1"]))))
@@ -141,6 +141,10 @@ def interleaved(engine, sampler, sizes, rounds, dbos_url, q2_env):
                 q2_env)))
         runs["engine_p2"].append(measured(sampler, lambda: engine.driver(
             "p2", "--count", str(sizes["p2"]), "--url", engine.url)))
+        dbos_rate = runs["dbos"][-1].get("per_second")
+        if dbos_rate:  # the start latency at the rate the target asks for: twice DBOS's, paced
+            runs["engine_p2_paced"].append(measured(sampler, lambda: engine.driver(
+                "p2", "--count", str(sizes["p2"]), "--url", engine.url, "--rate", str(2 * dbos_rate))))
     return runs
 
 
@@ -185,7 +189,7 @@ def postgres_part(pg, sizes, rounds, tmp, workers=2, only=None):
                                       "--max-seconds", str(high))
         print(f"P5: {sizes['sleepers']} sleepers", flush=True)
         results["p5_seed"] = engine.driver("sleepers", "--count", str(sizes["sleepers"]))
-        time.sleep(2)
+        time.sleep(7)  # past the figures refresh the earlier figures' activity still owes (every 5 s)
         results["p5_idle"] = idle_window(sampler, sizes["idle_seconds"])
         results["node_rss_kib_sleepers"] = tree_rss_kib(engine.node.pid)
         results["p5_wake"] = with_window(sampler, engine.driver("wake", "--count", str(sizes["wake"])))
