@@ -31,6 +31,10 @@ class StopCheck:
         """Look at the flag on the next call, whenever it was last read (a stop notice came)."""
         self._checked_at = 0.0
 
+    def heard_no_stop(self):
+        """Notices arrived and none was a stop: count the flag as read just now."""
+        self._checked_at = time.monotonic()
+
     def __call__(self):
         if self._node_id and not self._stopping and time.monotonic() - self._checked_at >= STOP_CHECK_SECONDS:
             self._checked_at = time.monotonic()
@@ -66,8 +70,11 @@ def drain(node_group):
             return total
         if notices is None:
             return total
-        if nodes.STOP_NOTICE in wait_for_work(notices, node_group, standby_until):
+        heard = wait_for_work(notices, node_group, standby_until)
+        if nodes.STOP_NOTICE in heard:
             stop.now()
+        elif heard and None not in heard:
+            stop.heard_no_stop()  # a stop would have come as a notice too: no need to read the flag now
 
 
 def wait_for_work(notices, node_group, standby_until):
