@@ -85,7 +85,9 @@ class Transaction(models.Model):
             models.Index(fields=["owner", "-created_at", "-id"], name="tx_owner_created_idx"),
             # The console's newest-first list for system users, who see every owner.
             models.Index(fields=["-created_at", "-id"], name="tx_created_idx"),
-            models.Index(fields=["owner", "pipeline_name", "-created_at"], name="tx_owner_type_idx"),
+            # With the id, a list by type is read in the list's own order (without it PostgreSQL walked
+            # every newer row of the owner, e.g. all the sleepers, to find a page of one type).
+            models.Index(fields=["owner", "pipeline_name", "-created_at", "-id"], name="tx_owner_type_list_idx"),
             models.Index(
                 fields=["owner", "status", "-created_at"], condition=Q(status__in=TERMINAL), name="tx_owner_finished_idx"
             ),
