@@ -88,9 +88,8 @@ class Transaction(models.Model):
             # With the id, a list by type is read in the list's own order (without it PostgreSQL walked
             # every newer row of the owner, e.g. all the sleepers, to find a page of one type).
             models.Index(fields=["owner", "pipeline_name", "-created_at", "-id"], name="tx_owner_type_list_idx"),
-            models.Index(
-                fields=["owner", "status", "-created_at"], condition=Q(status__in=TERMINAL), name="tx_owner_finished_idx"
-            ),
+            models.Index(fields=["owner", "status", "-created_at", "-id"], condition=Q(status__in=TERMINAL),
+                         name="tx_owner_finished_list_idx"),
             models.Index(fields=["parent", "created_at"], condition=Q(parent__isnull=False), name="tx_parent_idx"),
             models.Index(fields=["report_to"], condition=Q(report_to__isnull=False), name="tx_report_to_idx"),
             models.Index(fields=["completed_at"], condition=Q(completed_at__isnull=False), name="tx_completed_idx"),

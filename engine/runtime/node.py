@@ -38,6 +38,7 @@ TOP_UP_GAP_SECONDS = 0.05
 FRESH_CONNECTION_SECONDS = 60.0
 FIGURES_UNCHANGED_SECONDS = 300.0  # figures nothing changed are still recomputed this often (minutes settle)
 CLUSTER_WATCH_SECONDS = 5.0
+HOUSEKEEPING_SECONDS = 1.0
 WEBHOOK_WAIT_SECONDS = 30.0  # an idle webhook thread also looks this often, notice or not
 
 
@@ -102,6 +103,7 @@ class Node:
         self._beat_at = self._awaits_at = self._pruned_at = self._topped_at = self._bulk_at = 0.0
         self._fresh_at = self._figures_at = self._figures_forced_at = self._watched_at = 0.0
         self._figures_journal = None
+        self._due = None  # the tick's last answers (engine.services.duties), read by the housekeeping thread
         self.webhooks_due = threading.Event()
         self.frozen_watch = drain_queue.FrozenWatch()
 
@@ -121,6 +123,7 @@ class Node:
             self.listener = pg.Listener([pg.WORK_CHANNEL])
         for number in range(WEBHOOK_THREADS):
             threading.Thread(target=self.send_webhooks, name=f"datp-webhooks-{number}", daemon=True).start()
+        threading.Thread(target=self.housekeep, name="datp-housekeeping", daemon=True).start()
         logger.info("node %s serving group %s with %s workers", self.node_id, self.group, self.workers)
         while not self.stopping:
             timeout = IDLE_WAIT_SECONDS
@@ -161,11 +164,7 @@ class Node:
             self.top_up_drains()
         if due is None or _has_come(due.webhook, now):
             self.webhooks_due.set()
-        self.prune()
-        self.refresh_figures(due, now)
-        if (due is None or due.bulk) and time.monotonic() - self._bulk_at >= BULK_SECONDS:
-            self._bulk_at = time.monotonic()
-            bulk.bulk_jobs_run(now=now, budget_seconds=bulk.NODE_BUDGET_SECONDS)
+        self._due = due
         if time.monotonic() - self._beat_at >= BEAT_SECONDS:
             self._beat_at = time.monotonic()
             if not nodes.node_beat(node_id=self.node_id):
@@ -177,6 +176,26 @@ class Node:
         if not moments:
             return IDLE_WAIT_SECONDS
         return max(0.0, min(IDLE_WAIT_SECONDS, (min(moments) - clock.now()).total_seconds()))
+
+    def housekeep(self):
+        """Figures, bulk jobs and retention, on a thread of their own: a refresh over a big table or a
+        bulk job's batch must never delay a timer, a deadline or a lease recovery of the tick."""
+        while not self.stopping:
+            try:
+                self.housekeep_once()
+            except (DatabaseError, InterfaceError):
+                logger.exception("node %s: housekeeping failed; retrying", self.node_id)
+                connection.close()
+            time.sleep(HOUSEKEEPING_SECONDS)
+        connection.close()
+
+    def housekeep_once(self):
+        due, now = self._due, clock.now()
+        self.prune()
+        self.refresh_figures(due, now)
+        if (due is None or due.bulk) and time.monotonic() - self._bulk_at >= BULK_SECONDS:
+            self._bulk_at = time.monotonic()
+            bulk.bulk_jobs_run(now=now, budget_seconds=bulk.NODE_BUDGET_SECONDS)
 
     def refresh_figures(self, due, now):
         """Every REFRESH_SECONDS, unless nothing was journaled since this node's last refresh (an idle

@@ -211,7 +211,7 @@ UNION_PARTS_MAX = 100
 
 def _finished_parts(queryset, *, limit, owner=None, owners=None, statuses=None, **_filters):
     """For a list of finished statuses: the newest `limit` of each (owner, status) as separate querysets,
-    each a short range of `tx_owner_finished_idx`, to be merged by a UNION ALL. Without the split
+    each a short range of `tx_owner_finished_list_idx`, to be merged by a UNION ALL. Without the split
     PostgreSQL walks every newer row (e.g. all the sleeping ones) of one of the created_at indexes
     looking for the finished ones. None where the parts cannot be merged in SQL (SQLite has no ordered,
     limited parts of a UNION) or where there would be too many of them."""

@@ -91,7 +91,7 @@ def recent_failures(*, owners, now, limit=8):
     """The newest failed, internal-error, timed-out or aborted transactions created in the last day.
 
     On PostgreSQL one UNION ALL of the newest `limit` of each (owner, status): each part is a short
-    range of `tx_owner_finished_idx`, so the read is bounded whatever else the owners created that day
+    range of `tx_owner_finished_list_idx`, so the read is bounded whatever else the owners created that day
     (with all four statuses and the owner in one WHERE the planner walks every row of the day instead)."""
     since = now - RECENT_FAILURES_WINDOW
     fields = ("id", "owner_id", "pipeline_name", "status", "step_name", "note", "created_at", "completed_at")

@@ -1,6 +1,6 @@
 """Reads for the Failures page: failed, internal-error, timed-out and aborted transactions created in a
 bounded time window, grouped by (type, step) with counts and the latest few of each group with their
-last error. Both queries are served by `tx_owner_finished_idx` (owner, status, -created_at)."""
+last error. Both queries are served by `tx_owner_finished_list_idx` (owner, status, -created_at, -id)."""
 from datetime import timedelta
 
 from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Window

@@ -91,7 +91,7 @@ def _node():
 @pytest.mark.postgres_only
 def test_an_idle_tick_asks_one_question(harness):
     node = _node()
-    node.tick()  # the first tick refreshes the figures and beats
+    node.tick()  # the first tick beats
     with CaptureQueriesContext(connection) as queries:
         wait = node.tick()
     assert len(queries.captured_queries) == 1
@@ -121,3 +121,20 @@ def test_the_due_answers_name_each_duty_moment(harness):
     assert due.deadline == tx.deadline_at and due.timer == harness.now() + timedelta(hours=1)
     assert due.journal is not None and min(due.moments()) == due.timer
     assert duties.duties_due(group="nobody").queued is False
+
+
+@pytest.mark.postgres_only
+def test_the_figures_are_recomputed_only_after_something_was_journaled(harness):
+    harness.load(ECHO)
+    node = _node()
+
+    def refresh():
+        node._figures_at = 0.0  # as if REFRESH_SECONDS had passed
+        with CaptureQueriesContext(connection) as queries:
+            node.refresh_figures(duties.duties_due(group="master"), clock.now())
+        return len(queries.captured_queries)
+
+    assert refresh() > 1  # the first one reads the tables
+    assert refresh() == 1  # nothing journaled since: only the question itself
+    harness.start("quick", {})
+    assert refresh() > 1
