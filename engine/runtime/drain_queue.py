@@ -8,7 +8,8 @@
 
 A drain can also wait because every worker is busy and django-q2's pusher has prefetched as many as its
 queue holds (a loaded machine): a cluster whose workers still renew the lease of a running step is
-busy, not frozen.
+busy, not frozen; and one whose workers wait on standby (PostgreSQL) claims queued work at once, so a
+cluster counts as frozen only when a transaction, too, has waited unclaimed for as long.
 """
 import time
 from datetime import timedelta
@@ -68,7 +69,8 @@ class FrozenWatch:
         if workers_busy(node_id, now=now):
             self._busy_at = time.monotonic()
             return False
-        return time.monotonic() - self._busy_at >= seconds and self.unpicked_for(group, now=now, seconds=seconds)
+        return (time.monotonic() - self._busy_at >= seconds and self.unpicked_for(group, now=now, seconds=seconds)
+                and work_waited(group, now=now, seconds=seconds))
 
     def unpicked_for(self, group, *, now, seconds):
         if not uses_redis():
@@ -79,6 +81,13 @@ class FrozenWatch:
             self._head, self._head_since = head, time.monotonic()
             return False
         return time.monotonic() - self._head_since >= seconds
+
+
+def work_waited(group, *, now, seconds):
+    """Whether a transaction of the group has waited in the queue for `seconds`: workers on standby claim
+    new work within milliseconds, so a drain left unpicked behind them is no sign of a frozen cluster."""
+    return Transaction.objects.filter(node_group_id=group, status=TxStatus.QUEUED,
+                                      queued_at__lte=now - timedelta(seconds=seconds)).exists()
 
 
 def workers_busy(node_id, *, now):

@@ -65,8 +65,11 @@ def drain(node_group):
         node_metrics.observe("drains", (node_group, "true" if emptied else "false"))
         if stop():
             return total
-        if not emptied or (notices is not None and time.monotonic() >= standby_until):
-            enqueue_drain(node_group)  # work left after the budget, or a fresh standby drain
+        if not emptied:
+            enqueue_drain(node_group)  # work left after the budget: a successor
+            return total
+        if notices is not None and time.monotonic() >= standby_until:
+            enqueue_drain(node_group)  # a fresh standby drain
             return total
         if notices is None:
             return total

@@ -78,10 +78,25 @@ def test_a_cluster_whose_worker_holds_a_live_lease_is_busy_not_frozen_though_a_d
     tx_id = harness.start("one", {})
     Transaction.objects.filter(pk=tx_id).update(status="running", node="vm:1/42",
                                                 lease_expires_at=now + timedelta(seconds=30))
+    waiting = harness.start("one", {})  # work that has waited as long as the drain
+    Transaction.objects.filter(pk=waiting).update(queued_at=now - timedelta(seconds=60))
     watch = drain_queue.FrozenWatch()
     assert not watch.frozen("master", "vm:1", now=now, seconds=5)
     assert drain_queue.FrozenWatch().frozen("master", "vm:2", now=now, seconds=5)
     Transaction.objects.filter(pk=tx_id).update(lease_expires_at=now - timedelta(seconds=1))
     assert not watch.frozen("master", "vm:1", now=now, seconds=5)  # seen busy a moment ago
     watch._busy_at -= 6
+    assert watch.frozen("master", "vm:1", now=now, seconds=5)
+
+
+def test_a_drain_left_behind_workers_on_standby_is_no_frozen_cluster_while_no_work_waits(harness):
+    now = clock.now()
+    OrmQ.objects.create(key="master", payload="waiting", lock=now - timedelta(seconds=60))
+    harness.load({"name": "one", "steps": [{"name": "a", "type": "util/echo"}]})
+    watch = drain_queue.FrozenWatch()
+    watch._busy_at -= 60
+    assert not watch.frozen("master", "vm:1", now=now, seconds=5)  # nothing queued: standby workers claim at once
+    fresh = harness.start("one", {})
+    assert not watch.frozen("master", "vm:1", now=now, seconds=5)  # queued just now
+    Transaction.objects.filter(pk=fresh).update(queued_at=now - timedelta(seconds=6))
     assert watch.frozen("master", "vm:1", now=now, seconds=5)
