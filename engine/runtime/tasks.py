@@ -93,7 +93,8 @@ def wait_for_work(notices, node_group, standby_until):
             return heard
 
 
-STANDBY_CHECK_SECONDS = 10.0  # a standby drain also looks at the node's stopping flag this often (a stop notice comes first)
+# A standby drain also reads its node's stopping flag this often (a stop notice normally comes first).
+STANDBY_CHECK_SECONDS = 10.0
 _notices = []
 
 

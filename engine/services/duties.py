@@ -12,12 +12,13 @@ from datetime import datetime
 from engine.services import statements
 from engine.states import CALLBACK_ACTIVE
 
+ACTIVE_CALLBACKS = ", ".join(f"'{status}'" for status in sorted(CALLBACK_ACTIVE))
 DUE_SQL = f"""
 SELECT EXISTS (SELECT 1 FROM engine_transaction WHERE node_group_id = %(group)s AND status = 'queued')
        AND NOT EXISTS (SELECT 1 FROM engine_nodegroup WHERE name = %(group)s AND paused),
        (SELECT deadline_at FROM engine_transaction WHERE status IN ('queued', 'sleeping')
            AND deadline_at IS NOT NULL ORDER BY deadline_at LIMIT 1),
-       (SELECT timeout_at FROM engine_callback WHERE status IN ({", ".join(f"'{status}'" for status in CALLBACK_ACTIVE)})
+       (SELECT timeout_at FROM engine_callback WHERE status IN ({ACTIVE_CALLBACKS})
            AND timeout_at IS NOT NULL ORDER BY timeout_at LIMIT 1),
        (SELECT min(lease_expires_at) FROM engine_transaction WHERE status = 'running'),
        (SELECT wake_at FROM engine_sleeper WHERE wake_at IS NOT NULL ORDER BY wake_at LIMIT 1),

@@ -36,7 +36,8 @@ def test_the_first_value_wakes_the_sleeping_transaction_in_one_statement_on_post
     switch = Switch.objects.get(tx_id=sleeping, name="go")
     assert (switch.value, switch.unread, switch.set_by) == ("yes", True, "user:ann")
     entries = list(JournalEntry.objects.filter(tx_id=sleeping, kind__in=["switch", "woken"]).order_by("id"))
-    assert [(e.kind, e.actor, e.step) for e in entries] == [("switch", "user:ann", "wait"), ("woken", "user:ann", "wait")]
+    assert [(e.kind, e.actor, e.step) for e in entries] == [("switch", "user:ann", "wait"),
+                                                           ("woken", "user:ann", "wait")]
     assert entries[0].data == {"name": "go", "value": "yes", "channel": "api", "reason": "ok"}
     assert entries[1].data == {"from": "sleeping", "to": "queued", "note": None, "why": "switch go set",
                                "reason": "switch"}

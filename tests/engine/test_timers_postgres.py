@@ -1,6 +1,7 @@
 """Due timers woken from several connections at once on PostgreSQL: each transaction exactly once, none lost,
 and a transaction another session holds is skipped without waiting and woken by a later batch."""
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -11,13 +12,33 @@ from engine.models import JournalEntry, Sleeper, Transaction
 from engine.services import waker
 from tests.engine.test_postgres_concurrency import in_threads
 
-pytestmark = [
-    pytest.mark.postgres_only,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and SKIP LOCKED are PostgreSQL's"),
-]
+pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
 NAP = {"name": "nap", "steps": [{"name": "nap", "type": "util/sleep", "config": {"duration_field": "nap"}}]}
+
+
+@contextmanager
+def held(rows):
+    """Lock `rows` (a queryset) FOR UPDATE in another session for the duration of the block."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                list(rows.select_for_update())
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(timeout=30)
+        yield
+    finally:
+        release.set()
+        holder.join(timeout=30)
 
 
 def _sleeping(harness, count):
@@ -46,59 +67,26 @@ def test_four_connections_waking_at_once_wake_each_timer_exactly_once(harness):
 
 
 def test_a_transaction_another_session_holds_is_skipped_without_waiting_and_woken_later(harness):
-    held, *others = _sleeping(harness, 3)
+    held_id, *others = _sleeping(harness, 3)
     now = clock.now() + timedelta(minutes=10)
-    locked, release = threading.Event(), threading.Event()
-
-    def hold():
-        try:
-            with transaction.atomic():
-                Transaction.objects.select_for_update().get(pk=held)
-                locked.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert locked.wait(timeout=30)
+    with held(Transaction.objects.filter(pk=held_id)):
         seen = []
         assert waker.sleepers_wake_due(now=now, on_woken=seen.append) == 2  # returns while the lock is held
         assert len(seen) == 2
-        assert Transaction.objects.get(pk=held).status == "sleeping" and Sleeper.objects.filter(tx_id=held).exists()
+        assert Transaction.objects.get(pk=held_id).status == "sleeping"
+        assert Sleeper.objects.filter(tx_id=held_id).exists()
         assert set(Transaction.objects.filter(pk__in=others).values_list("status", flat=True)) == {"queued"}
-    finally:
-        release.set()
-        holder.join(timeout=30)
     assert waker.sleepers_wake_due(now=now) == 1
-    assert Transaction.objects.get(pk=held).status == "queued"
-    assert JournalEntry.objects.filter(tx_id=held, kind="woken").count() == 1
+    assert Transaction.objects.get(pk=held_id).status == "queued"
+    assert JournalEntry.objects.filter(tx_id=held_id, kind="woken").count() == 1
 
 
 def test_a_sleeper_another_waker_holds_is_left_to_it_and_the_next_batch_taken(harness):
     first, second = _sleeping(harness, 2)  # due after one and two minutes
     now = clock.now() + timedelta(minutes=10)
-    locked, release = threading.Event(), threading.Event()
-
-    def hold():
-        try:
-            with transaction.atomic():
-                list(Sleeper.objects.select_for_update().filter(tx_id=first))
-                locked.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert locked.wait(timeout=30)
+    with held(Sleeper.objects.filter(tx_id=first)):
         assert waker.sleepers_wake_due(now=now, limit=1) == 1
         assert Transaction.objects.get(pk=second).status == "queued"
         assert Transaction.objects.get(pk=first).status == "sleeping"
-    finally:
-        release.set()
-        holder.join(timeout=30)
     assert waker.sleepers_wake_due(now=now, limit=1) == 1
     assert Transaction.objects.get(pk=first).status == "queued"
