@@ -137,12 +137,12 @@ def tx_claim(*, node_group, node="inline"):
             step_input = _claim_input(tx)
             claimed = {"status": TxStatus.RUNNING, "lease_token": secrets.token_hex(16),
                        "lease_expires_at": lease_until(now), "node": node, "updated_at": now}
-            if not expired:  # the step run's fields go into the same UPDATE as the claim
-                claimed.update(step_seq=tx.step_seq + 1, visit_started_at=tx.visit_started_at or now,
-                               pending_input=None, wake_reason=None)
-            if not Transaction.objects.filter(pk=tx.pk, status=TxStatus.QUEUED).update(**claimed):
+            # The step run's fields go into the same UPDATE as the claim; `tx` keeps their values as read,
+            # which begin_run numbers and hands to the Run.
+            started = {} if expired else {"step_seq": tx.step_seq + 1, "pending_input": None, "wake_reason": None,
+                                          "visit_started_at": tx.visit_started_at or now}
+            if not Transaction.objects.filter(pk=tx.pk, status=TxStatus.QUEUED).update(**claimed, **started):
                 continue
-            wake_reason = tx.wake_reason
             for name, value in claimed.items():
                 setattr(tx, name, value)
             journal(tx.pk, "status", "system", now, step=tx.step_name, **{"from": "queued", "to": "running",
@@ -150,8 +150,6 @@ def tx_claim(*, node_group, node="inline"):
             if expired:
                 move(tx, TxStatus.TIMEOUT, actor="system", now=now, note="Deadline passed", output=step_input)
                 continue
-            tx.step_seq -= 1  # begin_run numbers the step run itself
-            tx.wake_reason = wake_reason
             return begin_run(tx, step_input=step_input, now=now, node=node)
 
 
