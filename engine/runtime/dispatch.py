@@ -8,10 +8,15 @@
 from engine import conf
 
 
+def sends_notices():
+    """Whether notices are sent at all: not with the inline dispatcher of the tests (nothing listens there)."""
+    return conf.get("DISPATCHER") != "inline"
+
+
 def work_queued(node_group):
     """Called inside the database transaction that queued work for `node_group` (a statement that
     queues work on PostgreSQL may send the same NOTIFY itself, as the transaction start does)."""
-    if conf.get("DISPATCHER") == "inline":
+    if not sends_notices():
         return
     from engine.runtime import pg
 

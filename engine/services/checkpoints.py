@@ -17,8 +17,9 @@ from dataclasses import replace
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
-from engine import conf
 from engine.models import NodeGroup, StepRun, Transaction
+from engine.notify import FINISHED_CHANNEL
+from engine.runtime import dispatch
 from engine.services import statements
 from engine.states import TxStatus
 
@@ -125,7 +126,7 @@ WITH held AS (
 ), unslept AS (
     DELETE FROM engine_sleeper WHERE tx_id IN (SELECT id FROM held)
 )
-SELECT id, CASE WHEN %(notify)s THEN pg_notify('datp_finished', id) END FROM held
+SELECT id, CASE WHEN %(notify)s THEN pg_notify(%(channel)s, id) END FROM held
 """
 FAST_FINISH = {TxStatus.SUCCESS, TxStatus.FAILED, TxStatus.ABORTED}
 
@@ -143,7 +144,7 @@ def checkpoint_finish(run, *, target, actor, output, status, note, error, logs, 
         "tx_id": run.tx_id, "token": run.token, "seq": run.seq, "visit": run.visit, "deadline_at": run.deadline_at,
         "run_id": run.run_id, "target": str(target), "status": status, "actor": actor, "now": now, "note": note,
         "error": error, "output": statements.jsonb(output), "logs": statements.jsonb(logs or []),
-        "notify": conf.get("DISPATCHER") != "inline",
+        "notify": dispatch.sends_notices(), "channel": FINISHED_CHANNEL,
     })
     if not found:
         return False

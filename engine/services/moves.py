@@ -2,10 +2,11 @@
 
 Callers hold the transaction's row lock (or have just won a conditional update) and an atomic block.
 """
-from django.db import connection, transaction
+from django.db import transaction
 
 from engine.errors import InvalidTransition
 from engine.models import Callback, JournalEntry, Sleeper, StepRun, Transaction
+from engine.services import statements
 from engine.services.common import dispatch_on_commit, journal
 from engine.states import CALLBACK_ACTIVE, TX_TERMINAL, TxStatus, can_move, is_terminal
 
@@ -57,6 +58,11 @@ def wake(tx, *, actor, now, why, reason="timer"):
     move(tx, TxStatus.QUEUED, actor=actor, now=now, kind="woken", why=why, reason=reason)
 
 
+def woken_data(*, why, reason):
+    """The data of the "woken" journal entry of a sleeping transaction queued again."""
+    return {"from": str(TxStatus.SLEEPING), "to": str(TxStatus.QUEUED), "note": None, "why": why, "reason": reason}
+
+
 def wake_many(txs, *, actor, now, why, reason="timer"):
     """`wake` for many sleeping transactions (locked by the caller) in a few statements for them all:
     the same rows, the same journal entry for each, one work notice per node group."""
@@ -71,8 +77,7 @@ def wake_many(txs, *, actor, now, why, reason="timer"):
                                                   queued_at=now, lease_token=None, lease_expires_at=None)
     JournalEntry.objects.bulk_create([
         JournalEntry(tx_id=tx.pk, kind="woken", actor=actor, step=tx.step_name, at=now,
-                     data={"from": str(tx.status), "to": str(TxStatus.QUEUED), "note": None, "why": why,
-                           "reason": reason})
+                     data=woken_data(why=why, reason=reason))
         for tx in txs
     ])
     for node_group in {tx.node_group_id for tx in txs}:
@@ -110,12 +115,8 @@ SELECT node_group_id, wake_at FROM woken
 def wake_due_postgres(*, now, limit, actor, why, reason="timer"):
     """Wake up to `limit` due timers in one statement (PostgreSQL); return the woken ones' wake_at,
     earliest first. Runs in the caller's atomic block, which sends the work notices with it."""
-    data = {"from": str(TxStatus.SLEEPING), "to": str(TxStatus.QUEUED), "note": None, "why": why, "reason": reason}
-    params = {"now": now, "limit": limit, "reason": reason, "actor": actor,
-              "data": JournalEntry._meta.get_field("data").get_db_prep_save(data, connection)}
-    with connection.cursor() as cursor:
-        cursor.execute(WAKE_DUE_SQL, params)
-        rows = cursor.fetchall()
+    rows = statements.rows(WAKE_DUE_SQL, {"now": now, "limit": limit, "reason": reason, "actor": actor,
+                                          "data": statements.jsonb(woken_data(why=why, reason=reason))})
     for node_group in {node_group for node_group, _wake_at in rows}:
         dispatch_on_commit(node_group)
     return sorted(wake_at for _node_group, wake_at in rows)

@@ -7,9 +7,10 @@ from django.db import transaction
 from engine import clock, conf
 from engine.errors import InvalidRequest, LeaseLost, TransactionFinished
 from engine.models import GlobalSwitch, GlobalSwitchChange, Sleeper, Switch, Transaction
+from engine.runtime import dispatch
 from engine.services import statements
 from engine.services.common import journal, lock_fenced, lock_tx
-from engine.services.moves import wake
+from engine.services.moves import wake, woken_data
 from engine.states import SwitchScope, TxStatus, is_terminal
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
@@ -110,9 +111,7 @@ WITH t AS (
            jsonb_build_object('name', %(name)s::text, 'value', %(value)s::jsonb, 'channel', %(channel)s::text,
                               'reason', %(reason)s::text) FROM t
     UNION ALL
-    SELECT id, %(now)s, 'woken', %(actor)s, step_name,
-           jsonb_build_object('from', 'sleeping', 'to', 'queued', 'note', NULL, 'why', %(why)s::text,
-                              'reason', 'switch') FROM t
+    SELECT id, %(now)s, 'woken', %(actor)s, step_name, %(woken)s FROM t
 )
 SELECT id, CASE WHEN %(notify)s THEN pg_notify(%(channel_name)s, node_group_id) END FROM t
 """
@@ -125,8 +124,9 @@ def _first_set_wakes(*, tx_id, name, value, actor, channel, reason, owner, now):
 
     found = statements.rows(WAKE_SQL, {
         "tx_id": tx_id, "owner": owner, "name": name, "value": statements.jsonb(value), "now": now, "actor": actor,
-        "channel": channel, "reason": reason, "why": f"switch {name} set", "channel_name": pg.WORK_CHANNEL,
-        "notify": conf.get("DISPATCHER") != "inline",
+        "channel": channel, "reason": reason, "channel_name": pg.WORK_CHANNEL,
+        "woken": statements.jsonb(woken_data(why=f"switch {name} set", reason="switch")),
+        "notify": dispatch.sends_notices(),
     })
     if not found:
         return None

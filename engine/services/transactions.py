@@ -3,7 +3,7 @@ import json
 
 from django.db import IntegrityError, connection, transaction
 
-from engine import clock, conf, durations
+from engine import clock, durations
 from engine.errors import (
     DuplicateExternalId,
     InvalidRequest,
@@ -13,7 +13,7 @@ from engine.errors import (
     UnknownTransactionType,
 )
 from engine.models import Pipeline, Transaction
-from engine.runtime import pg
+from engine.runtime import dispatch, pg
 from engine.services import statements
 from engine.services.common import dispatch_on_commit, journal, lock_fenced, lock_tx, new_tx_id, retry_on_deadlock
 from engine.services.execution import definition_of
@@ -130,7 +130,7 @@ def _insert(tx, *, actor, created):
                                              values=", ".join(f"%({f.attname})s" for f in fields)))
     params = {f.attname: f.get_db_prep_save(getattr(tx, f.attname), connection) for f in fields}
     params.update(journal_actor=actor, journal_data=statements.jsonb(created), journal_channel=pg.WORK_CHANNEL,
-                  journal_notify=conf.get("DISPATCHER") != "inline")
+                  journal_notify=dispatch.sends_notices())
     statements.rows(_insert_sql[0], params)
     tx._state.adding = False
     tx._state.db = "default"

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from engine import clock, conf, netguard
 from engine.errors import InvalidRequest, NotFound
 from engine.models import JournalEntry, Owner, WebhookDelivery
-from engine.runtime import pg
+from engine.runtime import dispatch, pg
 from engine.services.common import journal
 from engine.states import WebhookStatus
 
@@ -43,7 +43,7 @@ def webhook_enqueue(tx, *, event, now):
         "transaction": transaction_as_dict(tx),
     }
     delivery.save(force_insert=True)
-    if conf.get("DISPATCHER") != "inline" and pg.is_postgres():
+    if dispatch.sends_notices() and pg.is_postgres():
         pg.notify(pg.WORK_CHANNEL, pg.WEBHOOK_NOTICE)  # the nodes' webhook threads wake at the commit
     return delivery
 
