@@ -25,19 +25,19 @@ serve: venv
 	$(PY) -m gunicorn datp_site.wsgi --worker-class gthread --workers 2 --threads 32 \
 	  --worker-connections 32 --keep-alive 0 --bind 127.0.0.1:8000
 
-# The whole suite on SQLite, then again on PostgreSQL when DATABASE_URL names one.
-test: venv
-	$(MAKE) --no-print-directory test-sqlite
-	@case "$$DATABASE_URL" in \
-	  postgres*) $(MAKE) --no-print-directory test-postgres ;; \
-	  *) echo "DATABASE_URL names no PostgreSQL: the PostgreSQL pass was not run (.ci/run runs it)." ;; \
-	esac
+# The whole suite on SQLite, then on PostgreSQL: installs Debian's postgresql, redis-server and chromium
+# when missing (as root or with sudo -n), and starts a private PostgreSQL cluster unless DATABASE_URL
+# names one (tests/machine.py).
+test:
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is missing: install Python 3.11"; exit 1; }
+	$(PYTHON) -m tests.machine
 
 test-sqlite: venv
 	@echo "== tests on SQLite =="
 	env -u DATABASE_URL $(PY) -m pytest -q -m "not postgres_only" $(PYTEST_ARGS)
 
 test-postgres: venv
+	@case "$$DATABASE_URL" in postgres*) ;; *) echo "DATABASE_URL names no PostgreSQL: use make test (it starts a private cluster)"; exit 2 ;; esac
 	@echo "== tests on PostgreSQL ($$DATABASE_URL) =="
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 

@@ -2,63 +2,41 @@
 CPU per process group sampled from /proc, xid and WAL counters, and whether the machine was idle."""
 import glob
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 import time
 import uuid
 
 import psycopg
 
+from tests.machine import PrivatePostgres
+
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Postgres:
     """The server the bench uses: the one DATABASE_URL names, else a private cluster started here
-    (initdb as the `postgres` user in a temporary folder on a free port, as .ci/run does)."""
+    (tests/machine.py's, as `make test` starts)."""
 
     def __init__(self, url=None):
-        self.url, self.private, self._dir, self._bin = url, url is None, None, None
+        self.url, self.private, self._cluster = url, url is None, None
         self.databases = []
 
     def start(self):
         if not self.private:
             return self
-        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[-3]))
-        if not found:
+        try:
+            self._cluster = PrivatePostgres(prefix="datp-bench-pg.")
+        except RuntimeError:
             raise SystemExit("No PostgreSQL: set DATABASE_URL, or install Debian's postgresql (apt-get install postgresql)")
-        self._bin = os.path.dirname(found[-1])
-        self._dir = tempfile.mkdtemp(prefix="datp-bench-pg.")
-        if os.geteuid() == 0:
-            shutil.chown(self._dir, "postgres")
-        port = free_port()
-        self._as_pg("initdb", "-D", f"{self._dir}/data", "-U", "datp", "--auth=trust", "-E", "UTF8")
-        self._as_pg("pg_ctl", "-D", f"{self._dir}/data", "-l", f"{self._dir}/log", "-w", "-o",
-                    f"-p {port} -k {self._dir} -c listen_addresses=127.0.0.1 -c max_connections=300", "start")
-        self.url = f"postgresql://datp@127.0.0.1:{port}/postgres"
+        self.url = self._cluster.url
         return self
-
-    def _as_pg(self, tool, *args):
-        command = [f"{self._bin}/{tool}", *args]
-        if os.geteuid() == 0:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 
     def stop(self):
         with psycopg.connect(self.url, autocommit=True) as conn:
             for name in self.databases:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if self.private:
-            self._as_pg("pg_ctl", "-D", f"{self._dir}/data", "-m", "fast", "stop")
-            shutil.rmtree(self._dir, ignore_errors=True)
+        if self._cluster:
+            self._cluster.close()
 
     def create_database(self, label):
         name = f"datp_bench_{label}_{uuid.uuid4().hex[:6]}"

@@ -16,10 +16,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
 
-from infra import Postgres, Sampler, descendants, free_port, machine_state, process_rss_kib  # noqa: E402
+from infra import Postgres, Sampler, descendants, machine_state, process_rss_kib  # noqa: E402
 from report import print_table  # noqa: E402
+from tests.machine import free_port  # noqa: E402
 
 PY = sys.executable
 BENCH_PY = str(ROOT / "var" / "bench" / "venv" / "bin" / "python")

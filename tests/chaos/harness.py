@@ -4,69 +4,20 @@ by pid; every kill and pause is recorded with its time, for the checks."""
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
 from pathlib import Path
 
+from tests.machine import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINES = Path(__file__).parent / "pipelines"
 STEP_MODULES = "tests.chaos.steps"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def pg_bin():
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    return found[-1].parent if found else None
-
-
-class PrivatePostgres:
-    """A PostgreSQL cluster of our own in a temporary directory (never a shared one): it may be stopped."""
-
-    def __init__(self):
-        self.bin = pg_bin()
-        if self.bin is None:
-            raise RuntimeError("PostgreSQL binaries are missing (apt-get install postgresql)")
-        self.dir = Path(tempfile.mkdtemp(prefix="datp-chaos-pg."))
-        self.port = free_port()
-        self.user = "postgres" if os.geteuid() == 0 else None
-        if self.user:
-            shutil.chown(self.dir, self.user)
-        self._pg("initdb", "-D", self.dir / "data", "-U", "datp", "--auth=trust", "-E", "UTF8")
-        self.start()
-
-    def _pg(self, tool, *args):
-        command = [str(self.bin / tool), *map(str, args)]
-        if self.user:
-            command = ["runuser", "-u", self.user, "--", *command]
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
-
-    def start(self):
-        self._pg("pg_ctl", "-D", self.dir / "data", "-l", self.dir / "log", "-w", "-o",
-                 f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=300", "start")
-
-    def stop(self, mode="fast"):
-        self._pg("pg_ctl", "-D", self.dir / "data", "-m", mode, "-w", "stop")
-
-    @property
-    def url(self):
-        return f"postgresql://datp@127.0.0.1:{self.port}/postgres"
-
-    def close(self):
-        with contextlib.suppress(subprocess.SubprocessError, OSError):
-            self.stop("immediate")
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class RedisServer:

@@ -12,7 +12,7 @@ import traceback
 
 from tests.chaos import scenarios_faults as faults
 from tests.chaos import scenarios_load as load
-from tests.chaos.harness import PrivatePostgres
+from tests.machine import PrivatePostgres
 from tests.chaos.world import World, bounded
 
 SCENARIOS = [

@@ -8,9 +8,10 @@ import sys
 import threading
 import time
 
-from tests.chaos.harness import ROOT, free_port
+from tests.chaos.harness import ROOT
 from tests.chaos.report import Report, no_violations
 from tests.chaos.scenarios_faults import ALL_SUCCESS, _mix, _settle, _wait_running, database_restart
+from tests.machine import free_port
 
 
 def several_nodes(world, size):

@@ -5,7 +5,7 @@ import pytest
 
 from engine.runtime import faults
 from tests.chaos import scenarios_faults
-from tests.chaos.harness import pg_bin
+from tests.machine import pg_bin
 from tests.chaos.world import World, bounded
 
 pytestmark = pytest.mark.nodes

@@ -5,7 +5,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.chaos.harness import PrivatePostgres, RedisServer, System
+from tests.chaos.harness import RedisServer, System
+from tests.machine import PrivatePostgres
 
 
 class World:
