@@ -132,8 +132,14 @@ class Browser:
         if self._page is None:
             self._page = self.context.new_page()
             self._page.on("pageerror", lambda error: self.problems.append(f"JavaScript error: {error}"))
+            # A CSP violation ("Refused to execute inline script...") is reported as a console error.
+            self._page.on("console", self._check_console)
             self._page.on("response", self._check_response)
         return self._page
+
+    def _check_console(self, message):
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.problems.append(f"console error on {self._page.url}: {message.text}")
 
     def _check_response(self, response):
         if response.status >= 500:
