@@ -108,13 +108,21 @@ def world(harness, server):
 class Browser:
     """A page in a fresh browser context, with helpers to log in, go to a path and take screenshots."""
 
-    def __init__(self, chromium, server, world):
+    def __init__(self, chromium, server, world, problems=None):
         self.server = server
         self.world = world
-        self.problems = []
+        self.problems = [] if problems is None else problems
         self._chromium = chromium
         self._context = None
         self._page = None
+        self._others = []
+
+    def as_user(self, user):
+        """Another browser context, logged in as `user`, whose problems count as this one's."""
+        other = Browser(self._chromium, self.server, self.world, problems=self.problems)
+        other.log_in_as(user)
+        self._others.append(other)
+        return other
 
     @property
     def context(self):
@@ -179,6 +187,8 @@ class Browser:
         return path
 
     def close(self):
+        for other in self._others:
+            other.close()
         if self._context is not None:
             self._context.close()
 
