@@ -5,7 +5,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.conf import settings
+from django.urls import resolve
 from playwright.sync_api import expect
+
+from monitoring import urls as console_urls
 
 from engine.access import role_rank
 from tests.browser import hostile
@@ -64,6 +67,10 @@ def test_every_page_renders_hostile_input_inert_for_every_role_with_the_security
                 shown.setdefault(path, set()).add(held["shown"])
             if role == "viewer":
                 assert held["actions"] == 0, f"a viewer finds an action form on {path}"
+        export = session.page.request.get(
+            f"{browser.server.url}/mondat/pipelines/hostile/versions/{built.version}.json")
+        assert export.status == 200 and export.headers["content-type"] == "application/json", (role, export.status)
+        session.problems.extend(header_problems("export", export.headers))
     assert not dialogs
     quiet = {"/mondat/node-groups/", f"/mondat/owners/{owner}/secret/", "/mondat/pipelines/_load/",
              f"/mondat/transactions/{built.waiting}/status"}
@@ -97,6 +104,17 @@ def test_a_viewer_sees_no_action_and_an_operator_cannot_manage_keys(browser):
     page.goto(browser.server.url + "/mondat/owners/")
     expect(page.get_by_role("button", name="Create a key")).to_have_count(1)
     expect(page.get_by_role("button", name="Revoke")).to_have_count(1)
+    page.get_by_role("link", name="Reveal").click()  # htmx, under the CSP
+    expect(page.locator(".secret code.secret")).to_have_text(re.compile(r"^\S{20,}$"))
+    expect(page).to_have_url(re.compile(r"/mondat/owners/$"))
+
+
+def test_the_tables_name_every_console_url():
+    built = hostile.Hostile(failed="tx-a", waiting="tx-b", cancelled="tx-c", napping="tx-d", job=1, key=2,
+                            delivery="6f1c5d3e-8a9b-4c2d-9e0f-1a2b3c4d5e6f", version="v1")
+    paths = [path for path, _ in hostile.pages(built, "test")] + [path for path, _, _ in hostile.actions(built, "test")]
+    named = {resolve(path.partition("?")[0]).url_name for path in paths} | {"pipeline_export", "login", "logout"}
+    assert named == {pattern.name for pattern in console_urls.urlpatterns}
 
 
 def test_a_forged_post_below_the_role_gets_403_and_the_role_itself_may_act(browser):
