@@ -1,9 +1,10 @@
 """Every kind of response carries the security headers: console pages, the API (its early refusals too),
-the Django admin, /metrics and the static files WhiteNoise serves; a locked-out login answers 429."""
+the Django admin, /metrics and the static files WhiteNoise serves; the admin login is rate limited too."""
 import pytest
 from django.test import Client, override_settings
 
 from tests.headers import header_problems
+from tests.monitoring.conftest import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -27,3 +28,15 @@ def test_a_static_file_from_whitenoise_carries_them():
         response = Client().get("/static/monitoring/mondat.js")
         assert response.status_code == 200
         assert header_problems("static", {name.lower(): value for name, value in response.headers.items()}) == []
+
+
+def test_the_admin_login_goes_through_axes_and_locks_after_the_failure_limit(settings):
+    make_user("root", superuser=True)
+    client = Client()
+    assert client.post("/admin/login/", {"username": "root", "password": "pw-root"}).status_code == 302
+    client = Client()
+    answers = [client.post("/admin/login/", {"username": "root", "password": "wrong"}).status_code
+               for _ in range(settings.AXES_FAILURE_LIMIT)]
+    assert answers == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]
+    locked = client.post("/admin/login/", {"username": "root", "password": "pw-root"})
+    assert locked.status_code == 429 and b"Try again after" in locked.content
