@@ -57,12 +57,16 @@ def test_schema_is_served_as_yaml_by_default():
 
 
 @pytest.mark.django_db
-def test_swagger_ui_is_served_from_local_static_files():
+def test_swagger_ui_is_served_from_local_static_files_with_its_script_apart():
     response = APIClient().get("/api/docs/")
     assert response.status_code == 200
     page = response.content.decode()
-    assert "swagger-ui" in page and "/api/schema/" in page
+    assert "swagger-ui" in page and '<script src="/api/docs/?script="></script>' in page
+    assert "<script>" not in page and "<style>" not in page
     assert "cdn.jsdelivr.net" not in page and "unpkg.com" not in page
+    script = APIClient().get("/api/docs/?script=")
+    assert script.status_code == 200 and script["Content-Type"].startswith("application/javascript")
+    assert "/api/schema/" in script.content.decode()
 
 
 def test_schema_lists_every_route_of_the_api(document):

@@ -108,13 +108,21 @@ def world(harness, server):
 class Browser:
     """A page in a fresh browser context, with helpers to log in, go to a path and take screenshots."""
 
-    def __init__(self, chromium, server, world):
+    def __init__(self, chromium, server, world, problems=None):
         self.server = server
         self.world = world
-        self.problems = []
+        self.problems = [] if problems is None else problems
         self._chromium = chromium
         self._context = None
         self._page = None
+        self._others = []
+
+    def as_user(self, user):
+        """Another browser context, logged in as `user`, whose problems count as this one's."""
+        other = Browser(self._chromium, self.server, self.world, problems=self.problems)
+        other.log_in_as(user)
+        self._others.append(other)
+        return other
 
     @property
     def context(self):
@@ -132,8 +140,14 @@ class Browser:
         if self._page is None:
             self._page = self.context.new_page()
             self._page.on("pageerror", lambda error: self.problems.append(f"JavaScript error: {error}"))
+            # A CSP violation ("Refused to execute inline script...") is reported as a console error.
+            self._page.on("console", self._check_console)
             self._page.on("response", self._check_response)
         return self._page
+
+    def _check_console(self, message):
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.problems.append(f"console error on {self._page.url}: {message.text}")
 
     def _check_response(self, response):
         if response.status >= 500:
@@ -173,6 +187,8 @@ class Browser:
         return path
 
     def close(self):
+        for other in self._others:
+            other.close()
         if self._context is not None:
             self._context.close()
 
