@@ -4,11 +4,15 @@ callback or its transaction is final; DATP_CALLBACK_REQUIRES_KEY binds it to the
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
-from engine import tokens
+from engine import conf, tokens
 from engine.models import Callback, Transaction
 from engine.selectors import transaction_as_dict, transaction_get
 from engine.services.webhooks import webhooks_deliver_due
@@ -204,3 +208,13 @@ def test_with_callback_requires_key_the_owners_key_and_the_token_complete_it(req
 def test_without_callback_requires_key_a_wrong_key_is_ignored(anon, awaiting, harness):
     anon.credentials(HTTP_AUTHORIZATION="Bearer not-a-key")
     assert anon.get(tokens.url(harness.callback_token(awaiting))).status_code == 200
+
+
+@pytest.mark.parametrize("value, expected", [("true", "True"), ("0", "False"), (None, "False")])
+def test_callback_requires_key_is_read_from_the_environment_into_the_datp_settings(tmp_path, value, expected):
+    env = {**os.environ, "DATP_VAR_DIR": str(tmp_path), "DATP_CALLBACK_REQUIRES_KEY": value or ""}
+    code = "from datp_site import settings; print(settings.DATP['CALLBACK_REQUIRES_KEY'])"
+    found = subprocess.run([sys.executable, "-c", code], env=env, cwd=Path(__file__).parents[2],
+                           capture_output=True, text=True, check=True, timeout=60)
+    assert found.stdout.strip() == expected
+    assert conf.DEFAULTS["CALLBACK_REQUIRES_KEY"] is False
