@@ -218,3 +218,17 @@ def test_callback_requires_key_is_read_from_the_environment_into_the_datp_settin
                            capture_output=True, text=True, check=True, timeout=60)
     assert found.stdout.strip() == expected
     assert conf.DEFAULTS["CALLBACK_REQUIRES_KEY"] is False
+
+
+def test_the_shipped_example_partner_is_completed_as_the_readme_shows(api, anon, harness):
+    root = Path(__file__).parents[2]
+    harness.load(json.loads((root / "pipelines" / "example-partner.json").read_text()))
+    tx_id = start(api, "example-partner", data={})
+    harness.settle()
+    url = api.get(f"/api/v1/transactions/{tx_id}").json()["waiting"]["url"]
+    assert anon.post(url, {"status": "progress", "data": {"percent": 40}}, format="json").json()["action"] == "updated"
+    assert anon.post(url, {"status": "complete", "data": {"approved": True}}, format="json").json()["action"] == "woken"
+    result = harness.run(tx_id)
+    assert (result.status, result.output["approved"], result.output["percent"]) == ("success", True, 40)
+    late = anon.post(url, {"status": "progress"}, format="json")
+    assert (late.status_code, late.json()["code"]) == (409, "callback_final")
