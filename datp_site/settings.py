@@ -204,6 +204,8 @@ DATP = {
     "BULK_INLINE_MAX": int(os.environ.get("DATP_BULK_INLINE_MAX", "2000")),
     # False behind a pooler in transaction mode that does not track prepared statements (PostgreSQL).
     "PREPARED_STATEMENTS": env_bool("DATP_PREPARED_STATEMENTS", True),
+    # True: a callback token works only with an API key of the callback's owner (Authorization: Bearer).
+    "CALLBACK_REQUIRES_KEY": env_bool("DATP_CALLBACK_REQUIRES_KEY", False),
     "STANDBY_SECONDS": float(os.environ.get("DATP_STANDBY_SECONDS", "60")),
 }
 
@@ -237,6 +239,9 @@ if DATP["BROKER"] == "redis":
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"callback_tokens": {"()": "engine.logfilters.RedactCallbackTokens"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DATP_LOG_LEVEL", "INFO")},
+    # These log request paths, and a callback's path carries its token.
+    "loggers": {name: {"filters": ["callback_tokens"]} for name in ("django.request", "engine.api.exceptions")},
 }

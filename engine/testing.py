@@ -16,7 +16,7 @@ A `P30D` sleep costs milliseconds: when nothing is ready, the clock jumps to the
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from engine import clock, durations
+from engine import clock, durations, tokens
 from engine.models import NodeGroup, Sleeper, Switch
 from engine.runtime import executor
 from engine.selectors import journal_of, step_runs_of, transaction_get
@@ -163,7 +163,8 @@ class Harness:
         return switches.global_switch_set(owner=self.owner, name=name, value=value, actor=self.actor, reason=reason)
 
     def callback_token(self, tx_id, name="default"):
-        found = callbacks.callback_by_name(tx_id=tx_id, name=name)
+        """The plain token of a callback, as its owner reads it (None if there is none)."""
+        found = callbacks.callback_reveal(tx_id=tx_id, ref=tokens.marker(tx_id, name))
         return None if found is None else found["token"]
 
     def report_callback(self, tx_id, status, data=None, name="default"):

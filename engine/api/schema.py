@@ -34,6 +34,8 @@ WAITING = {**_object({
     "reason": {"type": "string", "enum": list(WaitReason.values)},
     "switch": NULL_STRING, "scope": NULL_STRING, "callback": NULL_STRING, "child_tx_id": NULL_STRING,
     "wake_at": NULL_STAMP, "timeout_at": NULL_STAMP, "since": NULL_STAMP, "step": NULL_STRING,
+    # The open callback's URL (its token): only for the owner, through the API.
+    "url": NULL_STRING,
 }), "nullable": True}
 
 TRANSACTION = _object({

@@ -95,7 +95,10 @@ class Sleeper(models.Model):
 class Callback(models.Model):
     tx = models.ForeignKey("engine.Transaction", on_delete=models.CASCADE, related_name="callbacks")
     name = models.CharField(max_length=64)
-    token = models.CharField(max_length=64, unique=True)
+    # The token is a credential: only its SHA-256 is stored; it is derived again from the salt under
+    # the server's secret (engine.tokens). An empty salt: a token from before hashing, not derivable.
+    token_hash = models.CharField(max_length=64, unique=True)
+    token_salt = models.CharField(max_length=32, blank=True, default="")
     status = models.CharField(max_length=20, choices=CallbackStatus.choices, default=CallbackStatus.CREATED)
     callback_data = models.JSONField(default=dict)
     data = models.JSONField(default=dict)

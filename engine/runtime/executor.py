@@ -26,12 +26,13 @@ def invoke(run):
         outcome = step_type().invoke(ctx)
     except LeaseLost:
         raise
-    except Exception as exc:  # a step's exception is data: recorded with its traceback
-        return Outcome("internal_error", f"{type(exc).__name__}: {exc}"), traceback.format_exc(), ctx.log.lines
+    except Exception as exc:  # a step's exception is data: recorded with its traceback (never a token)
+        note = ctx.scrub(f"{type(exc).__name__}: {exc}")
+        return Outcome("internal_error", note), ctx.scrub(traceback.format_exc()), ctx.log.lines
     if not isinstance(outcome, Outcome | Wait):
         note = f"Step {run.step_name!r} returned {type(outcome).__name__} instead of an outcome from ctx"
         return Outcome("internal_error", note), None, ctx.log.lines
-    return outcome, None, ctx.log.lines
+    return ctx.scrub_outcome(outcome), None, ctx.log.lines
 
 
 def run_claimed(run, *, watch=None, stop=None):

@@ -4,6 +4,7 @@ The core reads are here; each console area keeps its own module beside this one.
 from django.db import connection
 from django.db.models import Count, Q
 
+from engine import tokens
 from engine.errors import NotFound, TransactionNotFound
 from engine.models import (
     GlobalSwitch,
@@ -30,7 +31,9 @@ def iso(moment):
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def waiting_as_dict(sleeper):
+def waiting_as_dict(sleeper, *, callback_url=False):
+    """What a sleeping transaction waits on. With `callback_url` (the API, for the owner), the `url` of
+    the open callback it awaits, its token derived again; never in webhooks or the console."""
     if sleeper is None:
         return None
     return {
@@ -43,12 +46,20 @@ def waiting_as_dict(sleeper):
         "timeout_at": iso(sleeper.timeout_at),
         "since": iso(sleeper.since),
         "step": sleeper.step,
+        "url": _open_callback_url(sleeper.callback) if callback_url and sleeper.callback_id else None,
     }
 
 
-def transaction_as_dict(tx, *, payload=True, prefetched=None):
+def _open_callback_url(callback):
+    if callback.is_final:
+        return None
+    token = tokens.of_callback(callback)
+    return None if token is None else tokens.url(token)
+
+
+def transaction_as_dict(tx, *, payload=True, prefetched=None, callback_url=False):
     """The transaction object of api.md. `prefetched` is (sleeper or None, [Switch]) when the caller
-    already read them (a list page reads them for every row at once)."""
+    already read them (a list page reads them for every row at once); `callback_url`: see waiting_as_dict."""
     if prefetched is not None:
         sleeper, switch_rows = prefetched
     else:
@@ -68,7 +79,7 @@ def transaction_as_dict(tx, *, payload=True, prefetched=None):
         "node_group": tx.node_group_id,
         "status": tx.status,
         "note": tx.note,
-        "waiting": waiting_as_dict(sleeper),
+        "waiting": waiting_as_dict(sleeper, callback_url=callback_url),
         "switches": switches,
         "deadline_at": iso(tx.deadline_at),
         "cancel_requested": tx.cancel_requested,
@@ -225,7 +236,7 @@ def _finished_parts(queryset, *, limit, owner=None, owners=None, statuses=None, 
     return [queryset.filter(owner_id=name, status=status)[:limit] for name, status in pairs]
 
 
-def transactions_as_dicts(txs, *, payload=False):
+def transactions_as_dicts(txs, *, payload=False, callback_url=False):
     """Transaction objects for a page of rows, reading their sleepers and switches in two queries."""
     if not txs:
         return []
@@ -234,8 +245,8 @@ def transactions_as_dicts(txs, *, payload=False):
     switches = {tx.pk: [] for tx in txs}
     for row in Switch.objects.filter(tx_id__in=list(switches)):
         switches[row.tx_id].append(row)
-    return [transaction_as_dict(tx, payload=payload, prefetched=(sleepers.get(tx.pk), switches[tx.pk]))
-            for tx in txs]
+    return [transaction_as_dict(tx, payload=payload, prefetched=(sleepers.get(tx.pk), switches[tx.pk]),
+                                callback_url=callback_url) for tx in txs]
 
 
 # Global switches ---------------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 """Shared pieces of the services: ids, the journal, row locks, the lease fence, dispatch on commit."""
 import functools
-import secrets
 import uuid
 from dataclasses import dataclass
 
@@ -22,11 +21,6 @@ class Lease:
 
 def new_tx_id():
     return f"tx-{uuid.uuid4().hex}"
-
-
-def new_token():
-    """An unguessable, URL-safe token of 192 random bits."""
-    return secrets.token_urlsafe(24)
 
 
 def journal(tx_id, kind, actor, at, step=None, **data):

@@ -1,5 +1,6 @@
 """The context a step receives: its input and config, outcome builders, and the engine's public API."""
 import copy
+import dataclasses
 import logging
 from datetime import datetime, timedelta
 
@@ -13,12 +14,13 @@ logger = logging.getLogger("engine.steps")
 class StepLogger:
     """A logger whose lines are kept with the step run (and also go to Python logging)."""
 
-    def __init__(self, step_name):
+    def __init__(self, step_name, scrub=None):
         self.lines = []
         self._step_name = step_name
+        self._scrub = scrub or (lambda text: text)
 
     def _add(self, level, message, *args):
-        text = message % args if args else str(message)
+        text = self._scrub(message % args if args else str(message))
         self.lines.append({"at": clock.now().isoformat(), "level": level, "message": text})
         logger.log(getattr(logging, level.upper()), "[%s] %s", self._step_name, text)
 
@@ -33,6 +35,19 @@ class StepLogger:
 
     def error(self, message, *args):
         self._add("error", message, *args)
+
+
+def _replace(value, markers):
+    """`value` (JSON-like) with each token of `markers` replaced, wherever it occurs, by its marker."""
+    if isinstance(value, str):
+        for token, marker in markers.items():
+            value = value.replace(token, marker)
+        return value
+    if isinstance(value, dict):
+        return {_replace(key, markers): _replace(item, markers) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_replace(item, markers) for item in value]
+    return value
 
 
 def _as_time(value, start, field):
@@ -63,7 +78,27 @@ class StepContext:
         # Why this run follows a sleep: timer, switch, callback, child or wake_now (an operator's
         # "wake now"); None on a first run and on a run in the worker after a short sleep.
         self.wake_reason = run.wake_reason
-        self.log = StepLogger(run.step_name)
+        # The callback tokens handed to this run (token -> marker): scrubbed from all it writes.
+        self._tokens = {}
+        self.log = StepLogger(run.step_name, scrub=self.scrub)
+
+    def scrub(self, value):
+        """`value` with every callback token this run was handed replaced by its callback's marker."""
+        return _replace(value, self._tokens) if self._tokens else value
+
+    def scrub_outcome(self, outcome):
+        """The outcome as it may be recorded: no token in its note or output (the runtime calls this)."""
+        if not self._tokens:
+            return outcome
+        changes = {"note": self.scrub(outcome.note)}
+        if isinstance(outcome, Outcome):
+            changes["output"] = self.scrub(outcome.output)
+        return dataclasses.replace(outcome, **changes)
+
+    def _hand_out(self, callback):
+        if callback.get("token"):
+            self._tokens[callback["token"]] = callback["ref"]
+        return callback
 
     # Outcomes ------------------------------------------------------------------------------
 
@@ -161,35 +196,49 @@ class StepContext:
         from engine.services import switches
 
         return switches.switch_set(
-            tx_id=self.tx_id, name=name, value=value, actor=f"step:{self.step_name}",
-            channel="step", reason=reason, lease=self._run.lease,
+            tx_id=self.tx_id, name=name, value=self.scrub(value), actor=f"step:{self.step_name}",
+            channel="step", reason=self.scrub(reason), lease=self._run.lease,
         )
 
     def progress(self, report):
         from engine.services.transactions import transaction_progress
 
-        transaction_progress(tx_id=self.tx_id, report=report, lease=self._run.lease)
+        transaction_progress(tx_id=self.tx_id, report=self.scrub(report), lease=self._run.lease)
 
     def create_callback(self, name="default", callback_data=None, timeout=None):
+        """Create a callback; the reply has its `token` and `url` (to give a partner) and `ref`, the
+        marker to put in outputs instead: whatever this run writes has its token replaced by `ref`."""
         from engine.services import callbacks
 
         timeout_at = _as_time(timeout, clock.now(), "timeout") if timeout is not None else None
-        return callbacks.callback_create(
-            tx_id=self.tx_id, name=name, callback_data=callback_data or {}, timeout_at=timeout_at,
+        return self._hand_out(callbacks.callback_create(
+            tx_id=self.tx_id, name=name, callback_data=self.scrub(callback_data or {}), timeout_at=timeout_at,
             lease=self._run.lease, actor=f"step:{self.step_name}",
-        )
+        ))
 
     def get_callback(self, name="default"):
+        """The callback `name` of this transaction (its `ref`, status and data; not its token)."""
         from engine.services import callbacks
 
         return callbacks.callback_by_name(tx_id=self.tx_id, name=name)
 
-    def update_callback(self, token, status, data=None):
-        """Report to a callback; a step (unlike an outside reporter) may also force `timeout`."""
+    def reveal_callback(self, ref):
+        """{"token", "url"} of the callback `ref` names (a callback of this transaction or an ancestor),
+        to pass to a partner; None if there is none. Like create_callback's, it is scrubbed from writes."""
         from engine.services import callbacks
 
-        return callbacks.callback_update(token=token, status=status, data=data, actor=f"step:{self.step_name}",
-                                         allow_timeout=True)
+        found = callbacks.callback_reveal(tx_id=self.tx_id, ref=ref)
+        if found is not None:
+            self._hand_out({**found, "ref": ref})
+        return found
+
+    def update_callback(self, token, status, data=None):
+        """Report to a callback by its token, or by its `ref` (a callback of this transaction or an
+        ancestor); a step (unlike an outside reporter) may also force `timeout`."""
+        from engine.services import callbacks
+
+        return callbacks.callback_update(token=token, status=status, data=self.scrub(data),
+                                         actor=f"step:{self.step_name}", allow_timeout=True, within=self.tx_id)
 
     def start_child(self, pipeline, data, background=False, callback=None):
         """Start a child transaction of the same owner and return its id (idempotent on re-runs)."""
@@ -200,7 +249,7 @@ class StepContext:
         # wake-up or a lost worker) finds the child its earlier run started instead of a new one.
         key = f"{self.step_name}:{self._run.visit}:{self._children_started}"
         return child_start(
-            parent_id=self.tx_id, pipeline=pipeline, data=data, background=background,
+            parent_id=self.tx_id, pipeline=pipeline, data=self.scrub(data), background=background,
             callback=callback, key=key, lease=self._run.lease, actor=f"step:{self.step_name}",
         )
 

@@ -63,8 +63,8 @@ class CallbackAdmin(ByTransactionAdmin):
     ordering = ("-id",)
 
     def get_fields(self, request, obj=None):
-        # The token lets anyone report on the callback: it stays out of the admin.
-        return [name for name in super().get_fields(request, obj) if name != "token"]
+        # The salt and the server's secret give the token, a credential: they stay out of the admin.
+        return [name for name in super().get_fields(request, obj) if name not in ("token_hash", "token_salt")]
 
 
 @admin.register(CallbackUpdate)

@@ -4,8 +4,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engine.api import schema
+from engine.api.bodies import transaction_body
 from engine.api.inputs import Fields, json_body
-from engine.selectors import transaction_as_dict
 from engine.services import transactions
 
 REASON_MAX = 2000
@@ -23,4 +23,4 @@ class TransactionUpdateApi(APIView):
         fields.done()
         tx = transactions.transaction_set_deadline(tx_id=tx_id, deadline=deadline, owner=request.user.owner,
                                                    actor=request.user.actor, reason=reason)
-        return Response(transaction_as_dict(tx))
+        return Response(transaction_body(request, tx))

@@ -5,17 +5,12 @@ from rest_framework.views import APIView
 
 from engine import durations
 from engine.api import schema
+from engine.api.bodies import transaction_bodies, transaction_body
 from engine.api.inputs import wait_seconds
 from engine.api.pagination import decode_cursor, next_url, page_limit
 from engine.api.waiting import wait_until_finished
 from engine.errors import InvalidRequest
-from engine.selectors import (
-    iso,
-    transaction_as_dict,
-    transaction_get_by_external_id,
-    transaction_list,
-    transactions_as_dicts,
-)
+from engine.selectors import iso, transaction_get_by_external_id, transaction_list
 from engine.states import TxStatus, WaitReason
 
 TEXT_FILTERS = ("transaction_type", "external_id", "node_group", "switch", "parent_tx_id")
@@ -83,7 +78,7 @@ class TransactionListApi(APIView):
         page = rows[:limit]
         more = len(rows) > limit
         return Response({
-            "results": transactions_as_dicts(page, payload=payload),
+            "results": transaction_bodies(request, page, payload=payload),
             "next": next_url(request, [iso(page[-1].created_at), page[-1].pk]) if more else None,
         })
 
@@ -98,4 +93,4 @@ class TransactionByExternalIdApi(APIView):
         tx = transaction_get_by_external_id(owner=request.user.owner, external_id=external_id)
         if seconds and not tx.is_finished:
             tx = wait_until_finished(tx.pk, request.user.owner, seconds)
-        return Response(transaction_as_dict(tx))
+        return Response(transaction_body(request, tx))

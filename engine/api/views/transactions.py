@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engine.api import schema
+from engine.api.bodies import transaction_body
 from engine.api.inputs import Fields, json_body, wait_seconds
 from engine.api.pagination import decode_cursor, page_limit, paged
 from engine.api.waiting import wait_until_finished
@@ -13,7 +14,6 @@ from engine.selectors import (
     journal_page,
     step_run_as_dict,
     step_runs_page,
-    transaction_as_dict,
     transaction_get,
 )
 from engine.services import transactions
@@ -42,9 +42,9 @@ class TransactionStartApi(APIView):
         )
         if seconds:
             tx = wait_until_finished(tx.pk, owner, seconds)
-            body = transaction_as_dict(tx)
+            body = transaction_body(request, tx)
         else:  # a transaction just started has no sleeper and no switch yet: nothing more to read
-            body = transaction_as_dict(tx, prefetched=(None, []) if created else None)
+            body = transaction_body(request, tx, prefetched=(None, []) if created else None)
         if created:
             return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["links"]["self"]})
         return Response(body, headers={"Idempotent-Replayed": "true"})
@@ -59,7 +59,7 @@ class TransactionGetApi(APIView):
         tx = transaction_get(tx_id=tx_id, owner=request.user.owner)
         if seconds and not tx.is_finished:
             tx = wait_until_finished(tx.pk, request.user.owner, seconds)
-        return Response(transaction_as_dict(tx))
+        return Response(transaction_body(request, tx))
 
 
 class TransactionStepsApi(APIView):
@@ -103,7 +103,7 @@ class _ReasonActionApi(APIView):
         reason = _reason(fields)
         fields.done()
         tx = type(self).service(tx_id=tx_id, owner=request.user.owner, actor=request.user.actor, reason=reason)
-        return Response(transaction_as_dict(tx))
+        return Response(transaction_body(request, tx))
 
 
 class TransactionCancelApi(_ReasonActionApi):
@@ -130,4 +130,4 @@ class TransactionRetryApi(APIView):
         fields.done()
         tx = transactions.transaction_retry(tx_id=tx_id, owner=request.user.owner, actor=request.user.actor,
                                             reason=reason, deadline=deadline)
-        return Response(transaction_as_dict(tx))
+        return Response(transaction_body(request, tx))

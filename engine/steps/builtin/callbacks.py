@@ -11,7 +11,8 @@ FINAL_OUTCOMES = {"complete": "succeeded", "error": "failed", "cancel": "cancell
 
 @register
 class CreateCallback(Step):
-    """Create a callback (name, callback_data, timeout) and succeed; the output carries its token and URL."""
+    """Create a callback (name, callback_data, timeout) and succeed. The output names it; its token and
+    URL there are its marker (a credential flows on with no data: the owner reads the URL by the API)."""
 
     type_name = "util/callback"
     config_schema = {
@@ -28,13 +29,13 @@ class CreateCallback(Step):
         callback = ctx.create_callback(
             ctx.config.get("name", "default"), ctx.config.get("callback_data"), ctx.config.get("timeout")
         )
-        public = {"name": callback["name"], "token": callback["token"], "url": callback["url"]}
-        return ctx.succeeded(output={**ctx.input, "callback": public})
+        named = {"name": callback["name"], "token": callback["ref"], "url": callback["ref"]}
+        return ctx.succeeded(output={**ctx.input, "callback": named})
 
 
 @register
 class CallbackUpdate(Step):
-    """Report `status` (and `data`) to the callback whose token is at `token_field` of the input."""
+    """Report `status` (and `data`) to the callback whose token, or marker, is at `token_field` of the input."""
 
     type_name = "util/callback-update"
     config_schema = {
@@ -94,7 +95,7 @@ class Await(Step):
         timeout = ctx.config.get("timeout")
         if callback["status"] not in FINAL_OUTCOMES and timeout is not None and ctx.timeout_passed(timeout):
             try:
-                callback = ctx.update_callback(callback["token"], "timeout")["callback"]
+                callback = ctx.update_callback(callback["ref"], "timeout")["callback"]
             except CallbackFinal:
                 callback = ctx.get_callback(name)
         if callback["status"] in FINAL_OUTCOMES:

@@ -59,7 +59,8 @@ class ChildPipeline(Step):
 class Call(Step):
     """Start a child transaction of `transaction_type` with the input merged with `data`.
 
-    In the background it succeeds at once (with a callback, the child's end reports to it);
+    In the background it succeeds at once (with a callback, the child's input names it by its marker
+    and the child's end reports to it);
     in the foreground it waits like util/child-pipeline.
     """
 
@@ -88,6 +89,8 @@ class Call(Step):
             callback = ctx.get_callback(name)
             if callback is None:
                 return ctx.failed("Unknown callback")
-            data = deep_merge(data, {"callback": {"token": callback["token"], "url": callback["url"]}})
+            # The child reports through the marker (its util/callback-update resolves it); a step of
+            # the child that must give a partner the token asks ctx.reveal_callback for it.
+            data = deep_merge(data, {"callback": {"name": name, "token": callback["ref"], "url": callback["ref"]}})
         child_id = ctx.start_child(pipeline, data, background=True, callback=name)
         return ctx.succeeded(output={**ctx.input, "call": {"tx_id": child_id}})

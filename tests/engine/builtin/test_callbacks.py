@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from engine import tokens
 from engine.errors import CallbackFinal
 from engine.models import Callback, CallbackUpdate, JournalEntry, Sleeper
 from engine.services import waker
@@ -34,23 +35,22 @@ def start_awaiting(harness, data=None, **kwargs):
 # util/callback -------------------------------------------------------------------------------
 
 
-def test_callback_step_adds_name_token_and_url_to_the_input(harness):
+def test_callback_step_names_the_callback_and_puts_its_marker_where_the_token_was(harness):
     harness.load({"name": "p", "steps": [{"type": "util/callback", "config": {"name": "pay"}}]})
     result = harness.run(harness.start("p", {"a": 1}))
     assert result.status == "success"
-    callback = result.output["callback"]
-    assert set(callback) == {"name", "token", "url"}
-    assert result.output["a"] == 1
-    assert callback["name"] == "pay"
-    assert callback["url"].endswith(callback["token"])
-    assert Callback.objects.get(tx_id=result.tx.pk, name="pay").token == callback["token"]
+    ref = tokens.marker(result.tx.pk, "pay")
+    assert result.output == {"a": 1, "callback": {"name": "pay", "token": ref, "url": ref}}
+    token = harness.callback_token(result.tx.pk, "pay")
+    row = Callback.objects.get(tx_id=result.tx.pk, name="pay")
+    assert row.token_hash == tokens.digest(token) and token not in (row.token_hash, row.token_salt)
 
 
 def test_callback_tokens_are_url_safe_with_at_least_128_random_bits(harness):
     harness.load({"name": "p", "steps": [{"type": "util/callback"}]})
-    tokens = {harness.run(harness.start("p")).output["callback"]["token"] for _ in range(5)}
-    assert len(tokens) == 5
-    for token in tokens:
+    tokens_made = {harness.callback_token(harness.run(harness.start("p")).tx.pk) for _ in range(5)}
+    assert len(tokens_made) == 5
+    for token in tokens_made:
         assert URL_SAFE.match(token)
         assert len(token) * 6 >= 128
 

@@ -1,6 +1,7 @@
 """Child transactions: util/child-pipeline, util/call in the foreground, and the parent-child lifecycle."""
 import pytest
 
+from engine import tokens
 from engine.errors import UnknownTransactionType
 from engine.models import Callback, CallbackUpdate, NodeGroup, Transaction
 from engine.steps import Step, registry
@@ -209,7 +210,7 @@ def test_call_in_the_background_succeeds_at_once_with_the_childs_id(harness):
     assert (child.status, child.input) == ("sleeping", {"a": 1})
 
 
-def test_a_background_child_with_a_callback_carries_its_token_and_url(harness):
+def test_a_background_child_with_a_callback_carries_its_marker_not_its_token(harness):
     load_children(harness)
     harness.load({"name": "parent", "steps": [
         {"type": "util/callback", "config": {"name": "pay"}},
@@ -219,9 +220,9 @@ def test_a_background_child_with_a_callback_carries_its_token_and_url(harness):
     parent_id = harness.start("parent")
     harness.settle()
     [child] = children_of(parent_id)
-    token = harness.callback_token(parent_id, "pay")
-    carried = child.input["callback"]
-    assert (carried["token"], carried["url"]) == (token, f"/api/v1/callbacks/{token}")
+    ref = tokens.marker(parent_id, "pay")
+    assert child.input["callback"] == {"name": "pay", "token": ref, "url": ref}
+    assert harness.callback_token(parent_id, "pay") not in str(child.input)
     assert child.report_to_id == Callback.objects.get(tx_id=parent_id, name="pay").pk
 
 
