@@ -68,10 +68,10 @@ def wait_seconds(value, field="wait"):
     if value is None or value == "":
         return 0.0
     now = clock.now()
-    cap = durations.seconds(conf.get("MAX_WAIT"), now)
-    if not isinstance(value, str) or not durations.is_duration(value):
-        raise InvalidRequest(f"{field}: not an ISO 8601 duration.", fields={field: ["Not an ISO 8601 duration."]})
+    if not isinstance(value, str):
+        raise durations.field_error(field, durations.NOT_A_DURATION)
     try:
-        return min(durations.seconds(value, now), cap)
-    except durations.BadDuration:
-        return cap
+        length = durations.seconds(value, now)
+    except durations.BadDuration as exc:
+        raise durations.field_error(field, exc) from exc
+    return min(length, durations.seconds(conf.get("MAX_WAIT"), now))

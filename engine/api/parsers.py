@@ -18,8 +18,21 @@ class PayloadTooLarge(exceptions.APIException):
         self.extra = {"max_bytes": max_bytes}
 
 
+UNSTORABLE = "Must not hold NUL characters or lone surrogates."
+
+
 def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _storable(text):
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _unstorable(value):
@@ -32,14 +45,20 @@ def _unstorable(value):
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-        elif isinstance(item, str):
-            if "\x00" in item:
-                return True
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
+        elif isinstance(item, str) and not _storable(item):
+            return True
     return False
+
+
+def unstorable_fields(value):
+    """The fields of a body that hold a string no database can store (NUL, lone surrogates): each
+    top-level field by its name, and "body" for a bad field name or a body that is no object."""
+    if not isinstance(value, dict):
+        return ["body"] if _unstorable(value) else []
+    found = [name for name, item in value.items() if _storable(name) and _unstorable(item)]
+    if not all(map(_storable, value)):
+        found.append("body")
+    return found
 
 
 class JsonParser(BaseParser):
@@ -56,7 +75,8 @@ class JsonParser(BaseParser):
             value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
             raise exceptions.ParseError("The request body is not valid JSON.") from exc
-        if _unstorable(value):
+        bad = unstorable_fields(value)
+        if bad:
             raise InvalidRequest("A string holds a NUL character or a lone surrogate.",
-                                 fields={"body": ["Strings must not hold NUL characters or lone surrogates."]})
+                                 fields={name: [UNSTORABLE] for name in bad})
         return value
