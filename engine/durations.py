@@ -46,6 +46,8 @@ def _number(value):
 
 
 def _text(value):
+    if value.startswith("-P") and len(value) <= MAX_TEXT:
+        raise BadDuration(NEGATIVE)
     if len(value) > MAX_TEXT or not value.startswith("P"):
         raise BadDuration(NOT_A_DURATION)
     try:
@@ -131,6 +133,16 @@ def wait_seconds(value, start):
     if length > MAX_WAIT_SECONDS:
         raise BadDuration(f"Too long for a wait: at most {MAX_WAIT_SECONDS} seconds.")
     return length
+
+
+def seconds_value(value):
+    """Return `value`, a number of seconds for a wait or a lease (settings), or raise BadDuration:
+    a finite number from 0 to MAX_WAIT_SECONDS (not a string, not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadDuration("Not a number of seconds.")
+    if _number(value) > timedelta(seconds=MAX_WAIT_SECONDS):
+        raise BadDuration(f"Too long for a wait: at most {MAX_WAIT_SECONDS} seconds.")
+    return value
 
 
 def parse_timestamp(value, *, naive_is_utc=False):

@@ -23,7 +23,7 @@ BAD_CONFIGS = [
     ("util/sleep", {"duration": "PT1M", "until": "2030-01-01T00:00:00Z"}, "steps[0].config", "valid under each"),
     ("util/sleep", {}, "steps[0].config", "is not valid under any"),
     ("util/sleep", {"duration": "ten minutes"}, "steps[0].config.duration", NOT_A_DURATION),
-    ("util/sleep", {"duration": "-PT1M"}, "steps[0].config.duration", NOT_A_DURATION),
+    ("util/sleep", {"duration": "-PT1M"}, "steps[0].config.duration", "must not be negative"),
     ("util/sleep", {"until": "tomorrow"}, "steps[0].config.until", "not an ISO 8601 timestamp"),
     ("util/sleep", {"duration": "P1000000Y"}, "steps[0].config.duration", "too long: it would end after 9999"),
     ("util/sleep", {"duration": "P8000Y"}, "steps[0].config.duration", "too long: it would end after 9999"),
@@ -123,7 +123,7 @@ def test_durations_past_what_a_datetime_holds_are_refused_wherever_they_are(db):
     assert caught.value.errors == [
         "deadline: too long: it would end after 9999-12-31T00:00:00Z",
         "steps[0].retry.backoff: too long: it would end after 9999-12-31T00:00:00Z",
-        "steps[0].retry.max_backoff: not an ISO 8601 duration",
+        "steps[0].retry.max_backoff: a duration must not be negative",
     ]
     assert nothing_stored()
 
