@@ -45,10 +45,15 @@ def _number(value):
         raise BadDuration(TOO_LONG) from exc
 
 
+def _plain(value):
+    """A text short enough, of printable ASCII only (datetime and isodate take other digits and a NUL)."""
+    return len(value) <= MAX_TEXT and value.isascii() and value.isprintable()
+
+
 def _text(value):
-    if value.startswith("-P") and len(value) <= MAX_TEXT:
+    if value.startswith("-P") and _plain(value):
         raise BadDuration(NEGATIVE)
-    if len(value) > MAX_TEXT or not value.startswith("P"):
+    if not _plain(value) or not value.startswith("P"):
         raise BadDuration(NOT_A_DURATION)
     try:
         return isodate.parse_duration(value)
@@ -152,7 +157,7 @@ def parse_timestamp(value, *, naive_is_utc=False):
     """
     if isinstance(value, datetime):
         moment = value
-    elif isinstance(value, str) and len(value) <= MAX_TEXT:
+    elif isinstance(value, str) and _plain(value):
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as exc:

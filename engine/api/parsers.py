@@ -25,7 +25,8 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _storable(text):
+def storable(text):
+    """Tell whether a database can store `text` (no NUL character, no lone surrogate)."""
     if "\x00" in text:
         return False
     try:
@@ -45,7 +46,7 @@ def _unstorable(value):
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-        elif isinstance(item, str) and not _storable(item):
+        elif isinstance(item, str) and not storable(item):
             return True
     return False
 
@@ -55,8 +56,8 @@ def unstorable_fields(value):
     top-level field by its name, and "body" for a bad field name or a body that is no object."""
     if not isinstance(value, dict):
         return ["body"] if _unstorable(value) else []
-    found = [name for name, item in value.items() if _storable(name) and _unstorable(item)]
-    if not all(map(_storable, value)):
+    found = [name for name, item in value.items() if storable(name) and _unstorable(item)]
+    if not all(map(storable, value)):
         found.append("body")
     return found
 

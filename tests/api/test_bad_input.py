@@ -93,3 +93,25 @@ def test_a_nul_in_a_reason_of_an_action_is_reported_on_reason(api):
     response = raw_post(api, f"{TXS}/{tx_id}/cancel", json.dumps({"reason": "\x00"}))
     assert list(fields_of(response)) == ["reason"]
     assert Transaction.objects.get(pk=tx_id).status != "cancelled"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/transactions/tx-%00", "/api/v1/transactions/by-external-id/a%00b",
+                                  "/api/v1/transactions/x/switches/a%00"])
+def test_a_nul_in_the_path_names_nothing_that_exists(api, path):
+    response = api.get(path)
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("query, field", [("external_id=a%00b", "external_id"), ("status=queued%00", "status"),
+                                          ("a%00=1", "query"), ("wait=PT1S%00&limit=1", "wait")])
+def test_a_nul_in_the_query_string_is_invalid_request_on_that_parameter(api, query, field):
+    assert fields_of(api.get(f"{TXS}?{query}")) == {field: ["Must not hold NUL characters or lone surrogates."]}
+
+
+@pytest.mark.parametrize("limit", ["\u00b2", "9" * 5000, "0", "-1"])
+def test_a_limit_that_is_no_plain_positive_number_is_invalid_request_or_capped(api, limit):
+    response = api.get(TXS, {"limit": limit})
+    if limit == "9" * 5000:
+        assert response.status_code == 200
+    else:
+        assert list(fields_of(response)) == ["limit"]
