@@ -83,7 +83,7 @@ def parse_duration(value):
         raise BadDuration(NOT_A_DURATION)
     if isinstance(value, int | float):
         duration = _number(value)
-    elif isinstance(value, timedelta):
+    elif isinstance(value, timedelta | isodate.Duration):
         duration = value
     elif isinstance(value, str):
         duration = _text(value)
