@@ -115,3 +115,28 @@ def test_a_limit_that_is_no_plain_positive_number_is_invalid_request_or_capped(a
         assert response.status_code == 200
     else:
         assert list(fields_of(response)) == ["limit"]
+
+
+def nested(depth):
+    """Objects nested `depth` deep, counting the outermost."""
+    value = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"n": 1e400}, "Numbers must be finite."),
+    (nested(64), "Nested deeper than 64 arrays or objects."),
+    ([[]] * 2 + [nested(80)], "Nested deeper than 64 arrays or objects."),
+])
+def test_data_no_database_or_renderer_can_hold_is_invalid_request_on_data(api, data, message):
+    text = json.dumps({"transaction_type": "echo", "data": data}).replace("Infinity", "1e400")
+    assert fields_of(raw_post(api, TXS, text)) == {"data": [message]}
+    assert not Transaction.objects.exists()
+
+
+def test_data_nested_as_deep_as_allowed_is_stored_and_read_back(api):
+    data = nested(63)  # the body itself is the 64th
+    response = api.post(TXS, {"transaction_type": "echo", "data": data}, format="json")
+    assert response.status_code == 201 and response.json()["input"] == data
