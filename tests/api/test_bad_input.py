@@ -140,3 +140,11 @@ def test_data_nested_as_deep_as_allowed_is_stored_and_read_back(api):
     data = nested(63)  # the body itself is the 64th
     response = api.post(TXS, {"transaction_type": "echo", "data": data}, format="json")
     assert response.status_code == 201 and response.json()["input"] == data
+
+
+def test_a_post_to_an_unknown_api_url_from_a_browser_session_is_a_json_404(api):
+    from rest_framework.test import APIClient
+
+    browser = APIClient(enforce_csrf_checks=True)
+    response = browser.post("/api/v1/callbacks/", {"status": "cancel"}, format="json")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
