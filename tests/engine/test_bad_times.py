@@ -59,7 +59,8 @@ def test_a_retry_backoff_that_no_longer_fits_ends_the_transaction_instead_of_cra
 
     with Harness(start_at=datetime(2026, 1, 1, tzinfo=UTC)) as harness:
         harness.load({"name": "flaky", "steps": [
-            {"type": "test/bad-times-raise", "retry": {"max_attempts": 5, "backoff": "P7900Y", "max_backoff": "P7900Y"}},
+            {"type": "test/bad-times-raise",
+             "retry": {"max_attempts": 5, "backoff": "P7900Y", "max_backoff": "P7900Y"}},
         ]}, {"name": "echo", "steps": [{"type": "util/echo"}]})
         harness.clock.move_to(datetime(2500, 1, 1, tzinfo=UTC))
         tx_id = harness.start("flaky")

@@ -8,40 +8,21 @@ from hypothesis import strategies as st
 
 from engine import durations
 from engine.errors import InvalidRequest
+from tests import boundaries
 
 FAST = settings(max_examples=150, deadline=None, derandomize=True)
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
-# Numbers at and past every limit: 0, datetime's span in seconds, timedelta's, float's.
-BOUNDARY_NUMBERS = st.sampled_from([0, 1, 10 ** 9, 315_537_897_599, 86_399_999_999_999, 10 ** 18, 10 ** 30, 1e308,
-                                    -1, -0.0, float("inf"), float("-inf"), float("nan"), 2 ** 63, -(2 ** 63)])
-NUMBERS = st.one_of(BOUNDARY_NUMBERS, st.integers(), st.floats(), st.booleans())
-COMPONENT = st.one_of(st.integers(min_value=0, max_value=10 ** 25), st.sampled_from(["0.5", "1,5", "1e5", "-1", ""]))
-
-
-@st.composite
-def duration_texts(draw):
-    """ISO 8601 duration-like texts: every designator with numbers small, huge, fractional or signed."""
-    date = "".join(f"{draw(COMPONENT)}{unit}" for unit in "YMWD" if draw(st.booleans()))
-    time = "".join(f"{draw(COMPONENT)}{unit}" for unit in "HMS" if draw(st.booleans()))
-    text = draw(st.sampled_from(["P", "-P", "+P", "p", ""])) + date + ("T" + time if time or draw(st.booleans()) else "")
-    return text + draw(st.sampled_from(["", "", "\x00", " ", "Z", "\u0663"]))
-
-
-@st.composite
-def timestamp_texts(draw):
-    """ISO 8601 timestamps near datetime's ends, in any zone, with or without one, sometimes spoiled."""
-    moment = draw(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)))
-    zone = draw(st.sampled_from(["Z", "+00:00", "+23:59", "-23:59", "+14:00", "", "+24:00", "-00:30"]))
-    text = moment.isoformat() + zone
-    return draw(st.sampled_from([text, text + "\x00", text.replace("-", "\u2012", 1), "1" + text, text[:-1]]))
+NUMBERS = st.one_of(boundaries.numbers, st.sampled_from([float("inf"), float("-inf"), float("nan")]),
+                    st.integers(), st.floats(), st.booleans())
 
 
 ANYTHING = st.one_of(
-    NUMBERS, duration_texts(), timestamp_texts(), st.text(max_size=80), st.none(),
+    NUMBERS, boundaries.durations, boundaries.timestamps, boundaries.texts, st.text(max_size=80), st.none(),
     st.timedeltas(), st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=14)),
                                                              timezone(timedelta(hours=-14))])),
-    st.datetimes(), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.datetimes(), st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
 
 
