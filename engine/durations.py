@@ -184,7 +184,7 @@ def resolve_deadline(value, now, field="deadline"):
     if value is None:
         return None
     try:
-        if isinstance(value, str) and value.startswith("P"):
+        if isinstance(value, str) and value.startswith(("P", "-P")):
             return add(now, value)
         return parse_timestamp(value)
     except BadDuration as exc:

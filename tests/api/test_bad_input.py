@@ -48,6 +48,11 @@ def test_a_retry_with_a_bad_deadline_is_invalid_request_and_leaves_the_transacti
     assert Transaction.objects.get(pk=tx_id).status == "failed"
 
 
+def test_a_negative_deadline_says_so(api):
+    response = api.post(TXS, {"transaction_type": "echo", "deadline": "-P1D"}, format="json")
+    assert fields_of(response) == {"deadline": ["A duration must not be negative."]}
+
+
 def test_the_latest_deadline_the_engine_can_hold_is_accepted(api):
     response = api.post(TXS, {"transaction_type": "echo", "deadline": "9999-12-31T00:00:00Z"}, format="json")
     assert response.status_code == 201
