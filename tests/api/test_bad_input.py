@@ -153,3 +153,17 @@ def test_a_post_to_an_unknown_api_url_from_a_browser_session_is_a_json_404(api):
     browser = APIClient(enforce_csrf_checks=True)
     response = browser.post("/api/v1/callbacks/", {"status": "cancel"}, format="json")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("body, field", [
+    ('{"status": "progress", "data": {"at": "2026-01-01T00:00:00\\u0000Z"}}', "data"),
+    ('{"status": "progress\\u0000"}', "status"),
+    ('{"status": "progress", "data": {"n": 1e400}}', "data"),
+])
+def test_a_callback_body_no_database_can_hold_is_invalid_request_and_changes_nothing(anon, api, harness, body, field):
+    tx_id = start(api, "hooked")
+    harness.settle()
+    token = harness.callback_token(tx_id)
+    before = anon.get(f"/api/v1/callbacks/{token}").json()
+    assert list(fields_of(anon.post(f"/api/v1/callbacks/{token}", body, content_type="application/json"))) == [field]
+    assert anon.get(f"/api/v1/callbacks/{token}").json() == before
