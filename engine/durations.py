@@ -132,6 +132,15 @@ def seconds(value, start):
     return (add(start, value) - start).total_seconds()
 
 
+def capped_seconds(value, start, *, cap, field):
+    """Seconds of `value` from `start`, at most those of `cap` (a setting); InvalidRequest naming `field`."""
+    try:
+        length = seconds(value, start)
+    except BadDuration as exc:
+        raise field_error(field, exc) from exc
+    return min(length, seconds(cap, start))
+
+
 def wait_seconds(value, start):
     """Seconds for a wait Python can hand to a lock or a socket: `seconds()`, at most MAX_WAIT_SECONDS."""
     length = seconds(value, start)

@@ -70,8 +70,4 @@ def wait_seconds(value, field="wait"):
     now = clock.now()
     if not isinstance(value, str):
         raise durations.field_error(field, durations.NOT_A_DURATION)
-    try:
-        length = durations.seconds(value, now)
-    except durations.BadDuration as exc:
-        raise durations.field_error(field, exc) from exc
-    return min(length, durations.seconds(conf.get("MAX_WAIT"), now))
+    return durations.capped_seconds(value, now, cap=conf.get("MAX_WAIT"), field=field)
