@@ -1,7 +1,8 @@
 """ISO 8601 durations and timestamps: the one place that parses them and knows their bounds (what a
 `datetime`, and so every time column, can hold), and calendar arithmetic in UTC (isodate).
 
-Every function here raises `BadDuration` (whose text is the user's message) and nothing else."""
+Its parsers raise `BadDuration` (whose text is the user's message) and nothing else; `field_error` turns
+one into the `InvalidRequest` that names the field."""
 import math
 import threading
 from datetime import UTC, datetime, timedelta
@@ -35,7 +36,11 @@ class BadDuration(ValueError):
 
 
 def _number(value):
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int past what a float holds
+        finite = True
+    if not finite:
         raise BadDuration("A duration in seconds must be a finite number.")
     if value < 0:
         raise BadDuration(NEGATIVE)
