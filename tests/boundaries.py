@@ -1,9 +1,16 @@
 """Hypothesis strategies for values at and past the limits of the formats the API reads: durations,
 timestamps, ids, texts with NUL and other control characters, numbers, deep JSON. Shared by the property
 tests and the schema fuzzer (tests/api/test_fuzz.py)."""
+import os
 from datetime import datetime
 
 from hypothesis import strategies as st
+
+
+def budget(default):
+    """Examples per property: `default` in make test, DATP_FUZZ_EXAMPLES (500) in make fuzz."""
+    return max(default, int(os.environ.get("DATP_FUZZ_EXAMPLES", "0")))
+
 
 CONTROL = ["\x00", "\x01", "\x08", "\t", "\n", "\r", "\x1b", "\x1f", "\x7f", "\x85", "\u2028", "\ufeff", "\ud800"]
 

@@ -20,7 +20,7 @@ from engine.services import switches
 from engine.services.pipelines import pipeline_validate
 from tests import boundaries
 
-FAST = settings(max_examples=100, deadline=None, derandomize=True)
+FAST = settings(max_examples=boundaries.budget(50), deadline=None, derandomize=True)
 SMALL = 4096
 DEEP = b"[" * 2000 + b"]" * 2000  # within SMALL, past Python's recursion limit and MAX_DEPTH
 

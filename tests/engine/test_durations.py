@@ -10,7 +10,7 @@ from engine import durations
 from engine.errors import InvalidRequest
 from tests import boundaries
 
-FAST = settings(max_examples=150, deadline=None, derandomize=True)
+FAST = settings(max_examples=boundaries.budget(60), deadline=None, derandomize=True)
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 NUMBERS = st.one_of(boundaries.numbers, st.sampled_from([float("inf"), float("-inf"), float("nan")]),
