@@ -41,9 +41,11 @@ test-postgres: venv
 	@echo "== tests on PostgreSQL ($$DATABASE_URL) =="
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-# Schema-driven fuzzing of every API operation with a larger budget (make test runs a small one).
+# Schema-driven fuzzing of every API operation, with boundary values, and the input parsers' properties,
+# 500 examples each (make test runs a small budget).
 fuzz: venv
-	DATP_FUZZ_EXAMPLES=500 $(PY) -m pytest -q tests/api/test_fuzz.py
+	DATP_FUZZ_EXAMPLES=500 $(PY) -m pytest -q tests/api/test_fuzz.py tests/api/test_input_properties.py \
+	  tests/engine/test_durations.py
 
 # Switch wake-up and timer lateness against a real node (SQLite, or the PostgreSQL in DATABASE_URL).
 latency: venv

@@ -18,6 +18,16 @@ def env_bool(name, default):
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def env_seconds(name, default):
+    """A number of seconds from the environment; text that is no number stays text, for the system check
+    datp.E001 to name (rather than a ValueError at import)."""
+    value = os.environ.get(name, default)
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
 def env_list(name, default):
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -190,10 +200,10 @@ SPECTACULAR_SETTINGS = {
 
 # The engine's own settings: defaults live in engine/conf.py; these are the environment's overrides.
 DATP = {
-    "SHORT_SLEEP_SECONDS": float(os.environ.get("DATP_SHORT_SLEEP_SECONDS", "2")),
+    "SHORT_SLEEP_SECONDS": env_seconds("DATP_SHORT_SLEEP_SECONDS", "2"),
     "MAX_WAIT": os.environ.get("DATP_MAX_WAIT", "PT30S"),
     "MAX_PAYLOAD_BYTES": int(os.environ.get("DATP_MAX_PAYLOAD_BYTES", "1048576")),
-    "LEASE_SECONDS": float(os.environ.get("DATP_LEASE_SECONDS", "30")),
+    "LEASE_SECONDS": env_seconds("DATP_LEASE_SECONDS", "30"),
     "MAX_ATTEMPTS": int(os.environ.get("DATP_MAX_ATTEMPTS", "3")),
     "WEBHOOK_ALLOW_PRIVATE_NETWORKS": env_bool("DATP_WEBHOOK_ALLOW_PRIVATE_NETWORKS", False),
     "METRICS_PUBLIC": env_bool("DATP_METRICS_PUBLIC", True),
@@ -206,7 +216,7 @@ DATP = {
     "PREPARED_STATEMENTS": env_bool("DATP_PREPARED_STATEMENTS", True),
     # True: a callback token works only with an API key of the callback's owner (Authorization: Bearer).
     "CALLBACK_REQUIRES_KEY": env_bool("DATP_CALLBACK_REQUIRES_KEY", False),
-    "STANDBY_SECONDS": float(os.environ.get("DATP_STANDBY_SECONDS", "60")),
+    "STANDBY_SECONDS": env_seconds("DATP_STANDBY_SECONDS", "60"),
 }
 
 # django-q2 reads Q_CLUSTER when it is imported, so every node group's cluster is described here,

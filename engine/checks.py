@@ -1,8 +1,45 @@
 """System checks of the engine (ids datp.E0xx / datp.W0xx)."""
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError
 
+from engine import clock, conf, durations
 from engine.steps import registry
+
+SETTINGS_TAG = "datp_settings"
+
+
+def _time_setting_problem(name, value):
+    """Why the DATP setting `name` holds no time the engine can use, or None."""
+    try:
+        if name in conf.SECONDS_SETTINGS:
+            durations.seconds_value(value)
+            if name in conf.POSITIVE_SETTINGS and value <= 0:
+                return "Must be more than 0 seconds."
+        elif name == "RETENTION":
+            if value != "":
+                durations.before(clock.now(), value)
+        else:
+            durations.wait_seconds(value, clock.now())
+    except durations.BadDuration as exc:
+        return str(exc)
+    return None
+
+
+@register(SETTINGS_TAG)
+def time_settings(app_configs=None, **kwargs):
+    """datp.E001: a DATP setting that is a time holds garbage, a negative time, or more than a datetime
+    (or a wait) can hold. Named both as the DATP key and as its environment variable."""
+    problems = []
+    for name in (*conf.SECONDS_SETTINGS, *conf.DURATION_SETTINGS):
+        value = conf.get(name)
+        problem = _time_setting_problem(name, value)
+        if problem:
+            problems.append(Error(
+                f"DATP_{name} (DATP[{name!r}]) = {value!r}: {problem}",
+                hint="Seconds as a number" if name in conf.SECONDS_SETTINGS else "An ISO 8601 duration such as PT30S",
+                id="datp.E001",
+            ))
+    return problems
 
 
 @register(Tags.database)
@@ -35,3 +72,13 @@ def missing_step_types(app_configs=None, databases=None, **kwargs):
                 )
     return problems
 
+
+
+def refuse_bad_settings():
+    """Stop a server started without manage.py (gunicorn's WSGI entry) on datp.E001, as commands stop."""
+    from django.core.checks import run_checks
+    from django.core.management.base import SystemCheckError
+
+    errors = [error for error in run_checks(tags=[SETTINGS_TAG]) if error.is_serious()]
+    if errors:
+        raise SystemCheckError("\n".join(str(error) for error in errors))

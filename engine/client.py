@@ -37,7 +37,7 @@ def get(*, owner, tx_id):
 def wait(*, owner, tx_id, timeout="PT30S", poll_seconds=0.1):
     """Return the transaction once it has finished, or as it is when `timeout` (capped by DATP_MAX_WAIT) passes."""
     start_at = clock.now()
-    limit = min(durations.seconds(timeout, start_at), durations.seconds(conf.get("MAX_WAIT"), start_at))
+    limit = durations.capped_seconds(timeout, start_at, cap=conf.get("MAX_WAIT"), field="timeout")
     deadline = time.monotonic() + limit
     while True:
         tx = transaction_get(tx_id=tx_id, owner=owner)

@@ -29,6 +29,13 @@ DEFAULTS = {
     "CALLBACK_REQUIRES_KEY": False,
 }
 
+# The settings that are times, checked at start-up (engine.checks): numbers of seconds, ISO 8601 durations.
+SECONDS_SETTINGS = ("SHORT_SLEEP_SECONDS", "LEASE_SECONDS", "WEBHOOK_TIMEOUT_SECONDS", "SWITCH_FALLBACK_SECONDS",
+                    "DEFAULT_RETRY_LATER_SECONDS", "DRAIN_SECONDS", "STANDBY_SECONDS", "NODE_GRACE_SECONDS",
+                    "NODE_GONE_SECONDS", "FROZEN_CLUSTER_SECONDS")
+POSITIVE_SETTINGS = ("LEASE_SECONDS", "WEBHOOK_TIMEOUT_SECONDS", "DRAIN_SECONDS")
+DURATION_SETTINGS = ("MAX_WAIT", "RETENTION")  # RETENTION may be "" (keep everything)
+
 
 def get(name):
     """Return the DATP setting `name`, or its default."""

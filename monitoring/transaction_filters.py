@@ -4,7 +4,6 @@ Shared by the list and the bulk pages, so that a bulk link carries exactly the l
 `status` (repeated or comma-separated), `transaction_type`, `owner`, `external_id`, `node_group`,
 `waiting_reason`, `switch`, `created_after`, `created_before` (ISO 8601; without a zone: UTC).
 """
-from datetime import UTC, datetime
 
 from django import forms
 
@@ -41,13 +40,10 @@ class TimestampField(forms.CharField):
         value = super().to_python(value)
         if not value:
             return None
-        if len(value) > 40:
-            raise forms.ValidationError("Not an ISO 8601 date and time.")
         try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise forms.ValidationError("Not an ISO 8601 date and time.") from exc
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+            return durations.parse_timestamp(value, naive_is_utc=True)
+        except durations.BadDuration as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
 
 class TransactionFilterForm(forms.Form):

@@ -7,6 +7,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -113,6 +114,7 @@ def exception_response(request, exc):
     return error_response(code, message, http_status, extra, headers)
 
 
+@csrf_exempt  # a POST to an unknown URL is a JSON 404, not Django's HTML CSRF page
 def route_not_found(request, *args, **kwargs):
     """The view behind every unknown URL under /api/."""
     return error_response("not_found", "No such API endpoint.", 404)

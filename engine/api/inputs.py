@@ -68,10 +68,6 @@ def wait_seconds(value, field="wait"):
     if value is None or value == "":
         return 0.0
     now = clock.now()
-    cap = durations.seconds(conf.get("MAX_WAIT"), now)
-    if not isinstance(value, str) or not durations.is_duration(value):
-        raise InvalidRequest(f"{field}: not an ISO 8601 duration.", fields={field: ["Not an ISO 8601 duration."]})
-    try:
-        return min(durations.seconds(value, now), cap)
-    except durations.BadDuration:
-        return cap
+    if not isinstance(value, str):
+        raise durations.field_error(field, durations.NOT_A_DURATION)
+    return durations.capped_seconds(value, now, cap=conf.get("MAX_WAIT"), field=field)

@@ -12,9 +12,10 @@ def page_limit(request):
     raw = request.query_params.get("limit")
     if raw in (None, ""):
         return DEFAULT_LIMIT
-    if not raw.isdigit() or int(raw) < 1:
+    digits = raw.lstrip("0")
+    if not (raw.isascii() and raw.isdigit()) or not digits:  # ASCII: "²" is a digit that int() refuses
         raise InvalidRequest("limit: a positive integer.", fields={"limit": ["Must be a positive integer."]})
-    return min(int(raw), MAX_LIMIT)
+    return MAX_LIMIT if len(digits) > 6 else min(int(digits), MAX_LIMIT)  # int() refuses 4,300 digits
 
 
 def encode_cursor(values):

@@ -22,20 +22,41 @@ RETRY_FIELDS = {"max_attempts", "backoff", "max_backoff"}
 _format_checker = jsonschema.FormatChecker()
 
 
+def _problem(exc):
+    """A BadDuration's message in the style of pipeline errors ("steps[2].config.seconds: too long: ...")."""
+    text = str(exc).rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
+def _duration_problem(value):
+    """Why `value` is no duration a pipeline may hold (measured from now), or None."""
+    try:
+        durations.add(clock.now(), value if isinstance(value, str) else None)
+    except durations.BadDuration as exc:
+        return _problem(exc)
+    return None
+
+
+def _timestamp_problem(value):
+    try:
+        durations.parse_timestamp(value)
+    except durations.BadDuration as exc:
+        return _problem(exc)
+    return None
+
+
+# Formats checked by the one parser of durations and times; their messages replace jsonschema's.
+FORMAT_PROBLEMS = {"duration": _duration_problem, "date-time": _timestamp_problem}
+
+
 @_format_checker.checks("duration", raises=())
 def _is_duration(value):
-    return not isinstance(value, str) or durations.is_duration(value)
+    return not isinstance(value, str) or _duration_problem(value) is None
 
 
 @_format_checker.checks("date-time", raises=())
 def _is_timestamp(value):
-    if not isinstance(value, str):
-        return True
-    try:
-        durations.parse_timestamp(value)
-    except durations.BadDuration:
-        return False
-    return True
+    return not isinstance(value, str) or _timestamp_problem(value) is None
 
 
 def _path(parts):
@@ -50,15 +71,16 @@ def _schema_errors(schema, config, prefix):
     errors = []
     for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
         where = _path([*prefix, *error.absolute_path])
-        message = "not an ISO 8601 duration" if error.validator == "format" and error.validator_value == "duration" \
-            else error.message
+        problem = FORMAT_PROBLEMS.get(error.validator_value) if error.validator == "format" else None
+        message = problem(error.instance) if problem else error.message
         errors.append(f"{where}: {message}")
     return errors
 
 
 def _check_duration(value, where, errors):
-    if not isinstance(value, str) or not durations.is_duration(value):
-        errors.append(f"{where}: not an ISO 8601 duration")
+    problem = _duration_problem(value)
+    if problem:
+        errors.append(f"{where}: {problem}")
 
 
 def _check_steps(steps, errors):

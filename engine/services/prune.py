@@ -15,9 +15,9 @@ def transactions_prune(*, older_than, batch=500):
     """
     now = clock.now()
     try:
-        cutoff = now - (durations.add(now, older_than) - now)
+        cutoff = durations.before(now, older_than)
     except durations.BadDuration as exc:
-        raise InvalidRequest(f"older_than: {exc}", fields={"older_than": [str(exc)]}) from exc
+        raise durations.field_error("older_than", exc) from exc
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise InvalidRequest("batch: must be a whole number >= 1", fields={"batch": ["Must be >= 1."]})
     deleted = 0

@@ -3,7 +3,6 @@
 Called by the checkpoint with the transaction locked and the lease verified.
 """
 from dataclasses import replace
-from datetime import timedelta
 
 from engine import conf, durations
 from engine.models import Callback, GlobalSwitch, NodeGroup, Sleeper, Switch, Transaction
@@ -160,7 +159,11 @@ def retry_policy_wait(run, *, now, raised):
         return None
     if run.retry_count + 1 >= int(policy.get("max_attempts", 3)):
         return None
-    backoff = durations.seconds(policy.get("backoff", "PT1S"), now)
-    ceiling = durations.seconds(policy.get("max_backoff", "PT5M"), now)
-    delay = min(backoff * (2 ** run.retry_count), ceiling)
-    return Wait(wake_at=now + timedelta(seconds=delay), note=f"retry policy: again in {delay:g} s")
+    try:
+        backoff = durations.seconds(policy.get("backoff", "PT1S"), now)
+        ceiling = durations.seconds(policy.get("max_backoff", "PT5M"), now)
+        delay = min(backoff * (2 ** run.retry_count), ceiling)
+        wake_at = durations.add(now, delay)
+    except durations.BadDuration:  # checked when loaded, but from a "now" that has since moved on
+        return None
+    return Wait(wake_at=wake_at, note=f"retry policy: again in {delay:g} s")

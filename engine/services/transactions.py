@@ -82,7 +82,10 @@ def transaction_start(*, owner, transaction_type, data=None, metadata=None, exte
     definition = definition_of(version_id)  # versions are immutable: read once per process
     deadline_at = durations.resolve_deadline(deadline, now)
     if deadline_at is None and definition.get("deadline"):
-        deadline_at = durations.add(now, definition["deadline"])
+        try:
+            deadline_at = durations.add(now, definition["deadline"])
+        except durations.BadDuration as exc:  # the pipeline's own deadline, from a later "now"
+            raise durations.field_error("deadline", f"The pipeline's deadline: {exc}") from exc
     if external_id is not None:
         existing = Transaction.objects.filter(owner_id=owner, external_id=external_id).first()
         if existing is not None:
@@ -176,11 +179,11 @@ def transaction_wake(*, tx_id, actor, reason="", owner=None):
 def transaction_retry(*, tx_id, actor, reason="", deadline=None, owner=None):
     """Run a failed, aborted, timed-out or internal-error transaction again from the step that ended it."""
     now = clock.now()
+    new_deadline = durations.resolve_deadline(deadline, now)
     with transaction.atomic():
         tx = lock_tx(tx_id, owner=owner)
         if tx.status not in TX_RETRYABLE:
             raise NotRetryable(f"A {tx.status} transaction cannot be retried.")
-        new_deadline = durations.resolve_deadline(deadline, now)
         if new_deadline is not None:
             tx.deadline_at = new_deadline
         elif tx.deadline_at is not None and tx.deadline_at <= now:
@@ -202,12 +205,13 @@ def transaction_retry(*, tx_id, actor, reason="", deadline=None, owner=None):
 def transaction_set_deadline(*, tx_id, deadline, actor, reason="", owner=None):
     """Move (or clear, with None) the deadline of an unfinished transaction."""
     now = clock.now()
+    deadline_at = durations.resolve_deadline(deadline, now)
     with transaction.atomic():
         tx = lock_tx(tx_id, owner=owner)
         if is_terminal(tx.status):
             raise TransactionFinished("The deadline of a finished transaction cannot move.")
         previous = tx.deadline_at
-        tx.deadline_at = durations.resolve_deadline(deadline, now)
+        tx.deadline_at = deadline_at
         tx.updated_at = now
         tx.save(update_fields=["deadline_at", "updated_at"])
         journal(tx.pk, "deadline", actor, now, step=tx.step_name, reason=reason,

@@ -56,7 +56,7 @@ def _as_time(value, start, field):
             return durations.parse_timestamp(value)
         return durations.add(start, value)
     except durations.BadDuration as exc:
-        raise InvalidRequest(f"{field}: {exc}", fields={field: [str(exc)]}) from exc
+        raise durations.field_error(field, exc) from exc
 
 
 class StepContext:

@@ -1,7 +1,7 @@
 """MONDAT's Webhooks page: deliveries dead first, filter by status, keyset paging; re-send one or every
 dead delivery of the user's owners (operator and above)."""
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC
 
 from django.contrib import messages
 from django.http import Http404
@@ -9,6 +9,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.generic import TemplateView
 
+from engine import durations
 from engine.errors import NotFound
 from engine.selectors.webhooks import (
     STATUS_ORDER,
@@ -33,12 +34,10 @@ def decode_cursor(text):
     """(status, created_at, delivery_id) from a cursor, or None if it is not one."""
     try:
         status, created_at, delivery_id = text.split("~")
-        cursor = (status, datetime.fromisoformat(created_at), uuid.UUID(delivery_id))
-    except ValueError:
+        cursor = (status, durations.parse_timestamp(created_at), uuid.UUID(delivery_id))
+    except ValueError:  # BadDuration too: no zone, or past what a datetime holds
         return None
-    if status not in STATUSES or cursor[1].tzinfo is None:
-        return None
-    return cursor
+    return cursor if status in STATUSES else None
 
 
 def _list_url(status):

@@ -1,8 +1,13 @@
 """Schema-driven fuzzing: every operation of /api/schema/, with generated input, never answers 5xx
 and always answers as the document says (status code and body).
 
+The schema only gives types, so half the cases have some of their body fields, query parameters and path
+parameters replaced by boundary values of their format (tests/boundaries.py): huge, negative and garbled
+durations, far dates, ids at and past their limits, NUL and other control characters, deep JSON.
+
 The budget per operation is DATP_FUZZ_EXAMPLES (default 10); `make fuzz` runs 500.
 """
+import json
 import os
 
 import pytest
@@ -10,10 +15,12 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
 
 from datp_site.wsgi import application
 from engine.services.owners import api_key_create
+from tests import boundaries
 from tests.api.conftest import PIPELINES
 
 EXAMPLES = int(os.environ.get("DATP_FUZZ_EXAMPLES", "10"))
@@ -22,6 +29,47 @@ CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforman
 
 # Serving the document needs no key and no database, so it is loaded once, at collection.
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+
+# The boundary values of each field or parameter, by name; any other gets texts at the edges.
+BOUNDARIES = {
+    "deadline": st.one_of(boundaries.durations, boundaries.timestamps), "wait": boundaries.durations,
+    "created_after": boundaries.timestamps, "created_before": boundaries.timestamps,
+    "limit": st.one_of(boundaries.numbers, boundaries.ids), "max_concurrency": boundaries.numbers,
+    "data": boundaries.json_values, "metadata": boundaries.json_values, "value": boundaries.json_values,
+    "steps": boundaries.json_values,
+}
+
+
+def _boundary(name, in_url):
+    found = BOUNDARIES.get(name, boundaries.texts)
+    if in_url:  # a URL carries text: numbers as their text, nothing a URL cannot encode
+        found = found.map(lambda value: value if isinstance(value, str) else json.dumps(value)).filter(
+            boundaries.in_a_url)
+    return found
+
+
+def _with_boundaries(values, in_url=False):
+    """The generated `values` as they are, or with some of them replaced by boundary values."""
+    if not isinstance(values, dict) or not values:
+        return st.just(values)
+    replaced = st.lists(st.sampled_from(sorted(values)), min_size=1, unique=True).flatmap(
+        lambda names: st.fixed_dictionaries({name: _boundary(name, in_url) for name in names}))
+    return st.one_of(st.just(values), replaced.map(lambda new: {**values, **new}))
+
+
+@schema.hook
+def flatmap_body(context, body):
+    return _with_boundaries(body)
+
+
+@schema.hook
+def flatmap_query(context, query):
+    return _with_boundaries(query, in_url=True)
+
+
+@schema.hook
+def flatmap_path_parameters(context, path_parameters):
+    return _with_boundaries(path_parameters, in_url=True)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from django.db import transaction
 
 from engine import client
-from engine.errors import DatpError
+from engine.errors import DatpError, InvalidRequest
 from engine.services.owners import owner_ensure
 from engine.signals import transaction_finished
 
@@ -103,6 +103,14 @@ class FakeTime:
         self.sleeps += 1
         if self.on_sleep is not None:
             self.on_sleep()
+
+
+@pytest.mark.parametrize("timeout", ["P1000000Y", "-PT1S", "soon", None])
+def test_wait_with_a_timeout_no_datetime_holds_is_invalid_request_on_timeout(h, timeout):
+    tx_id = client.start(owner="test", transaction_type="fails")["tx_id"]
+    with pytest.raises(InvalidRequest) as caught:
+        client.wait(owner="test", tx_id=tx_id, timeout=timeout)
+    assert list(caught.value.extra["fields"]) == ["timeout"]
 
 
 def test_wait_polls_until_the_transaction_finishes(h, monkeypatch):

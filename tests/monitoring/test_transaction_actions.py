@@ -122,6 +122,24 @@ def test_moving_and_clearing_the_deadline_journal_the_user(world, operator, wait
     assert last_entry(waiting, "deadline").data["reason"] == "no limit"
 
 
+@pytest.mark.parametrize("deadline", ["P1000000Y", "-P1D", "P1.5Y", "9999-12-31T23:00:00-05:00", "next week"])
+def test_moving_the_deadline_to_one_no_datetime_holds_shows_the_error_and_changes_nothing(world, operator, waiting,
+                                                                                        deadline):
+    act(operator, waiting, "deadline", deadline="P1D", op="move")
+    before = Transaction.objects.get(pk=waiting).deadline_at
+    response = act(operator, waiting, "deadline", deadline=deadline, op="move")
+    assert response.status_code == 302
+    assert flashed(response)[-1].startswith("deadline: ")
+    assert Transaction.objects.get(pk=waiting).deadline_at == before
+    assert JournalEntry.objects.filter(tx_id=waiting, kind="deadline").count() == 1
+
+
+def test_retry_with_a_deadline_past_year_9999_shows_the_error_and_changes_nothing(world, operator, failed):
+    response = act(operator, failed, "retry", deadline="P1000000Y")
+    assert status(failed) == "failed"
+    assert "Too long" in flashed(response)[0]
+
+
 def test_moving_the_deadline_without_one_changes_nothing(world, operator, waiting):
     response = act(operator, waiting, "deadline", op="move", deadline="")
     assert "Give a deadline" in flashed(response)[0]

@@ -88,6 +88,14 @@ def test_invalid_filters_list_nothing_and_say_why(viewer, mixed):
     assert viewer.get(LIST, {"cursor": "not-a-cursor"}).status_code == 400
 
 
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00", "10000-01-01",
+                                    "2026-01-01T00:00:00\x00", "9" * 500])
+def test_a_created_filter_no_datetime_holds_is_a_form_error_not_a_500(viewer, mixed, moment):
+    response = viewer.get(LIST, {"created_before": moment})
+    assert response.status_code == 400
+    assert set(response.context["form"].errors) == {"created_before"}
+
+
 def test_pages_follow_each_other_without_duplicates_or_gaps(world, viewer):
     started = []
     for index in range(7):

@@ -1,11 +1,14 @@
 """Built-ins that wait: sleep, delay, wait-switch (alias util/wait)."""
 import random
 
-from engine.durations import is_duration, parse_timestamp
+from engine.durations import MAX_WAIT_SECONDS, is_duration, parse_timestamp
+from engine.errors import InvalidRequest
 from engine.steps import Step, register
 from engine.util import get_path
 
 DURATION = {"type": "string", "format": "duration"}
+# A delay is a timer: at most the longest wait the engine hands to Python (durations.MAX_WAIT_SECONDS).
+MILLISECONDS = {"type": "integer", "minimum": 0, "maximum": MAX_WAIT_SECONDS * 1000}
 
 
 @register
@@ -39,7 +42,10 @@ class Sleep(Step):
                     return ctx.failed(f"No duration at {field}")
                 if not is_duration(duration):
                     return ctx.failed(f"Not an ISO 8601 duration at {field}: {duration!r}")
-            wake_at = ctx.timeout_at(duration)
+            try:
+                wake_at = ctx.timeout_at(duration)
+            except InvalidRequest as exc:  # from the input: longer than a datetime can hold from now
+                return ctx.failed(f"{exc.message} ({duration!r})")
         if ctx.now() >= wake_at or ctx.wake_reason == "wake_now":
             return ctx.succeeded()
         return ctx.wait(until=wake_at, note="sleeping")
@@ -52,7 +58,7 @@ class Delay(Step):
     type_name = "util/delay"
     config_schema = {
         "type": "object",
-        "properties": {"min_ms": {"type": "integer", "minimum": 0}, "max_ms": {"type": "integer", "minimum": 0}},
+        "properties": {"min_ms": MILLISECONDS, "max_ms": MILLISECONDS},
         "additionalProperties": False,
     }
 
@@ -65,7 +71,10 @@ class Delay(Step):
             high = max(low, ctx.config.get("max_ms", 10000))
             # Seeded by the visit, so every run of this visit picks the same delay.
             delay_ms = random.Random(f"{ctx.tx_id}:{ctx.visit_started_at.isoformat()}").uniform(low, high)
-        wake_at = ctx.timeout_at(delay_ms / 1000.0)
+        try:
+            wake_at = ctx.timeout_at(delay_ms / 1000.0)
+        except InvalidRequest as exc:  # the input's delay: longer than a datetime can hold from now
+            return ctx.failed(f"delay: {exc.message}")
         if ctx.now() >= wake_at or ctx.wake_reason == "wake_now":
             return ctx.succeeded()
         return ctx.wait(until=wake_at, note="delay")

@@ -23,11 +23,18 @@ BAD_CONFIGS = [
     ("util/sleep", {"duration": "PT1M", "until": "2030-01-01T00:00:00Z"}, "steps[0].config", "valid under each"),
     ("util/sleep", {}, "steps[0].config", "is not valid under any"),
     ("util/sleep", {"duration": "ten minutes"}, "steps[0].config.duration", NOT_A_DURATION),
-    ("util/sleep", {"duration": "-PT1M"}, "steps[0].config.duration", NOT_A_DURATION),
-    ("util/sleep", {"until": "tomorrow"}, "steps[0].config.until", "is not a 'date-time'"),
+    ("util/sleep", {"duration": "-PT1M"}, "steps[0].config.duration", "must not be negative"),
+    ("util/sleep", {"until": "tomorrow"}, "steps[0].config.until", "not an ISO 8601 timestamp"),
+    ("util/sleep", {"duration": "P1000000Y"}, "steps[0].config.duration", "too long: it would end after 9999"),
+    ("util/sleep", {"duration": "P8000Y"}, "steps[0].config.duration", "too long: it would end after 9999"),
+    ("util/sleep", {"duration": "P1.5Y"}, "steps[0].config.duration", "whole numbers"),
+    ("util/sleep", {"until": "9999-12-31T23:00:00-05:00"}, "steps[0].config.until", "too far in the future"),
+    ("util/sleep", {"until": "0001-01-01T00:00:00+01:00"}, "steps[0].config.until", "too far in the past"),
+    ("util/sleep", {"until": "2030-01-01T00:00:00"}, "steps[0].config.until", "needs a time zone"),
     ("util/sleep", {"duration": 60}, "steps[0].config.duration", "is not of type 'string'"),
     ("util/delay", {"min_ms": "500"}, "steps[0].config.min_ms", "is not of type 'integer'"),
     ("util/delay", {"max_ms": -1}, "steps[0].config.max_ms", "is less than the minimum"),
+    ("util/delay", {"max_ms": 10 ** 20}, "steps[0].config.max_ms", "is greater than the maximum"),
     ("util/delay", {"delay": 5}, "steps[0].config", "'delay' was unexpected"),
     ("util/wait-switch", {}, "steps[0].config", "'switch' is a required property"),
     ("util/wait-switch", {"switch": "bad name!"}, "steps[0].config.switch", "does not match"),
@@ -56,6 +63,8 @@ BAD_CONFIGS = [
     ("util/await", {"poll_interval": "10s"}, "steps[0].config.poll_interval", NOT_A_DURATION),
     ("util/await", {"callbackPollInterval": "often"}, "steps[0].config.callbackPollInterval", NOT_A_DURATION),
     ("util/await", {"timeout": "P1X"}, "steps[0].config.timeout", NOT_A_DURATION),
+    ("util/await", {"poll_interval": "P1000000Y"}, "steps[0].config.poll_interval", "too long"),
+    ("util/callback", {"timeout": "PT99999999999999999999S"}, "steps[0].config.timeout", NOT_A_DURATION),
     ("util/await", {"callback": "default", "poll": "PT1S"}, "steps[0].config", "'poll' was unexpected"),
 ]
 
@@ -103,6 +112,19 @@ def test_a_bad_duration_names_the_step_and_the_field(db):
     with pytest.raises(InvalidPipeline) as caught:
         pipeline_publish(bad)
     assert caught.value.errors == ["steps[1].config.timeout: not an ISO 8601 duration"]
+    assert nothing_stored()
+
+
+def test_durations_past_what_a_datetime_holds_are_refused_wherever_they_are(db):
+    bad = definition({"type": "util/echo", "retry": {"backoff": "P1000000Y", "max_backoff": "-PT1S"}},
+                     deadline="P9000Y")
+    with pytest.raises(InvalidPipeline) as caught:
+        pipeline_publish(bad)
+    assert caught.value.errors == [
+        "deadline: too long: it would end after 9999-12-31T00:00:00Z",
+        "steps[0].retry.backoff: too long: it would end after 9999-12-31T00:00:00Z",
+        "steps[0].retry.max_backoff: a duration must not be negative",
+    ]
     assert nothing_stored()
 
 

@@ -303,3 +303,13 @@ def test_util_wait_validates_its_config_like_wait_switch(db):
         pipeline_validate({"name": "p", "steps": [{"type": "util/wait", "config": {"timeout": "PT1H"}}]})
     assert any(error.startswith("steps[0].config") and "switch" in error for error in caught.value.errors)
     assert not PipelineVersion.objects.exists()
+
+
+@pytest.mark.parametrize("step_type, config, data", [
+    ("util/sleep", {"duration_field": "wait"}, {"wait": "P9000Y"}),
+    ("util/sleep", {"duration_field": "wait"}, {"wait": "P1000000Y"}),
+    ("util/delay", {}, {"delay": 10 ** 30}),
+])
+def test_a_wait_from_the_input_that_no_datetime_can_hold_fails_the_step(harness, step_type, config, data):
+    result = harness.result(start_and_settle(harness, step_type, config, data))
+    assert result.status == "failed" and result.sleeper is None
