@@ -250,8 +250,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"callback_tokens": {"()": "engine.logfilters.RedactCallbackTokens"}},
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}",
+                                     "style": "{"}},
+    "handlers": {"console": {"class": "logging.StreamHandler"},
+                 "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DATP_LOG_LEVEL", "INFO")},
-    # These log request paths, and a callback's path carries its token.
-    "loggers": {name: {"filters": ["callback_tokens"]} for name in ("django.request", "engine.api.exceptions")},
+    # These log request paths, and a callback's path carries its token; django.server is runserver's
+    # access log (make run), configured as Django's default but for the filter.
+    "loggers": {
+        **{name: {"filters": ["callback_tokens"]} for name in ("django.request", "engine.api.exceptions")},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False,
+                          "filters": ["callback_tokens"]},
+    },
 }

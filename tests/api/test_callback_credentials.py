@@ -232,3 +232,16 @@ def test_the_shipped_example_partner_is_completed_as_the_readme_shows(api, anon,
     assert (result.status, result.output["approved"], result.output["percent"]) == ("success", True, 40)
     late = anon.post(url, {"status": "progress"}, format="json")
     assert (late.status_code, late.json()["code"]) == (409, "callback_final")
+
+
+def test_the_development_servers_access_log_names_no_token():
+    """`make run` serves with runserver, whose access log (django.server) writes every request's path."""
+    logger = logging.getLogger("django.server")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    try:
+        logger.info('"%s" %s %s', "POST /api/v1/callbacks/s3cr3tT0ken HTTP/1.1", "200", "135")
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue() == '"POST /api/v1/callbacks/[redacted] HTTP/1.1" 200 135\n'
