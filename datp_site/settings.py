@@ -28,6 +28,15 @@ def env_seconds(name, default):
         return value
 
 
+def env_count(name, default):
+    """A whole number from the environment; anything else stays text, for the system check datp.E002."""
+    value = os.environ.get(name, default)
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
 def env_list(name, default):
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -202,16 +211,16 @@ SPECTACULAR_SETTINGS = {
 DATP = {
     "SHORT_SLEEP_SECONDS": env_seconds("DATP_SHORT_SLEEP_SECONDS", "2"),
     "MAX_WAIT": os.environ.get("DATP_MAX_WAIT", "PT30S"),
-    "MAX_PAYLOAD_BYTES": int(os.environ.get("DATP_MAX_PAYLOAD_BYTES", "1048576")),
+    "MAX_PAYLOAD_BYTES": env_count("DATP_MAX_PAYLOAD_BYTES", "1048576"),
     "LEASE_SECONDS": env_seconds("DATP_LEASE_SECONDS", "30"),
-    "MAX_ATTEMPTS": int(os.environ.get("DATP_MAX_ATTEMPTS", "3")),
+    "MAX_ATTEMPTS": env_count("DATP_MAX_ATTEMPTS", "3"),
     "WEBHOOK_ALLOW_PRIVATE_NETWORKS": env_bool("DATP_WEBHOOK_ALLOW_PRIVATE_NETWORKS", False),
     "METRICS_PUBLIC": env_bool("DATP_METRICS_PUBLIC", True),
     "RETENTION": os.environ.get("DATP_RETENTION", ""),
     "BROKER": os.environ.get("DATP_BROKER", "orm"),
     "DISPATCHER": os.environ.get("DATP_DISPATCHER", "django_q"),
     "STEP_MODULES": env_list("DATP_STEP_MODULES", ""),
-    "BULK_INLINE_MAX": int(os.environ.get("DATP_BULK_INLINE_MAX", "2000")),
+    "BULK_INLINE_MAX": env_count("DATP_BULK_INLINE_MAX", "2000"),
     # False behind a pooler in transaction mode that does not track prepared statements (PostgreSQL).
     "PREPARED_STATEMENTS": env_bool("DATP_PREPARED_STATEMENTS", True),
     # True: a callback token works only with an API key of the callback's owner (Authorization: Bearer).

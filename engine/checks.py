@@ -42,6 +42,18 @@ def time_settings(app_configs=None, **kwargs):
     return problems
 
 
+@register(SETTINGS_TAG)
+def count_settings(app_configs=None, **kwargs):
+    """datp.E002: a DATP setting that is a count holds something other than a whole number of at least 1."""
+    problems = []
+    for name in conf.COUNT_SETTINGS:
+        value = conf.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            problems.append(Error(f"DATP_{name} (DATP[{name!r}]) = {value!r}: Not a whole number of at least 1.",
+                                  hint="A whole number such as 1000", id="datp.E002"))
+    return problems
+
+
 @register(Tags.database)
 def missing_step_types(app_configs=None, databases=None, **kwargs):
     """datp.W001: a pipeline version in use names an unregistered step type.

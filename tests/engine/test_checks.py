@@ -1,13 +1,15 @@
 """System checks: a DATP setting that is a time and holds garbage, a negative time, or more than a
-datetime (or a wait) can hold stops start-up with datp.E001 naming the setting."""
+datetime (or a wait) can hold stops start-up with datp.E001 naming the setting; a count that is not a
+whole number of at least 1, with datp.E002."""
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from engine.checks import time_settings
+from engine.checks import count_settings, time_settings
 
 BAD = [
     ("MAX_WAIT", "P1000000Y"), ("MAX_WAIT", "-PT1S"), ("MAX_WAIT", "thirty seconds"),
@@ -54,3 +56,27 @@ def test_a_bad_environment_variable_stops_the_wsgi_entry_point_naming_it():
                           timeout=60)
     assert done.returncode != 0
     assert "datp.E001" in done.stderr and "DATP_LEASE_SECONDS" in done.stderr
+
+
+COUNTS = [("MAX_ATTEMPTS", 0), ("MAX_ATTEMPTS", "three"), ("MAX_PAYLOAD_BYTES", -1), ("BULK_INLINE_MAX", 2.5),
+          ("BULK_BATCH", True)]
+
+
+@pytest.mark.parametrize("name, value", COUNTS, ids=[f"{name}={value!r}" for name, value in COUNTS])
+def test_a_bad_count_setting_is_a_system_check_error_naming_the_setting(settings, name, value):
+    settings.DATP = {**settings.DATP, name: value}
+    errors = count_settings()
+    assert [(error.id, error.level >= 40) for error in errors] == [("datp.E002", True)]
+    assert errors[0].msg.startswith(f"DATP_{name} (DATP['{name}'])")
+
+
+def test_the_default_counts_pass():
+    assert count_settings() == []
+
+
+def test_a_count_environment_variable_that_is_no_number_stops_start_up_naming_it():
+    env = {"DATP_MAX_ATTEMPTS": "many", "DJANGO_SETTINGS_MODULE": "datp_site.settings", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode != 0
+    assert "datp.E002" in done.stderr and "DATP_MAX_ATTEMPTS" in done.stderr
