@@ -1,5 +1,6 @@
-"""Template context for every console page: the user's role, for the navigation bar."""
+"""Template context for every console page: the user's role, for the navigation bar, and the input limits."""
 from engine.access import user_scope
+from engine.limits import REASON_MAX, SWITCH_TEXT_MAX
 
 
 def console(request):
@@ -8,3 +9,8 @@ def console(request):
         return {}
     scope = user_scope(user)
     return {"console_scope": scope}
+
+
+def limits(request):
+    """The input limits the console's forms state as `maxlength`, from their one home."""
+    return {"reason_max": REASON_MAX, "switch_text_max": SWITCH_TEXT_MAX}

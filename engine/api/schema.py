@@ -9,6 +9,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
+from engine.limits import REASON_MAX
 from engine.states import TxStatus, WaitReason
 
 ANY = {}  # any JSON value
@@ -106,7 +107,7 @@ COMPONENTS = {
 
 # Request bodies -----------------------------------------------------------------------------------
 
-REASON = {"type": "string", "maxLength": 2000}
+REASON = {"type": "string", "maxLength": REASON_MAX}
 DEADLINE = {"type": "string", "nullable": True, "description": "An ISO 8601 duration from now, or a timestamp."}
 
 

@@ -12,6 +12,7 @@ from django.db.models import Q
 
 from engine import clock, conf, durations
 from engine.errors import DatpError, InvalidRequest
+from engine.limits import REASON_MAX
 from engine.models import BulkJob
 from engine.selectors import iso, transactions_matching
 from engine.services import switches, transactions
@@ -22,7 +23,6 @@ logger = logging.getLogger("engine.bulk")
 COUNT_CAP = 100_000
 # A node gives bulk jobs about this much of each second, so the engine's other loops keep their pace.
 NODE_BUDGET_SECONDS = 0.5
-REASON_MAX = 2000
 OPEN = (BulkJobStatus.PENDING, BulkJobStatus.RUNNING)
 TIMESTAMP_FILTERS = ("created_after", "created_before")
 # The statuses each action applies to; the filter's own statuses only narrow these.

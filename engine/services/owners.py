@@ -10,10 +10,11 @@ from django.db.models import Q
 
 from engine import clock
 from engine.errors import InvalidRequest, NotFound
+from engine.limits import OWNER_PATTERN
 from engine.models import ApiKey, Owner
 from engine.services import statements
 
-OWNER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+OWNER_RE = re.compile(OWNER_PATTERN)
 
 
 def hash_key(raw):

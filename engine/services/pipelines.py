@@ -9,12 +9,13 @@ from django.db import transaction
 
 from engine import clock, durations
 from engine.errors import InvalidPipeline, NotFound
+from engine.limits import PIPELINE_NAME_PATTERN, STEP_NAME_PATTERN
 from engine.models import NodeGroup, Pipeline, PipelineVersion
 from engine.states import ROUTABLE_OUTCOMES
 from engine.steps import registry
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
-STEP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+NAME_RE = re.compile(PIPELINE_NAME_PATTERN)
+STEP_NAME_RE = re.compile(STEP_NAME_PATTERN)
 TOP_FIELDS = {"name", "description", "node_group", "transaction_type", "deadline", "steps"}
 STEP_FIELDS = {"name", "type", "config", "on", "retry"}
 RETRY_FIELDS = {"max_attempts", "backoff", "max_backoff"}

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from engine import clock, conf
 from engine.errors import InvalidRequest, LeaseLost, TransactionFinished
+from engine.limits import NAME_PATTERN
 from engine.models import GlobalSwitch, GlobalSwitchChange, Sleeper, Switch, Transaction
 from engine.runtime import dispatch
 from engine.services import statements
@@ -13,7 +14,7 @@ from engine.services.common import journal, lock_fenced, lock_tx
 from engine.services.moves import wake, woken_data
 from engine.states import SwitchScope, TxStatus, is_terminal
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+NAME_RE = re.compile(NAME_PATTERN)
 MAX_STRING = 1024
 
 

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
-REASON_MAX = 2000
+from engine.limits import REASON_MAX
 
 
 def reason_of(request):

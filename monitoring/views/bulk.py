@@ -7,6 +7,7 @@ from django.shortcuts import redirect
 from django.views.generic import TemplateView
 
 from engine.errors import InvalidRequest, NotFound
+from engine.limits import SWITCH_TEXT_MAX
 from engine.selectors.bulk import bulk_job_get
 from engine.services import bulk
 from engine.states import BulkAction, BulkJobStatus
@@ -16,7 +17,6 @@ from monitoring.views.base import ConsoleMixin
 
 TITLES = {BulkAction.WAKE: "Wake", BulkAction.RETRY: "Retry", BulkAction.CANCEL: "Cancel",
           BulkAction.SET_SWITCH: "Set a switch on", BulkAction.CLEAR_SWITCH: "Clear a switch of"}
-SWITCH_TEXT_MAX = 2000
 
 
 class BulkActionView(ConsoleMixin, TemplateView):

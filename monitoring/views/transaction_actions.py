@@ -11,10 +11,8 @@ from django.urls import reverse
 
 from engine.errors import DatpError
 from engine.services import switches, transactions, webhooks
-from monitoring.views.action_helpers import parse_switch_value
+from monitoring.views.action_helpers import parse_switch_value, reason_of
 from monitoring.views.base import ConsoleView
-
-REASON_MAX = 2000
 
 
 class Refused(Exception):
@@ -28,7 +26,7 @@ class TransactionActionView(ConsoleView):
 
     def post(self, request, tx_id, **kwargs):
         tx = self.get_tx(tx_id)
-        reason = request.POST.get("reason", "").strip()[:REASON_MAX]
+        reason = reason_of(request)
         try:
             done = self.act(tx, reason)
         except Refused as exc:

@@ -11,6 +11,7 @@ from django.views.generic import TemplateView
 
 from engine import durations
 from engine.errors import NotFound
+from engine.limits import REASON_MAX
 from engine.selectors.webhooks import (
     STATUS_ORDER,
     webhook_delivery_owner,
@@ -21,7 +22,6 @@ from engine.services.webhooks import webhook_resend, webhooks_resend_dead
 from monitoring.views.base import ConsoleMixin, ConsoleView
 
 PAGE_SIZE = 50
-REASON_MAX = 2000
 STATUSES = tuple(str(status) for status in STATUS_ORDER)
 
 

@@ -161,3 +161,9 @@ def test_the_query_count_does_not_grow_with_the_groups(viewer, world, django_ass
         response = viewer.get(URL)
     assert len(response.context["global_switches"]) == 3
     assert all(s.last_woken == 0 for s in response.context["global_switches"])
+
+
+def test_reason_fields_state_the_engines_reason_max(operator, waiting):
+    body = operator.get(URL).content.decode()
+    assert 'name="reason" placeholder="reason (optional)" maxlength="2000"' in body
+    assert 'name="reason" maxlength="2000" placeholder="optional"' in body

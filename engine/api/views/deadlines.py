@@ -6,9 +6,8 @@ from rest_framework.views import APIView
 from engine.api import schema
 from engine.api.bodies import transaction_body
 from engine.api.inputs import Fields, json_body
+from engine.limits import REASON_MAX
 from engine.services import transactions
-
-REASON_MAX = 2000
 
 
 class TransactionUpdateApi(APIView):

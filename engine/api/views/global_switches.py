@@ -5,10 +5,9 @@ from rest_framework.views import APIView
 
 from engine.api import schema
 from engine.api.inputs import Fields, json_body
+from engine.limits import REASON_MAX
 from engine.selectors import global_switch_list
 from engine.services import switches
-
-REASON_MAX = 2000
 
 
 class GlobalSwitchListApi(APIView):

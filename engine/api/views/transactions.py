@@ -9,6 +9,7 @@ from engine.api.bodies import transaction_body
 from engine.api.inputs import Fields, json_body, wait_seconds
 from engine.api.pagination import decode_cursor, page_limit, paged
 from engine.api.waiting import wait_until_finished
+from engine.limits import REASON_MAX
 from engine.selectors import (
     journal_entry_as_dict,
     journal_page,
@@ -17,8 +18,6 @@ from engine.selectors import (
     transaction_get,
 )
 from engine.services import transactions
-
-REASON_MAX = 2000
 
 
 class TransactionStartApi(APIView):

@@ -1,6 +1,7 @@
 """Built-ins for background work: callback, callback-update, await."""
 from engine import durations
 from engine.errors import CallbackFinal, CallbackNotFound
+from engine.limits import NAME_PATTERN
 from engine.steps import Step, register
 from engine.util import deep_merge, get_path
 
@@ -18,7 +19,7 @@ class CreateCallback(Step):
     config_schema = {
         "type": "object",
         "properties": {
-            "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
+            "name": {"type": "string", "pattern": NAME_PATTERN},
             "callback_data": {"type": "object"},
             "timeout": DURATION,
         },
@@ -79,7 +80,7 @@ class Await(Step):
     config_schema = {
         "type": "object",
         "properties": {
-            "callback": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
+            "callback": {"type": "string", "pattern": NAME_PATTERN},
             "poll_interval": DURATION,
             "callbackPollInterval": DURATION,
             "timeout": DURATION,

@@ -1,8 +1,9 @@
 """Built-ins that run other pipelines: child-pipeline and call."""
+from engine.limits import NAME_PATTERN, PIPELINE_NAME_PATTERN
 from engine.steps import Step, register
 from engine.util import deep_merge, get_path
 
-PIPELINE_NAME = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_.-]{0,99}$"}
+PIPELINE_NAME = {"type": "string", "pattern": PIPELINE_NAME_PATTERN}
 CHILD_OUTCOMES = {"success": "succeeded", "failed": "failed", "internal_error": "failed", "aborted": "aborted",
                   "timeout": "timed_out", "cancelled": "cancelled"}
 
@@ -71,7 +72,7 @@ class Call(Step):
             "transaction_type": PIPELINE_NAME,
             "data": {"type": "object"},
             "background": {"type": "boolean"},
-            "callback": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
+            "callback": {"type": "string", "pattern": NAME_PATTERN},
         },
         "required": ["transaction_type"],
         "additionalProperties": False,

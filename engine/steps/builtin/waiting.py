@@ -3,6 +3,7 @@ import random
 
 from engine.durations import MAX_WAIT_SECONDS, is_duration, parse_timestamp
 from engine.errors import InvalidRequest
+from engine.limits import NAME_PATTERN
 from engine.steps import Step, register
 from engine.util import get_path
 
@@ -98,7 +99,7 @@ class WaitSwitch(Step):
     config_schema = {
         "type": "object",
         "properties": {
-            "switch": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
+            "switch": {"type": "string", "pattern": NAME_PATTERN},
             "scope": {"enum": ["transaction", "global"]},
             "value": {"type": ["boolean", "number", "string", "null"]},
             "timeout": DURATION,
