@@ -7,6 +7,7 @@ import re
 import secrets
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils.crypto import salted_hmac
 
 KEY_SALT = "datp.callback-token"
@@ -49,7 +50,8 @@ def of_callback(callback):
 
 
 def url(token):
-    return f"/api/v1/callbacks/{token}"
+    """The path a partner reports to: /api/v1/callbacks/<token>."""
+    return reverse("api:callback", kwargs={"token": token})
 
 
 def marker(tx_id, name):

@@ -25,6 +25,11 @@ def test_templates_take_links_from_url_and_limits_from_the_context(literal):
     assert offending_lines(TEMPLATES, re.escape(literal)) == []
 
 
+def test_representations_build_api_and_console_links_by_url_name():
+    representations = [ROOT / "engine" / "tokens.py", *sorted((ROOT / "engine" / "selectors").glob("*.py"))]
+    assert offending_lines(representations, r"f[\"'](/api/v1|/mondat/)") == []
+
+
 def test_only_engine_limits_defines_the_reason_max():
     assert offending_lines(MODULES, r"^\s*REASON_MAX\s*=") == ["engine/limits.py:4: REASON_MAX = 2000"]
 

@@ -3,6 +3,7 @@
 The core reads are here; each console area keeps its own module beside this one."""
 from django.db import connection
 from django.db.models import Count, Q
+from django.urls import reverse
 
 from engine import tokens
 from engine.errors import NotFound, TransactionNotFound
@@ -57,6 +58,13 @@ def _open_callback_url(callback):
     return None if token is None else tokens.url(token)
 
 
+def transaction_links(tx_id):
+    """The transaction's API path and its console page, by URL name. The console link has always been
+    written without the trailing slash (its page redirects to it); clients and webhooks compare it as is."""
+    console = reverse("mondat:transaction", kwargs={"tx_id": tx_id}).removesuffix("/")
+    return {"self": reverse("api:transaction", kwargs={"tx_id": tx_id}), "console": console}
+
+
 def transaction_as_dict(tx, *, payload=True, prefetched=None, callback_url=False):
     """The transaction object of api.md. `prefetched` is (sleeper or None, [Switch]) when the caller
     already read them (a list page reads them for every row at once); `callback_url`: see waiting_as_dict."""
@@ -87,7 +95,7 @@ def transaction_as_dict(tx, *, payload=True, prefetched=None, callback_url=False
         "created_at": iso(tx.created_at),
         "updated_at": iso(tx.updated_at),
         "completed_at": iso(tx.completed_at),
-        "links": {"self": f"/api/v1/transactions/{tx.pk}", "console": f"/mondat/transactions/{tx.pk}"},
+        "links": transaction_links(tx.pk),
     }
     if payload:
         result.update({"progress": tx.progress, "input": tx.input, "metadata": tx.metadata, "data": tx.output})

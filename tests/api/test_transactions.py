@@ -21,6 +21,7 @@ def test_start_is_201_with_location_and_the_transaction_object(api, harness):
     assert response.status_code == 201
     body = response.json()
     assert response["Location"] == tx_url(body["tx_id"]) == body["links"]["self"]
+    assert body["links"]["console"] == f"/mondat/transactions/{body['tx_id']}"
     assert body["status"] == "queued" and body["input"] == {"order": 17} and body["metadata"] == {"lang": "en"}
     assert body["external_id"] == "order-17" and body["transaction_type"] == "echo" and body["data"] is None
     assert body == transaction_as_dict(transaction_get(tx_id=body["tx_id"]))

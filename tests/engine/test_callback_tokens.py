@@ -132,3 +132,8 @@ def test_after_a_secret_key_rotation_the_token_is_derived_under_its_fallback(har
     assert harness.callback_token(tx_id) == token
     settings.SECRET_KEY_FALLBACKS = []
     assert callback_update(token=token, status="complete")["action"] == "woken"
+
+
+def test_a_callback_url_is_the_api_path_of_its_token():
+    token = tokens.derive(tokens.new_salt(), tx_id="tx-1", name="default")
+    assert tokens.url(token) == f"/api/v1/callbacks/{token}"
