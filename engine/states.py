@@ -71,7 +71,9 @@ class BulkJobStatus(models.TextChoices):
 
 TX_ACTIVE = frozenset({TxStatus.QUEUED, TxStatus.RUNNING, TxStatus.SLEEPING})
 TX_TERMINAL = frozenset(set(TxStatus) - TX_ACTIVE)
-TX_RETRYABLE = frozenset({TxStatus.FAILED, TxStatus.ABORTED, TxStatus.TIMEOUT, TxStatus.INTERNAL_ERROR})
+# The ends that count as failures (the console's Failures page, the dashboard); each may be retried.
+TX_FAILURES = frozenset({TxStatus.FAILED, TxStatus.ABORTED, TxStatus.TIMEOUT, TxStatus.INTERNAL_ERROR})
+TX_RETRYABLE = TX_FAILURES
 # Outcomes a step may end with that `on` routes can catch.
 ROUTABLE_OUTCOMES = ("success", "failed", "aborted", "timeout", "cancelled")
 
@@ -79,6 +81,17 @@ CALLBACK_ACTIVE = frozenset({CallbackStatus.CREATED, CallbackStatus.START, Callb
 CALLBACK_FINAL = frozenset(set(CallbackStatus) - CALLBACK_ACTIVE)
 # What an outside reporter may send; `timeout` is only ever forced by the engine.
 CALLBACK_REPORTABLE = ("start", "progress", "complete", "error", "cancel")
+
+
+def _values(statuses):
+    """The plain values of a set of statuses, sorted: for `status__in`, index conditions and raw SQL."""
+    return tuple(sorted(str(status) for status in statuses))
+
+
+TX_ACTIVE_VALUES = _values(TX_ACTIVE)
+TX_TERMINAL_VALUES = _values(TX_TERMINAL)
+TX_FAILURE_VALUES = _values(TX_FAILURES)
+CALLBACK_ACTIVE_VALUES = _values(CALLBACK_ACTIVE)
 
 _MOVES = {
     TxStatus.QUEUED: {TxStatus.RUNNING, TxStatus.CANCELLED, TxStatus.TIMEOUT},

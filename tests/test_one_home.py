@@ -37,3 +37,8 @@ def test_only_engine_limits_defines_the_reason_max():
 def test_name_patterns_are_written_only_in_engine_limits():
     others = [path for path in MODULES if path != ROOT / "engine" / "limits.py"]
     assert offending_lines(others, r"\[A-Za-z0-9\]\[A-Za-z0-9_|\[a-z0-9\]\[a-z0-9_") == []
+
+
+def test_status_sets_are_turned_into_values_only_in_engine_states():
+    others = [path for path in MODULES if path != ROOT / "engine" / "states.py"]
+    assert offending_lines(others, r"str\(\w+\) for \w+ in (TX_|CALLBACK_|\(TxStatus)") == []

@@ -15,7 +15,7 @@ from django.db import close_old_connections, connection
 
 from engine.models import Transaction
 from engine.notify import FINISHED_CHANNEL, Listener, is_postgres
-from engine.states import TX_TERMINAL
+from engine.states import TX_TERMINAL_VALUES
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,6 @@ SQLITE_POLL_SECONDS = 0.2
 # On PostgreSQL a sweep of the waited-on statuses backs NOTIFY up: after (re)connecting, and now and then.
 SAFETY_SWEEP_SECONDS = 5.0
 LISTEN_TIMEOUT_SECONDS = 1.0
-TERMINAL_VALUES = [str(status) for status in TX_TERMINAL]
 
 
 class FinishListener:
@@ -66,7 +65,7 @@ class FinishListener:
         if not tx_ids:
             return
         try:
-            finished = list(Transaction.objects.filter(pk__in=tx_ids, status__in=TERMINAL_VALUES)
+            finished = list(Transaction.objects.filter(pk__in=tx_ids, status__in=TX_TERMINAL_VALUES)
                             .values_list("pk", flat=True))
         finally:
             connection.close()

@@ -8,10 +8,11 @@ composite or partial one already leads with them (Django would add a plain and a
 from django.db import models
 from django.db.models import Q
 
-from engine.states import TX_ACTIVE, TX_TERMINAL, StepRunStatus, TxStatus
+from engine.states import TX_ACTIVE_VALUES, TX_TERMINAL_VALUES, StepRunStatus, TxStatus
 
-ACTIVE = sorted(str(status) for status in TX_ACTIVE)
-TERMINAL = sorted(str(status) for status in TX_TERMINAL)
+# Index conditions take lists: the migrations wrote them so.
+ACTIVE = list(TX_ACTIVE_VALUES)
+TERMINAL = list(TX_TERMINAL_VALUES)
 
 
 class TransactionQuerySet(models.QuerySet):

@@ -2,9 +2,7 @@
 from django.db import models
 from django.db.models import Q
 
-from engine.states import CALLBACK_ACTIVE, CallbackStatus, SwitchScope, WaitReason
-
-CALLBACK_ACTIVE_VALUES = sorted(str(status) for status in CALLBACK_ACTIVE)
+from engine.states import CALLBACK_ACTIVE_VALUES, CallbackStatus, SwitchScope, WaitReason
 
 
 class Switch(models.Model):
@@ -111,7 +109,7 @@ class Callback(models.Model):
         indexes = [
             models.Index(
                 fields=["timeout_at"],
-                condition=Q(status__in=CALLBACK_ACTIVE_VALUES, timeout_at__isnull=False),
+                condition=Q(status__in=list(CALLBACK_ACTIVE_VALUES), timeout_at__isnull=False),
                 name="callback_timeout_idx",
             )
         ]

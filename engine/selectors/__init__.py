@@ -20,10 +20,8 @@ from engine.models import (
     Switch,
     Transaction,
 )
-from engine.states import TX_TERMINAL, TxStatus
+from engine.states import TX_TERMINAL_VALUES, TxStatus
 from engine.steps import registry
-
-TX_TERMINAL_VALUES = frozenset(str(status) for status in TX_TERMINAL)
 
 
 def iso(moment):
@@ -234,7 +232,7 @@ def _finished_parts(queryset, *, limit, owner=None, owners=None, statuses=None, 
     PostgreSQL walks every newer row (e.g. all the sleeping ones) of one of the created_at indexes
     looking for the finished ones. None where the parts cannot be merged in SQL (SQLite has no ordered,
     limited parts of a UNION) or where there would be too many of them."""
-    if not statuses or not set(map(str, statuses)) <= TX_TERMINAL_VALUES:
+    if not statuses or not set(map(str, statuses)).issubset(TX_TERMINAL_VALUES):
         return None
     names = [owner] if owner is not None else owner_names(owners=owners)
     pairs = [(name, status) for name in names for status in sorted(set(map(str, statuses)))]

@@ -17,12 +17,9 @@ from engine.models import (
     StatusFigure,
     Transaction,
 )
-from engine.models.transactions import ACTIVE, TERMINAL
 from engine.selectors import in_owners, owner_names
-from engine.states import TxStatus, WaitReason
+from engine.states import TX_ACTIVE_VALUES, TX_FAILURE_VALUES, TX_TERMINAL_VALUES, TxStatus, WaitReason
 
-RECENT_FAILURE_STATUSES = sorted(str(s) for s in (TxStatus.FAILED, TxStatus.INTERNAL_ERROR, TxStatus.TIMEOUT,
-                                                   TxStatus.ABORTED))
 # Figures older than this mean no node is refreshing them.
 FIGURES_STALE_SECONDS = 60
 # A node whose heartbeat (every 5 s) is this old is shown as stale.
@@ -50,25 +47,24 @@ def status_counts(*, owners, now):
               .values("status").annotate(n=Sum("count")).order_by()}
     since = _floor_minute(now) - timedelta(minutes=CHART_MINUTES - 1)
     last_hour = in_owners(MinuteFigure.objects.filter(minute__gte=since), owners).aggregate(
-        **{status: Sum(status) for status in TERMINAL})
-    return [{"status": str(status), "active": str(status) in ACTIVE, "count": totals.get(str(status)) or 0,
+        **{status: Sum(status) for status in TX_TERMINAL_VALUES})
+    return [{"status": str(status), "active": str(status) in TX_ACTIVE_VALUES, "count": totals.get(str(status)) or 0,
              "last_hour": last_hour.get(str(status)) or 0} for status in TxStatus]
 
 
 def minute_series(*, owners, now, minutes=CHART_MINUTES):
     """The last `minutes` minutes, oldest first: {"minute", "started", "finished", "failed"} each."""
     first = _floor_minute(now) - timedelta(minutes=minutes - 1)
-    failing = [status for status in TERMINAL if status not in ("success", "cancelled")]
     rows = (in_owners(MinuteFigure.objects.filter(minute__gte=first), owners).values("minute")
-            .annotate(started=Sum("started"), **{status: Sum(status) for status in TERMINAL}).order_by())
+            .annotate(started=Sum("started"), **{status: Sum(status) for status in TX_TERMINAL_VALUES}).order_by())
     by_minute = {row["minute"]: row for row in rows}
     series = []
     for index in range(minutes):
         minute = first + timedelta(minutes=index)
         row = by_minute.get(minute, {})
         series.append({"minute": minute, "started": row.get("started") or 0,
-                       "finished": sum(row.get(status) or 0 for status in TERMINAL),
-                       "failed": sum(row.get(status) or 0 for status in failing)})
+                       "finished": sum(row.get(status) or 0 for status in TX_TERMINAL_VALUES),
+                       "failed": sum(row.get(status) or 0 for status in TX_FAILURE_VALUES)})
     return series
 
 
@@ -100,11 +96,11 @@ def recent_failures(*, owners, now, limit=8):
     if not names:
         return []
     if not connection.features.supports_slicing_ordering_in_compound:
-        queryset = Transaction.objects.filter(owner_id__in=names, status__in=RECENT_FAILURE_STATUSES,
+        queryset = Transaction.objects.filter(owner_id__in=names, status__in=TX_FAILURE_VALUES,
                                               created_at__gte=since)
         return list(queryset.only(*fields).order_by(*order)[:limit])
     parts = [Transaction.objects.filter(owner_id=name, status=status, created_at__gte=since).only(*fields)
-             .order_by(*order)[:limit] for name in names for status in RECENT_FAILURE_STATUSES]
+             .order_by(*order)[:limit] for name in names for status in TX_FAILURE_VALUES]
     return list(parts[0].union(*parts[1:], all=True).order_by(*order)[:limit])
 
 
@@ -112,14 +108,14 @@ def node_group_overview(*, owners, now):
     """Every node group with its nodes (each marked live or stale), its owners' queued, running and
     sleeping counts from the figures, and their finishes over the last few minutes."""
     counts = {}
-    for row in (in_owners(StatusFigure.objects.filter(status__in=ACTIVE), owners)
+    for row in (in_owners(StatusFigure.objects.filter(status__in=TX_ACTIVE_VALUES), owners)
                 .values("node_group", "status").annotate(n=Sum("count")).order_by()):
         counts[(row["node_group"], row["status"])] = row["n"]
     since = _floor_minute(now) - timedelta(minutes=THROUGHPUT_MINUTES - 1)
     finished = {}
     for row in (in_owners(MinuteFigure.objects.filter(minute__gte=since), owners).values("node_group")
-                .annotate(**{status: Sum(status) for status in TERMINAL}).order_by()):
-        finished[row["node_group"]] = sum(row[status] or 0 for status in TERMINAL)
+                .annotate(**{status: Sum(status) for status in TX_TERMINAL_VALUES}).order_by()):
+        finished[row["node_group"]] = sum(row[status] or 0 for status in TX_TERMINAL_VALUES)
     gone_after = now - timedelta(seconds=conf.get("NODE_GONE_SECONDS"))
     stale_after = now - timedelta(seconds=NODE_STALE_SECONDS)
     nodes = {}
@@ -134,7 +130,7 @@ def node_group_overview(*, owners, now):
             "group": group, "name": group.name, "paused": group.paused, "max_concurrency": group.max_concurrency,
             "nodes": group_nodes, "live_nodes": sum(1 for node in group_nodes if node.live),
             "workers": sum(node.workers for node in group_nodes if node.live),
-            **{status: counts.get((group.name, status), 0) for status in ACTIVE},
+            **{status: counts.get((group.name, status), 0) for status in TX_ACTIVE_VALUES},
             "finished": finished.get(group.name, 0), "throughput_minutes": THROUGHPUT_MINUTES,
         })
     return groups

@@ -8,10 +8,8 @@ from django.db.models.functions import Left, RowNumber
 
 from engine.models import StepRun, Transaction
 from engine.selectors import owner_names
-from engine.states import TxStatus
+from engine.states import TX_FAILURE_VALUES
 
-FAILURE_STATUSES = tuple(sorted(str(s) for s in (TxStatus.FAILED, TxStatus.INTERNAL_ERROR, TxStatus.TIMEOUT,
-                                                 TxStatus.ABORTED)))
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
            "30d": timedelta(days=30)}
 DEFAULT_WINDOW = "7d"
@@ -24,7 +22,7 @@ def _failures(*, owners, since, transaction_type=None, status=None):
     # column is constrained and the window is a range scan of it rather than a scan of the table.
     queryset = Transaction.objects.filter(
         owner_id__in=owner_names(owners=owners),
-        status__in=[status] if status else FAILURE_STATUSES,
+        status__in=[status] if status else TX_FAILURE_VALUES,
         created_at__gte=since,
     )
     if transaction_type:
@@ -38,7 +36,7 @@ def failure_groups(*, owners, since, transaction_type=None, status=None, latest=
     `last_error` (the error, else the note, of its last step run; else the transaction's note) and
     `error_summary` (its last line)."""
     base = _failures(owners=owners, since=since, transaction_type=transaction_type, status=status)
-    per_status = {f"n_{name}": Count("id", filter=Q(status=name)) for name in FAILURE_STATUSES}
+    per_status = {f"n_{name}": Count("id", filter=Q(status=name)) for name in TX_FAILURE_VALUES}
     groups = list(
         base.values("pipeline_name", "step_name")
         .annotate(count=Count("id"), last_at=Max("completed_at"), **per_status)
@@ -65,7 +63,7 @@ def failure_groups(*, owners, since, transaction_type=None, status=None, latest=
         tx.error_summary = next((line for line in reversed(tx.last_error.splitlines()) if line.strip()), "")
         latest_of.setdefault((tx.pipeline_name, tx.step_name), []).append(tx)
     for group in groups:
-        group["statuses"] = {name: group.pop(f"n_{name}") for name in FAILURE_STATUSES}
+        group["statuses"] = {name: group.pop(f"n_{name}") for name in TX_FAILURE_VALUES}
         group["latest"] = latest_of.get((group["pipeline_name"], group["step_name"]), [])
         group["last_error"] = group["latest"][0].last_error if group["latest"] else ""
     return groups

@@ -7,10 +7,9 @@ from engine import clock, tokens
 from engine.errors import CallbackFinal, CallbackNotFound, InvalidRequest
 from engine.models import Callback, CallbackUpdate, Transaction
 from engine.services.common import journal, lock_fenced
-from engine.states import CALLBACK_ACTIVE, CALLBACK_REPORTABLE, TX_TERMINAL, CallbackStatus
+from engine.states import CALLBACK_ACTIVE, CALLBACK_REPORTABLE, TX_TERMINAL_VALUES, CallbackStatus
 from engine.util import deep_merge
 
-TX_TERMINAL_VALUES = frozenset(str(status) for status in TX_TERMINAL)
 # How far up the parent chain a marker may point: a step reports to its own callbacks or an ancestor's.
 FAMILY_DEPTH = 32
 

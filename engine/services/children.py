@@ -4,7 +4,7 @@ from django.db import transaction
 from engine.errors import InvalidRequest, TransactionNotFound
 from engine.models import Callback, Transaction
 from engine.services.common import journal, lock_fenced
-from engine.states import TX_ACTIVE, TxStatus
+from engine.states import TX_ACTIVE_VALUES, TxStatus
 
 
 def child_start(*, parent_id, pipeline, data, background, callback, key, lease, actor):
@@ -49,7 +49,7 @@ def children_cancel(*, parent, now):
     """Cancel the unfinished children of `parent` (which is ending cancelled or timed out)."""
     from engine.services.transactions import transaction_cancel
 
-    active = [str(status) for status in TX_ACTIVE]
+    active = TX_ACTIVE_VALUES
     for child_id in Transaction.objects.filter(parent_id=parent.pk, status__in=active).values_list("pk", flat=True):
         transaction_cancel(tx_id=child_id, actor=f"parent:{parent.pk}", reason=f"parent {parent.status}")
     return TxStatus.CANCELLED

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine.services import statements
-from engine.states import CALLBACK_ACTIVE
+from engine.states import CALLBACK_ACTIVE_VALUES
 
-ACTIVE_CALLBACKS = ", ".join(f"'{status}'" for status in sorted(CALLBACK_ACTIVE))
+ACTIVE_CALLBACKS = ", ".join(f"'{status}'" for status in CALLBACK_ACTIVE_VALUES)
 DUE_SQL = f"""
 SELECT EXISTS (SELECT 1 FROM engine_transaction WHERE node_group_id = %(group)s AND status = 'queued')
        AND NOT EXISTS (SELECT 1 FROM engine_nodegroup WHERE name = %(group)s AND paused),

@@ -14,15 +14,13 @@ from django.db.models.functions import TruncMinute
 
 from engine import clock
 from engine.models import FigureMark, MinuteFigure, Owner, Sleeper, SleeperFigure, StatusFigure, Transaction
-from engine.models.transactions import TERMINAL
-from engine.states import TxStatus
+from engine.states import TX_ACTIVE_VALUES, TX_TERMINAL_VALUES
 
 REFRESH_SECONDS = 5.0
 # A finish committed up to this long after its `completed_at` is still counted: minutes settle this late.
 SETTLE_LAG = timedelta(seconds=60)
 KEEP_MINUTES = 180
-ACTIVE_STATUSES = (str(TxStatus.QUEUED), str(TxStatus.RUNNING), str(TxStatus.SLEEPING))
-MINUTE_COLUMNS = ("started", *TERMINAL)
+MINUTE_COLUMNS = ("started", *TX_TERMINAL_VALUES)
 KEY_FIELDS = ("owner_id", "pipeline_name", "node_group")
 
 
@@ -60,7 +58,7 @@ def _fresh(mark, now, if_older_than_seconds):
 def _refresh(mark, now):
     keep_from = floor_minute(now) - timedelta(minutes=KEEP_MINUTES)
     settled = {(row.owner_id, row.pipeline_name, row.node_group, row.status): row.settled
-               for row in StatusFigure.objects.filter(status__in=TERMINAL)}
+               for row in StatusFigure.objects.filter(status__in=TX_TERMINAL_VALUES)}
     from_minute = mark.settled_until
     if from_minute is None or from_minute < keep_from:
         # Finishes older than the kept minutes go straight into the totals: once at the first refresh
@@ -72,7 +70,7 @@ def _refresh(mark, now):
     settle_to = max(from_minute, floor_minute(now - SETTLE_LAG))
     live = defaultdict(int)
     for (minute, *key), columns in buckets.items():
-        for status in TERMINAL:
+        for status in TX_TERMINAL_VALUES:
             if columns[status]:
                 target = settled if minute < settle_to else live
                 full_key = (*key, status)
@@ -101,7 +99,7 @@ def _refresh(mark, now):
 
 def _finishes(*, completed_before, completed_from=None):
     """Finishes with `completed_at` in [completed_from, completed_before), by key and status."""
-    queryset = Transaction.objects.filter(status__in=TERMINAL, completed_at__lt=completed_before)
+    queryset = Transaction.objects.filter(status__in=TX_TERMINAL_VALUES, completed_at__lt=completed_before)
     if completed_from is not None:
         queryset = queryset.filter(completed_at__gte=completed_from)
     rows = queryset.values("owner_id", "pipeline_name", "node_group_id", "status").annotate(n=Count("pk")).order_by()
@@ -118,7 +116,7 @@ def _minute_buckets(from_minute):
                .values("minute", "owner_id", "pipeline_name", "node_group_id").annotate(n=Count("pk")).order_by())
     for row in started:
         buckets[(row["minute"], row["owner_id"], row["pipeline_name"], row["node_group_id"])]["started"] += row["n"]
-    finished = (Transaction.objects.filter(completed_at__gte=from_minute, status__in=TERMINAL)
+    finished = (Transaction.objects.filter(completed_at__gte=from_minute, status__in=TX_TERMINAL_VALUES)
                 .annotate(minute=TruncMinute("completed_at"))
                 .values("minute", "owner_id", "pipeline_name", "node_group_id", "status")
                 .annotate(n=Count("pk")).order_by())
@@ -131,7 +129,7 @@ def _active_counts():
     """{(owner, pipeline, node group, status): n} for queued, running and sleeping transactions: one
     query per status, so each is served by its partial index (an IN over them would scan the table)."""
     counts = {}
-    for status in ACTIVE_STATUSES:
+    for status in TX_ACTIVE_VALUES:
         rows = (Transaction.objects.filter(status=status).values("owner_id", "pipeline_name", "node_group_id")
                 .annotate(n=Count("pk")).order_by())
         for row in rows:

@@ -8,9 +8,8 @@ from engine.errors import InvalidTransition
 from engine.models import Callback, JournalEntry, Sleeper, StepRun, Transaction
 from engine.services import statements
 from engine.services.common import dispatch_on_commit, journal
-from engine.states import CALLBACK_ACTIVE, TX_TERMINAL, TxStatus, can_move, is_terminal
+from engine.states import CALLBACK_ACTIVE_VALUES, TX_TERMINAL_VALUES, TxStatus, can_move, is_terminal
 
-TERMINAL_VALUES = {str(status) for status in TX_TERMINAL}
 
 CHILD_REPORT = {"success": "complete", "cancelled": "cancel", "aborted": "cancel"}
 
@@ -38,7 +37,7 @@ def move(tx, target, *, actor, now, note=None, output=None, kind="status", **dat
         tx.output = output
         tx.completed_at = now
         fields += ["note", "output", "completed_at"]
-    elif source in TERMINAL_VALUES:
+    elif source in TX_TERMINAL_VALUES:
         tx.note = None
         fields.append("note")
     tx.save(update_fields=fields)
@@ -143,7 +142,7 @@ def _finished(tx, *, now):
 
     Sleeper.objects.filter(tx_id=tx.pk).delete()
     if tx.status in (TxStatus.CANCELLED, TxStatus.TIMEOUT):
-        open_callbacks = Callback.objects.filter(tx_id=tx.pk, status__in=[str(s) for s in CALLBACK_ACTIVE])
+        open_callbacks = Callback.objects.filter(tx_id=tx.pk, status__in=CALLBACK_ACTIVE_VALUES)
         for callback in open_callbacks:
             callbacks.callback_force(callback, status="cancel", now=now, actor="system")
         children.children_cancel(parent=tx, now=now)

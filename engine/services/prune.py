@@ -4,7 +4,7 @@ from django.db import transaction
 from engine import clock, durations
 from engine.errors import InvalidRequest
 from engine.models import Transaction
-from engine.models.transactions import TERMINAL
+from engine.states import TX_TERMINAL_VALUES
 
 
 def transactions_prune(*, older_than, batch=500):
@@ -25,7 +25,7 @@ def transactions_prune(*, older_than, batch=500):
         with transaction.atomic():
             active_children = Transaction.objects.active().filter(parent__isnull=False).values("parent_id")
             ids = list(
-                Transaction.objects.filter(status__in=TERMINAL, completed_at__lt=cutoff, parent__isnull=True)
+                Transaction.objects.filter(status__in=TX_TERMINAL_VALUES, completed_at__lt=cutoff, parent__isnull=True)
                 .exclude(pk__in=active_children)
                 .exclude(pk__in=_roots_of_deep_active())
                 .order_by("completed_at").values_list("pk", flat=True)[:batch]

@@ -8,10 +8,9 @@ from engine import conf, durations
 from engine.models import Callback, GlobalSwitch, NodeGroup, Sleeper, Switch, Transaction
 from engine.services.execution import begin_run, lease_until, step_definition
 from engine.services.moves import move
-from engine.states import TX_TERMINAL, TxStatus
+from engine.states import TX_TERMINAL_VALUES, TxStatus
 from engine.steps.outcomes import Wait
 
-TERMINAL = {str(status) for status in TX_TERMINAL}
 
 
 def _stop_for(tx, now):
@@ -145,7 +144,7 @@ def _already_woken(tx, run, wait, now):
             return f"callback {wait.callback} is final"
     if wait.child:
         status = Transaction.objects.filter(pk=wait.child).values_list("status", flat=True).first()
-        if status is None or status in TERMINAL:
+        if status is None or status in TX_TERMINAL_VALUES:
             return f"child {wait.child} finished"
     return None
 

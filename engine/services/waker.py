@@ -6,10 +6,9 @@ from engine import clock, conf
 from engine.models import Callback, Sleeper, StepRun, Transaction
 from engine.services.callbacks import callback_force
 from engine.services.moves import finish_now, move, wake, wake_due_postgres, wake_many
-from engine.states import CALLBACK_ACTIVE, StepRunStatus, TxStatus
+from engine.states import CALLBACK_ACTIVE_VALUES, StepRunStatus, TxStatus
 
 BATCH = 500
-CALLBACK_ACTIVE_VALUES = [str(status) for status in CALLBACK_ACTIVE]
 
 
 def _locked(queryset):

@@ -7,8 +7,9 @@ from django.views.generic import TemplateView
 from engine import clock
 from engine.errors import DatpError
 from engine.selectors import iso
-from engine.selectors.failures import DEFAULT_WINDOW, FAILURE_STATUSES, WINDOWS, failure_groups
+from engine.selectors.failures import DEFAULT_WINDOW, WINDOWS, failure_groups
 from engine.services.transactions import transaction_retry
+from engine.states import TX_FAILURE_VALUES
 from monitoring.views.action_helpers import back, failed, reason_of, with_query
 from monitoring.views.base import ConsoleMixin, ConsoleView
 
@@ -23,19 +24,19 @@ class FailureListView(ConsoleMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         params = self.request.GET
         window = params.get("window") if params.get("window") in WINDOWS else DEFAULT_WINDOW
-        status = params.get("status") if params.get("status") in FAILURE_STATUSES else ""
+        status = params.get("status") if params.get("status") in TX_FAILURE_VALUES else ""
         transaction_type = params.get("transaction_type", "").strip()[:TEXT_MAX]
         now = clock.now()
         since = now - WINDOWS[window]
         groups = failure_groups(owners=self.scope.owners, since=since, transaction_type=transaction_type,
                                 status=status, latest=LATEST_PER_GROUP)
-        statuses = status or ",".join(FAILURE_STATUSES)
+        statuses = status or ",".join(TX_FAILURE_VALUES)
         for group in groups:
             query = {"status": statuses, "transaction_type": group["pipeline_name"], "created_after": iso(since)}
             group["list_url"] = with_query("/mondat/transactions/", **query)
             group["bulk_retry_url"] = with_query("/mondat/bulk/retry/", **query)
         context.update(groups=groups, now=now, since=since, window=window, windows=list(WINDOWS),
-                       status=status, statuses=FAILURE_STATUSES, transaction_type=transaction_type,
+                       status=status, statuses=TX_FAILURE_VALUES, transaction_type=transaction_type,
                        here=with_query(self.request.path, window=window, status=status,
                                        transaction_type=transaction_type))
         return context
