@@ -30,6 +30,11 @@ def test_representations_build_api_and_console_links_by_url_name():
     assert offending_lines(representations, r"f[\"'](/api/v1|/mondat/)") == []
 
 
+def test_console_views_build_their_links_by_url_name():
+    views = sorted((ROOT / "monitoring").rglob("*.py"))
+    assert offending_lines(views, r"f?[\"']/mondat/") == []
+
+
 def test_only_engine_limits_defines_the_reason_max():
     assert offending_lines(MODULES, r"^\s*REASON_MAX\s*=") == ["engine/limits.py:4: REASON_MAX = 2000"]
 

@@ -57,7 +57,7 @@ class TransactionAdmin(ReadOnlyAdmin):
         ]
         parts = [format_html('<a href="{}?q={}">{}</a>', reverse(name), obj.pk, label)
                  for label, name in links]
-        parts.append(format_html('<a href="{}">MONDAT</a>', f"/mondat/transactions/{obj.pk}/"))
+        parts.append(format_html('<a href="{}">MONDAT</a>', reverse("mondat:transaction", args=[obj.pk])))
         return format_html(" · ".join(["{}"] * len(parts)), *parts)
 
     def _apply(self, request, queryset, service, verb):

@@ -33,8 +33,8 @@ class FailureListView(ConsoleMixin, TemplateView):
         statuses = status or ",".join(TX_FAILURE_VALUES)
         for group in groups:
             query = {"status": statuses, "transaction_type": group["pipeline_name"], "created_after": iso(since)}
-            group["list_url"] = with_query("/mondat/transactions/", **query)
-            group["bulk_retry_url"] = with_query("/mondat/bulk/retry/", **query)
+            group["list_url"] = with_query(reverse("mondat:transactions"), **query)
+            group["bulk_retry_url"] = with_query(reverse("mondat:bulk", args=["retry"]), **query)
         context.update(groups=groups, now=now, since=since, window=window, windows=list(WINDOWS),
                        status=status, statuses=TX_FAILURE_VALUES, transaction_type=transaction_type,
                        here=with_query(self.request.path, window=window, status=status,

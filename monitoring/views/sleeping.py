@@ -67,7 +67,7 @@ class SleepingListView(ConsoleMixin, TemplateView):
             first_url=with_query(self.request.path, **query) if self.request.GET.get("cursor") else None,
             here=with_query(self.request.path, **query),
             bulk_wake_url=with_query(
-                "/mondat/bulk/wake/", status="sleeping", waiting_reason=filters["reason"],
+                reverse("mondat:bulk", args=["wake"]), status="sleeping", waiting_reason=filters["reason"],
                 switch=filters["switch"], transaction_type=filters["transaction_type"], owner=filters["owner"],
             ),
         )

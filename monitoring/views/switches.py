@@ -24,10 +24,10 @@ class SwitchListView(ConsoleMixin, TemplateView):
         groups = switch_wait_groups(owners=self.scope.owners)
         for group in groups:
             name, owner = group["switch"], group["owner_id"]
-            group["list_url"] = with_query("/mondat/transactions/", status="sleeping", switch=name, owner=owner)
+            group["list_url"] = with_query(reverse("mondat:transactions"), status="sleeping", switch=name, owner=owner)
             if group["scope"] == SwitchScope.TRANSACTION:
-                group["bulk_set_url"] = with_query("/mondat/bulk/set_switch/", status="sleeping", switch=name,
-                                                   owner=owner, name=name)
+                group["bulk_set_url"] = with_query(reverse("mondat:bulk", args=["set_switch"]), status="sleeping",
+                                                   switch=name, owner=owner, name=name)
         context.update(groups=groups, global_switches=global_switch_rows(owners=self.scope.owners),
                        owners=owner_names(owners=self.scope.owners))
         return context
