@@ -135,13 +135,16 @@ def _first_set_wakes(*, tx_id, name, value, actor, channel, reason, owner, now):
     return {"switch": switch, "action": "woken"}
 
 
+# The statement's snapshot is taken before `held` waits for a setter's lock on the transaction: `found`
+# locks the switch row so that it reads the row as the setter left it (READ COMMITTED re-reads a row it
+# had to wait for), never the older value with the flag cleared, which would lose the wake-up.
 READ_SQL = """
 WITH held AS (
     SELECT id FROM engine_transaction
      WHERE id = %(tx_id)s AND lease_token = %(token)s AND status = 'running' FOR UPDATE
 ), found AS (
     SELECT id, value, unread FROM engine_switch
-     WHERE tx_id = %(tx_id)s AND name = %(name)s AND EXISTS (SELECT 1 FROM held)
+     WHERE tx_id = %(tx_id)s AND name = %(name)s AND EXISTS (SELECT 1 FROM held) FOR UPDATE
 ), cleared AS (
     UPDATE engine_switch SET unread = false WHERE id IN (SELECT id FROM found WHERE unread)
 )

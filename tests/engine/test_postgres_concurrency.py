@@ -1,12 +1,14 @@
 """Concurrency on PostgreSQL with real threads, each on its own connection: claims never collide, racing
 switch setters lose no change and no wake-up, max_concurrency holds, and the hot queries use their indexes."""
 import threading
+import time
 
 import pytest
 from django.db import connection, transaction
 
 from engine.models import JournalEntry, NodeGroup, Sleeper, Switch, Transaction
 from engine.runtime import executor
+from engine.services import switches
 from engine.services.execution import tx_claim
 from engine.steps import Step, registry
 
@@ -217,3 +219,59 @@ def test_the_due_sleepers_query_uses_the_partial_due_index(harness):
     assert Sleeper.objects.count() == 20
     plan = _plan(Sleeper.objects.due(harness.now()).values_list("tx_id", flat=True)[:500])
     assert "sleeper_due_idx" in plan
+
+
+def _wait_for_a_blocked_backend(timeout=20):
+    """Wait until some backend of this database waits on a lock (the statement under test has taken its snapshot)."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND wait_event_type = 'Lock'")
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("no statement blocked on the transaction's lock")
+
+
+def test_a_step_reading_a_switch_while_a_setter_holds_the_lock_sees_the_new_value_or_leaves_it_unread(harness, steps):
+    """The read's statement takes its snapshot, then waits for the transaction's lock held by a setter.
+    Once the setter commits, the read must return the value it set, or leave the switch unread so the step
+    runs again: reading the older value *and* clearing the flag would lose the wake-up."""
+    harness.load(READER)
+    tx_id = harness.start("reader", {})
+    Switch.objects.create(tx_id=tx_id, name="s", value="old", unread=True, set_at=harness.clock.now(),
+                          set_by="t")
+    run = tx_claim(node_group="master", node="reader")
+    locked, release, read = threading.Event(), threading.Event(), []
+
+    def setter(index):
+        if index == 0:
+            with transaction.atomic():
+                Transaction.objects.select_for_update().get(pk=tx_id)
+                Switch.objects.filter(tx_id=tx_id, name="s").update(value="new", unread=True)
+                locked.set()
+                assert release.wait(30)
+            return
+        assert locked.wait(30)
+        read.append(switches.switch_read(tx_id=tx_id, name="s", lease=run.lease))
+
+    threads = [threading.Thread(target=lambda i=i: _closing(setter, i)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    assert locked.wait(30)
+    _wait_for_a_blocked_backend()
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    switch = Switch.objects.get(tx_id=tx_id, name="s")
+    assert read == ["new"] or switch.unread, f"read {read} and unread={switch.unread}: a wake-up was lost"
+    assert read == ["new"]
+    assert switch.unread is False
+
+
+def _closing(work, index):
+    try:
+        work(index)
+    finally:
+        connection.close()
