@@ -26,6 +26,7 @@ DEFAULTS = {
     "BULK_INLINE_MAX": 2000,
     "BULK_BATCH": 500,
     "PREPARED_STATEMENTS": True,
+    "FAST_PATHS": True,
     "CALLBACK_REQUIRES_KEY": False,
 }
 

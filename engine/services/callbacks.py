@@ -7,6 +7,7 @@ from engine import clock, tokens
 from engine.errors import CallbackFinal, CallbackNotFound, InvalidRequest
 from engine.models import Callback, CallbackUpdate, Transaction
 from engine.services.common import journal, lock_fenced
+from engine.services.state.wake import wake_if_waiting
 from engine.states import CALLBACK_ACTIVE, CALLBACK_REPORTABLE, TX_TERMINAL_VALUES, CallbackStatus
 from engine.util import deep_merge
 
@@ -138,8 +139,6 @@ def callback_update(*, token, status, data=None, actor=None, allow_timeout=False
 
 
 def _apply(callback, *, status, data, now, actor):
-    from engine.services.moves import wake_if_waiting
-
     if callback.is_final:
         raise CallbackFinal()
     callback.status = status

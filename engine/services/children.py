@@ -1,16 +1,16 @@
-"""Child transactions: start one from a step (idempotently), read its state, cancel a parent's children."""
+"""Child transactions: start one from a step (idempotently) and read its state. A parent's children are
+cancelled by its follow-ups (engine.services.followups)."""
 from django.db import transaction
 
+from engine import clock
 from engine.errors import InvalidRequest, TransactionNotFound
 from engine.models import Callback, Transaction
 from engine.services.common import journal, lock_fenced
-from engine.states import TX_ACTIVE_VALUES, TxStatus
+from engine.services.state.start import insert, new_transaction
 
 
 def child_start(*, parent_id, pipeline, data, background, callback, key, lease, actor):
     """Start a child of the same owner; the same step execution asking again gets the same child."""
-    from engine.services.transactions import transaction_start
-
     if not isinstance(data, dict):
         raise InvalidRequest("A child's data must be an object.", fields={"data": ["Must be an object."]})
     with transaction.atomic():
@@ -25,11 +25,12 @@ def child_start(*, parent_id, pipeline, data, background, callback, key, lease, 
             report_to = Callback.objects.filter(tx_id=parent.pk, name=callback).first()
             if report_to is None:
                 raise InvalidRequest(f"No callback named {callback!r} on this transaction.")
-        child, _ = transaction_start(
-            owner=parent.owner_id, transaction_type=pipeline, data=data, metadata=parent.metadata,
-            actor=actor, parent=parent, parent_key=key, report_to_id=report_to.pk if report_to else None,
+        child, created = new_transaction(
+            owner=parent.owner_id, transaction_type=pipeline, data=data, metadata=parent.metadata, deadline=None,
+            now=clock.now(), parent=parent, parent_key=key, report_to_id=report_to.pk if report_to else None,
             allow_child_only=True,
         )
+        insert(child, actor=actor, created=created)
         journal(parent.pk, "child", actor, child.created_at, step=parent.step_name, child_tx_id=child.pk,
                 pipeline=pipeline, background=background)
     return child.pk
@@ -43,13 +44,3 @@ def child_state(*, parent_id, child_id):
         raise TransactionNotFound()
     return {"tx_id": child["id"], "status": child["status"], "output": child["output"], "note": child["note"],
             "transaction_type": child["pipeline_name"]}
-
-
-def children_cancel(*, parent, now):
-    """Cancel the unfinished children of `parent` (which is ending cancelled or timed out)."""
-    from engine.services.transactions import transaction_cancel
-
-    active = TX_ACTIVE_VALUES
-    for child_id in Transaction.objects.filter(parent_id=parent.pk, status__in=active).values_list("pk", flat=True):
-        transaction_cancel(tx_id=child_id, actor=f"parent:{parent.pk}", reason=f"parent {parent.status}")
-    return TxStatus.CANCELLED

@@ -5,12 +5,15 @@ Called by the checkpoint with the transaction locked and the lease verified.
 from dataclasses import replace
 
 from engine import conf, durations
-from engine.models import Callback, GlobalSwitch, NodeGroup, Sleeper, Switch, Transaction
-from engine.services.execution import begin_run, lease_until, step_definition
-from engine.services.moves import move
+from engine.models import Callback, GlobalSwitch, NodeGroup, Switch, Transaction
+from engine.services.followups import follow_up
+from engine.services.runs import definition_of, step_definition
+from engine.services.state.advance import continue_here, park
+from engine.services.state.finish import finish
+from engine.services.state.requeue import requeue
+from engine.services.state.sleep import sleep
 from engine.states import TX_TERMINAL_VALUES, TxStatus
 from engine.steps.outcomes import Wait
-
 
 
 def _stop_for(tx, now):
@@ -20,22 +23,6 @@ def _stop_for(tx, now):
     if tx.deadline_at is not None and tx.deadline_at <= now:
         return TxStatus.TIMEOUT, "Deadline passed"
     return None
-
-
-def _continue(tx, run, *, step_input, now, step_name=None, retry_count=0):
-    """Start the next step run in this worker, in the same commit as the end of the previous one."""
-    if step_name is not None:
-        tx.step_name = step_name
-        tx.visit += 1
-        tx.visit_started_at = now
-    tx.retry_count = retry_count
-    tx.attempt = 1
-    tx.lease_expires_at = lease_until(now)
-    tx.updated_at = now
-    new_run = begin_run(tx, step_input=step_input, now=now, node=run.node)
-    tx.save(update_fields=["step_name", "visit", "visit_started_at", "retry_count", "attempt",
-                           "lease_expires_at", "updated_at", "step_seq"])
-    return new_run
 
 
 def next_route(run, outcome):
@@ -49,44 +36,30 @@ def next_route(run, outcome):
     return route
 
 
-def _park(tx, route, output):
-    """Leave the transaction before step `route`, holding its input (a paused group, or a retry later)."""
-    tx.step_name = route
-    tx.visit += 1
-    tx.visit_started_at = None
-    tx.retry_count = 0
-    tx.attempt = 1
-    tx.pending_input = output
-    tx.save(update_fields=["step_name", "visit", "visit_started_at", "retry_count", "attempt", "pending_input"])
-
-
 def after_outcome(tx, run, outcome, *, output, now, may_continue=True):
+    """Route `outcome`: end the transaction, park it, or start the next step here (its Run)."""
     route = next_route(run, outcome)
     stop = _stop_for(tx, now)
     if stop is not None:
         if route not in (None, "end"):
-            _park(tx, route, output)  # so that a retry starts from the step that did not run
-        move(tx, stop[0], actor="system", now=now, note=stop[1], output=output)
+            park(tx, route, output)  # so that a retry starts from the step that did not run
+        follow_up(finish(tx, stop[0], actor="system", now=now, note=stop[1], output=output), now=now)
         return None
-    if route is None:
-        move(tx, outcome.kind, actor=f"step:{run.step_name}", now=now, note=outcome.note, output=output)
-        return None
-    if route == "end":
-        move(tx, TxStatus.SUCCESS, actor=f"step:{run.step_name}", now=now, note=outcome.note, output=output)
+    if route in (None, "end"):
+        target = outcome.kind if route is None else TxStatus.SUCCESS
+        follow_up(finish(tx, target, actor=f"step:{run.step_name}", now=now, note=outcome.note, output=output),
+                  now=now)
         return None
     if not may_continue or NodeGroup.objects.filter(pk=tx.node_group_id, paused=True).exists():
         # Pausing (or stopping this worker's node) takes effect at the checkpoint: the next step
         # waits in the queue with its input.
-        _park(tx, route, output)
-        move(tx, TxStatus.QUEUED, actor="system", now=now,
-             why="node stopping" if not may_continue else "node group paused")
+        park(tx, route, output)
+        requeue(tx, actor="system", now=now, why="node stopping" if not may_continue else "node group paused")
         return None
-    return _continue(tx, run, step_input=output, now=now, step_name=route)
+    return continue_here(tx, run, step_input=output, now=now, step_name=route)
 
 
 def _steps(run):
-    from engine.services.execution import definition_of
-
     return definition_of(run.version_id)["steps"]
 
 
@@ -94,31 +67,23 @@ def after_wait(tx, run, wait, *, now, may_continue=True):
     """Sleep in the worker (short), re-queue at once (a wake-up already happened), or write a sleeper."""
     stop = _stop_for(tx, now)
     if stop is not None:
-        move(tx, stop[0], actor="system", now=now, note=stop[1], output=run.input)
+        follow_up(finish(tx, stop[0], actor="system", now=now, note=stop[1], output=run.input), now=now)
         return None
     retry_count = run.retry_count + 1
     next_time = wait.next_time
     short = conf.get("SHORT_SLEEP_SECONDS")
     deadline_first = tx.deadline_at is not None and next_time is not None and tx.deadline_at <= next_time
     if may_continue and wait.time_only and (next_time - now).total_seconds() <= short and not deadline_first:
-        new_run = _continue(tx, run, step_input=run.input, now=now, retry_count=retry_count)
+        new_run = continue_here(tx, run, step_input=run.input, now=now, retry_count=retry_count)
         return replace(new_run, sleep_seconds=max(0.0, (next_time - now).total_seconds()))
     tx.retry_count = retry_count
     tx.attempt = 1
     tx.save(update_fields=["retry_count", "attempt"])
     why = _already_woken(tx, run, wait, now)
     if why is not None:
-        move(tx, TxStatus.QUEUED, actor="system", now=now, why=why)
-        return None
-    callback = Callback.objects.filter(tx_id=tx.pk, name=wait.callback).first() if wait.callback else None
-    Sleeper.objects.create(
-        tx=tx, owner_id=tx.owner_id, step=run.step_name, reason=wait.reason, wake_at=next_time,
-        timeout_at=wait.timeout_at, switch=wait.switch, scope=wait.scope,
-        callback=callback, child_id=wait.child, poll_seconds=wait.poll_seconds, since=now,
-    )
-    move(tx, TxStatus.SLEEPING, actor=f"step:{run.step_name}", now=now, reason=wait.reason,
-         wake_at=next_time.isoformat() if next_time else None, switch=wait.switch, callback=wait.callback,
-         child=wait.child, note=wait.note)
+        requeue(tx, actor="system", now=now, why=why)
+    else:
+        sleep(tx, run, wait, now=now)
     return None
 
 

@@ -33,6 +33,17 @@ def is_postgres():
     return connection.vendor == "postgresql"
 
 
+def fast_paths():
+    """Whether the transitions take their one-statement paths: on PostgreSQL, unless DATP["FAST_PATHS"]
+    is False (then the general paths run there too, which is how the two are compared)."""
+    return connection.vendor == "postgresql" and conf.get("FAST_PATHS")
+
+
+def sql_values(values):
+    """`values` (plain strings such as statuses) as a parenthesised SQL list: ('a', 'b')."""
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
 def rows(sql, params):
     """Execute `sql` (with %(name)s parameters) on the default connection; return its rows as tuples."""
     connection.close_if_health_check_failed()

@@ -8,10 +8,9 @@ from engine import clock, conf
 from engine.errors import InvalidRequest, LeaseLost, TransactionFinished
 from engine.limits import NAME_PATTERN
 from engine.models import GlobalSwitch, GlobalSwitchChange, Sleeper, Switch, Transaction
-from engine.runtime import dispatch
 from engine.services import statements
 from engine.services.common import journal, lock_fenced, lock_tx
-from engine.services.moves import wake, woken_data
+from engine.services.state.wake import wake, wake_on_first_set
 from engine.states import SwitchScope, TxStatus, is_terminal
 
 NAME_RE = re.compile(NAME_PATTERN)
@@ -59,11 +58,11 @@ def switch_set(*, tx_id, name, value, actor, channel="api", reason="", owner=Non
     validate_switch_name(name)
     validate_switch_value(value)
     now = clock.now()
-    if lease is None and value is not None and statements.is_postgres():
-        woken = _first_set_wakes(tx_id=tx_id, name=name, value=value, actor=actor, channel=channel, reason=reason,
-                                 owner=owner, now=now)
-        if woken is not None:
-            return woken
+    if lease is None and value is not None:
+        switch = wake_on_first_set(tx_id=tx_id, name=name, value=value, actor=actor, channel=channel,
+                                   reason=reason, owner=owner, now=now)
+        if switch is not None:
+            return {"switch": switch, "action": "woken"}
     with transaction.atomic():
         tx = lock_fenced(lease) if lease is not None else lock_tx(tx_id, owner=owner)
         if is_terminal(tx.status):
@@ -89,52 +88,6 @@ def switch_set(*, tx_id, name, value, actor, channel="api", reason="", owner=Non
     return {"switch": switch_as_dict(switch), "action": action}
 
 
-WAKE_SQL = """
-WITH t AS (
-    SELECT id, step_name, node_group_id FROM engine_transaction
-     WHERE id = %(tx_id)s AND owner_id = COALESCE(%(owner)s, owner_id) AND status = 'sleeping'
-       AND NOT EXISTS (SELECT 1 FROM engine_switch WHERE tx_id = %(tx_id)s AND name = %(name)s)
-       AND EXISTS (SELECT 1 FROM engine_sleeper
-                    WHERE tx_id = %(tx_id)s AND scope = 'transaction' AND switch = %(name)s)
-       FOR UPDATE
-), set AS (
-    INSERT INTO engine_switch (tx_id, name, value, unread, set_at, set_by)
-    SELECT id, %(name)s, %(value)s, true, %(now)s, %(actor)s FROM t
-), woken AS (
-    UPDATE engine_transaction SET status = 'queued', wake_reason = 'switch', updated_at = %(now)s,
-           queued_at = %(now)s, lease_token = NULL, lease_expires_at = NULL
-     WHERE id IN (SELECT id FROM t)
-), unslept AS (
-    DELETE FROM engine_sleeper WHERE tx_id IN (SELECT id FROM t)
-), journaled AS (
-    INSERT INTO engine_journalentry (tx_id, at, kind, actor, step, data)
-    SELECT id, %(now)s, 'switch', %(actor)s, step_name,
-           jsonb_build_object('name', %(name)s::text, 'value', %(value)s::jsonb, 'channel', %(channel)s::text,
-                              'reason', %(reason)s::text) FROM t
-    UNION ALL
-    SELECT id, %(now)s, 'woken', %(actor)s, step_name, %(woken)s FROM t
-)
-SELECT id, CASE WHEN %(notify)s THEN pg_notify(%(channel_name)s, node_group_id) END FROM t
-"""
-
-
-def _first_set_wakes(*, tx_id, name, value, actor, channel, reason, owner, now):
-    """The common case in one statement (PostgreSQL): the first value of the switch a sleeping transaction
-    waits on wakes it. None when the case does not hold (nothing was written): the general path decides."""
-    from engine.runtime import pg
-
-    found = statements.rows(WAKE_SQL, {
-        "tx_id": tx_id, "owner": owner, "name": name, "value": statements.jsonb(value), "now": now, "actor": actor,
-        "channel": channel, "reason": reason, "channel_name": pg.WORK_CHANNEL,
-        "woken": statements.jsonb(woken_data(why=f"switch {name} set", reason="switch")),
-        "notify": dispatch.sends_notices(),
-    })
-    if not found:
-        return None
-    switch = {"name": name, "value": value, "set_at": now, "set_by": actor, "unread": True}
-    return {"switch": switch, "action": "woken"}
-
-
 # The statement's snapshot is taken before `held` waits for a setter's lock on the transaction: `found`
 # locks the switch row so that it reads the row as the setter left it (READ COMMITTED re-reads a row it
 # had to wait for), never the older value with the flag cleared, which would lose the wake-up.
@@ -155,7 +108,7 @@ SELECT EXISTS (SELECT 1 FROM held), (SELECT value::text FROM found)
 def switch_read(*, tx_id, name, lease=None):
     """Return a switch's value (None if never set) and clear its unread flag."""
     validate_switch_name(name)
-    if lease is not None and statements.is_postgres():  # a step reading: one statement, fenced by its lease
+    if lease is not None and statements.fast_paths():  # a step reading: one statement, fenced by its lease
         [(held, value)] = statements.rows(READ_SQL, {"tx_id": lease.tx_id, "token": lease.token, "name": name})
         if not held:
             raise LeaseLost(f"{lease.tx_id}: the lease is no longer held")

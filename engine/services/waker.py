@@ -5,7 +5,10 @@ from django.db import connection, transaction
 from engine import clock, conf
 from engine.models import Callback, Sleeper, StepRun, Transaction
 from engine.services.callbacks import callback_force
-from engine.services.moves import finish_now, move, wake, wake_due_postgres, wake_many
+from engine.services.followups import follow_up
+from engine.services.state.finish import finish, finish_now
+from engine.services.state.requeue import requeue
+from engine.services.state.wake import wake, wake_due
 from engine.states import CALLBACK_ACTIVE_VALUES, StepRunStatus, TxStatus
 
 BATCH = 500
@@ -19,27 +22,14 @@ def _locked(queryset):
 
 def sleepers_wake_due(*, now=None, limit=BATCH, on_woken=None):
     """Queue the sleeping transactions whose timer or wait timeout has come; return how many.
-    `on_woken(wake_at)`, if given, is called for each after the commit (the node's lateness figure).
-    One statement on PostgreSQL (`wake_due_postgres`), the ORM and `wake_many` elsewhere: the same rows."""
+    `on_woken(wake_at)`, if given, is called for each after the commit (the node's lateness figure)."""
     now = now or clock.now()
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            woken = wake_due_postgres(now=now, limit=limit, actor="system", why="timer")
-        else:
-            woken = _wake_due_orm(now=now, limit=limit)
+        woken = wake_due(now=now, limit=limit, actor="system", why="timer")
     if on_woken is not None:
         for wake_at in woken:
             on_woken(wake_at)
     return len(woken)
-
-
-def _wake_due_orm(*, now, limit):
-    due = dict(Sleeper.objects.due(now).values_list("tx_id", "wake_at")[:limit])
-    sleeping = Transaction.objects.filter(pk__in=list(due), status=TxStatus.SLEEPING).only(
-        "status", "step_name", "node_group_id", "deadline_at")  # what wake_many reads, not the JSON fields
-    txs = [tx for tx in _locked(sleeping) if tx.deadline_at is None or tx.deadline_at > now]
-    wake_many(txs, actor="system", now=now, why="timer")
-    return sorted(due[tx.pk] for tx in txs)
 
 
 def deadlines_expire(*, now=None, limit=BATCH):
@@ -52,7 +42,8 @@ def deadlines_expire(*, now=None, limit=BATCH):
         ).order_by("deadline_at")[:limit]
         for tx in _locked(Transaction.objects.filter(pk__in=list(queryset.values_list("pk", flat=True)))):
             if tx.status in (TxStatus.QUEUED, TxStatus.SLEEPING):
-                finish_now(tx, TxStatus.TIMEOUT, actor="system", now=now, note="Deadline passed")
+                follow_up(finish_now(tx, TxStatus.TIMEOUT, actor="system", now=now, note="Deadline passed"),
+                          now=now)
                 ended += 1
     return ended
 
@@ -101,12 +92,12 @@ def leases_recover(*, now=None, limit=BATCH):
             )
             if tx.attempt >= max_attempts:
                 last_input = StepRun.objects.filter(tx_id=tx.pk, seq=tx.step_seq).values_list("input", flat=True).first()
-                move(tx, TxStatus.INTERNAL_ERROR, actor="system", now=now, output=last_input,
-                     note=f"Worker lost {tx.attempt} times running step {tx.step_name}")
+                follow_up(finish(tx, TxStatus.INTERNAL_ERROR, actor="system", now=now, output=last_input,
+                                 note=f"Worker lost {tx.attempt} times running step {tx.step_name}"), now=now)
             else:
                 tx.attempt += 1
                 tx.save(update_fields=["attempt"])
-                move(tx, TxStatus.QUEUED, actor="system", now=now, why="worker lost", attempt=tx.attempt)
+                requeue(tx, actor="system", now=now, why="worker lost", attempt=tx.attempt)
             recovered += 1
     return recovered
 

@@ -1,5 +1,5 @@
-"""The start, the claim and the finish in one statement each on PostgreSQL (engine.services.claims,
-checkpoints.checkpoint_finish, transactions._insert) write what the general path wrote, and give way to
+"""The start, the claim and the finish in one statement each on PostgreSQL (engine.services.state: start,
+claim, finish) write what the general path wrote, and give way to
 it whenever a condition of the fast path does not hold; on SQLite the general path does it all."""
 from dataclasses import replace
 from datetime import timedelta

@@ -8,6 +8,7 @@ from engine.errors import LeaseLost
 from engine.models import NodeGroup, Transaction
 from engine.runtime import faults
 from engine.services import execution, waker
+from engine.services.state import claim
 from engine.services.execution import step_complete, tx_claim
 from engine.steps import Step, register
 from engine.steps.outcomes import Outcome
@@ -151,9 +152,9 @@ def test_of_two_claims_of_one_queued_transaction_only_one_wins(harness, monkeypa
     tx_id = harness.start("rec", {})
     stale_row = Transaction.objects.get(pk=tx_id)  # read while still queued, as a racing claimer would
     first = tx_claim(node_group="master", node="a")
-    real = execution._candidates
+    real = claim._candidates
     stale_reads = iter([[stale_row]])
-    monkeypatch.setattr(execution, "_candidates", lambda group: next(stale_reads, None) or real(group))
+    monkeypatch.setattr(claim, "_candidates", lambda group: next(stale_reads, None) or real(group))
     assert tx_claim(node_group="master", node="b") is None
     assert first.tx_id == tx_id
     result = harness.result(tx_id)

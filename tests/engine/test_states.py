@@ -114,7 +114,7 @@ def test_an_illegal_move_is_refused_with_a_typed_error_and_not_applied(harness):
     from engine.errors import InvalidTransition
     from engine.models import JournalEntry
     from engine.services.common import lock_tx
-    from engine.services.moves import move
+    from engine.services.state.move import move
 
     harness.load({"name": "states-echo", "steps": [{"type": "util/echo"}]})
     tx_id = harness.start("states-echo", {})

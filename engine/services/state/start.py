@@ -1,0 +1,88 @@
+"""A transaction begins: its row, queued at the current version of its pipeline, with its "created"
+journal entry and the work notice, in one statement on PostgreSQL (`insert`).
+
+`new_transaction` builds the row (the pipeline and version in use, the deadline); the API's start
+(`engine.services.transactions`) and a step's child (`engine.services.children`) both insert with it.
+"""
+from django.db import connection, transaction
+
+from engine import durations
+from engine.errors import UnknownTransactionType
+from engine.models import Pipeline, Transaction
+from engine.runtime import dispatch, pg
+from engine.services import statements
+from engine.services.common import dispatch_on_commit, journal, new_tx_id
+from engine.services.runs import definition_of
+from engine.states import TxStatus
+
+PIPELINE_COLUMNS = ("name", "transaction_type", "node_group_id", "current_version_id")
+PIPELINE_SQL = f"SELECT {', '.join(PIPELINE_COLUMNS)} FROM engine_pipeline WHERE name = %(name)s"
+
+
+def _pipeline(name):
+    """What a start needs of pipeline `name` (a prepared statement on PostgreSQL), or None."""
+    if statements.is_postgres():
+        found = statements.rows(PIPELINE_SQL, {"name": name})
+        return dict(zip(PIPELINE_COLUMNS, found[0])) if found else None
+    return Pipeline.objects.filter(name=name).values(*PIPELINE_COLUMNS).first()
+
+
+def new_transaction(*, owner, transaction_type, data, metadata, deadline, now, external_id=None, webhook=None,
+                    webhook_progress=False, parent=None, parent_key=None, report_to_id=None,
+                    allow_child_only=False):
+    """The unsaved row of a new transaction and its "created" journal data; UnknownTransactionType if no
+    pipeline of that name may start one (a child-only pipeline only with `allow_child_only`)."""
+    pipeline = _pipeline(transaction_type) if isinstance(transaction_type, str) else None
+    if pipeline is None or pipeline["current_version_id"] is None or \
+            not (pipeline["transaction_type"] or allow_child_only):
+        raise UnknownTransactionType(
+            f"No transaction type named {transaction_type!r}."
+        )
+    version_id = pipeline["current_version_id"]
+    definition = definition_of(version_id)  # versions are immutable: read once per process
+    deadline_at = durations.resolve_deadline(deadline, now)
+    if deadline_at is None and definition.get("deadline"):
+        try:
+            deadline_at = durations.add(now, definition["deadline"])
+        except durations.BadDuration as exc:  # the pipeline's own deadline, from a later "now"
+            raise durations.field_error("deadline", f"The pipeline's deadline: {exc}") from exc
+    tx = Transaction(
+        id=new_tx_id(), owner_id=owner, external_id=external_id, pipeline_name=pipeline["name"],
+        version_id=version_id, node_group_id=definition.get("node_group") or pipeline["node_group_id"],
+        status=TxStatus.QUEUED, input=data, metadata=metadata, deadline_at=deadline_at,
+        webhook_url=webhook, webhook_progress=bool(webhook_progress), parent=parent, parent_key=parent_key,
+        report_to_id=report_to_id, created_at=now, updated_at=now, queued_at=now,
+        step_name=definition["steps"][0]["name"], visit_started_at=None,
+    )
+    created = {"transaction_type": pipeline["name"], "version": version_id, "external_id": external_id,
+               "parent_tx_id": parent.pk if parent else None}
+    return tx, created
+
+
+INSERT_SQL = """
+WITH tx AS (INSERT INTO engine_transaction ({columns}) VALUES ({values}) RETURNING id, node_group_id),
+journaled AS (INSERT INTO engine_journalentry (tx_id, at, kind, actor, step, data)
+              SELECT id, %(created_at)s, 'created', %(journal_actor)s, NULL, %(journal_data)s FROM tx)
+SELECT CASE WHEN %(journal_notify)s THEN pg_notify(%(journal_channel)s, node_group_id) END FROM tx
+"""
+_insert_sql = []
+
+
+def insert(tx, *, actor, created):
+    """Insert `tx` with its journal entry and tell the runtime: one statement on PostgreSQL."""
+    if not statements.fast_paths():
+        with transaction.atomic():
+            tx.save(force_insert=True)
+            journal(tx.pk, "created", actor, tx.created_at, **created)
+            dispatch_on_commit(tx.node_group_id)
+        return
+    fields = Transaction._meta.concrete_fields
+    if not _insert_sql:
+        _insert_sql.append(INSERT_SQL.format(columns=", ".join(f.column for f in fields),
+                                             values=", ".join(f"%({f.attname})s" for f in fields)))
+    params = {f.attname: f.get_db_prep_save(getattr(tx, f.attname), connection) for f in fields}
+    params.update(journal_actor=actor, journal_data=statements.jsonb(created), journal_channel=pg.WORK_CHANNEL,
+                  journal_notify=dispatch.sends_notices())
+    statements.rows(_insert_sql[0], params)
+    tx._state.adding = False
+    tx._state.db = "default"
