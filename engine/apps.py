@@ -8,7 +8,9 @@ class EngineConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from engine import checks  # noqa: F401  (registers the system checks)
+        # Imported in ready(): both load the models, which may not be imported before the app registry
+        # is; importing the checks registers them, and autodiscover imports every app's step types.
+        from engine import checks  # noqa: F401
         from engine.steps.registry import autodiscover
 
         autodiscover()

@@ -1,8 +1,10 @@
 """System checks of the engine (ids datp.E0xx / datp.W0xx)."""
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register, run_checks
+from django.core.management.base import SystemCheckError
 from django.db import DatabaseError
 
 from engine import clock, conf, durations
+from engine.models import Pipeline, PipelineVersion, Transaction
 from engine.steps import registry
 
 SETTINGS_TAG = "datp_settings"
@@ -60,8 +62,6 @@ def missing_step_types(app_configs=None, databases=None, **kwargs):
 
     A database check: it runs with `manage.py check --database default` and before migrate.
     """
-    from engine.models import Pipeline, PipelineVersion, Transaction
-
     if not databases:
         return []
     try:
@@ -88,9 +88,6 @@ def missing_step_types(app_configs=None, databases=None, **kwargs):
 
 def refuse_bad_settings():
     """Stop a server started without manage.py (gunicorn's WSGI entry) on datp.E001, as commands stop."""
-    from django.core.checks import run_checks
-    from django.core.management.base import SystemCheckError
-
     errors = [error for error in run_checks(tags=[SETTINGS_TAG]) if error.is_serious()]
     if errors:
         raise SystemCheckError("\n".join(str(error) for error in errors))

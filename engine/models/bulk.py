@@ -27,6 +27,10 @@ class BulkJob(models.Model):
     class Meta:
         indexes = [models.Index(fields=["created_at"], condition=Q(status__in=["pending", "running"]),
                                 name="bulkjob_open_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(action__in=BulkAction.values), name="engine_bulkjob_action_valid"),
+            models.CheckConstraint(condition=Q(status__in=BulkJobStatus.values), name="engine_bulkjob_status_valid"),
+        ]
 
     def __str__(self):
         return f"{self.action} #{self.pk} ({self.status})"

@@ -1,5 +1,8 @@
 """Figures the nodes keep for the console and /metrics, so no page counts the transactions table."""
 from django.db import models
+from django.db.models import Q
+
+from engine.states import TxStatus, WaitReason
 
 
 class FigureMark(models.Model):
@@ -27,8 +30,11 @@ class StatusFigure(models.Model):
     settled = models.PositiveBigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["owner", "pipeline_name", "node_group", "status"],
-                                               name="statusfigure_key_uniq")]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "pipeline_name", "node_group", "status"],
+                                    name="statusfigure_key_uniq"),
+            models.CheckConstraint(condition=Q(status__in=TxStatus.values), name="engine_statusfigure_status_valid"),
+        ]
 
     def __str__(self):
         return f"{self.owner_id}/{self.pipeline_name}/{self.status}: {self.count}"
@@ -71,7 +77,10 @@ class SleeperFigure(models.Model):
     count = models.PositiveBigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["owner", "reason"], name="sleeperfigure_key_uniq")]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "reason"], name="sleeperfigure_key_uniq"),
+            models.CheckConstraint(condition=Q(reason__in=WaitReason.values), name="engine_sleeperfigure_reason_valid"),
+        ]
 
     def __str__(self):
         return f"{self.owner_id}/{self.reason}: {self.count}"

@@ -105,6 +105,7 @@ class Transaction(models.Model):
             models.UniqueConstraint(
                 fields=["parent", "parent_key"], condition=Q(parent_key__isnull=False), name="tx_parent_key_uniq"
             ),
+            models.CheckConstraint(condition=Q(status__in=TxStatus.values), name="engine_transaction_status_valid"),
         ]
 
     def __str__(self):
@@ -136,7 +137,10 @@ class StepRun(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tx", "seq"], name="steprun_tx_seq_uniq")]
+        constraints = [
+            models.UniqueConstraint(fields=["tx", "seq"], name="steprun_tx_seq_uniq"),
+            models.CheckConstraint(condition=Q(status__in=StepRunStatus.values), name="engine_steprun_status_valid"),
+        ]
         # The console's last-day figures per pipeline and step read step runs by start time.
         indexes = [models.Index(fields=["started_at"], name="steprun_started_idx")]
 

@@ -85,6 +85,10 @@ class Sleeper(models.Model):
             models.Index(fields=["child"], condition=Q(child__isnull=False), name="sleeper_child_idx"),
             models.Index(fields=["owner", "reason", "wake_at"], name="sleeper_owner_reason_idx"),
         ]
+        constraints = [
+            models.CheckConstraint(condition=Q(reason__in=WaitReason.values), name="engine_sleeper_reason_valid"),
+            models.CheckConstraint(condition=Q(scope__in=SwitchScope.values), name="engine_sleeper_scope_valid"),
+        ]
 
     def __str__(self):
         return f"{self.tx_id} ({self.reason})"
@@ -105,7 +109,10 @@ class Callback(models.Model):
     updated_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tx", "name"], name="callback_tx_name_uniq")]
+        constraints = [
+            models.UniqueConstraint(fields=["tx", "name"], name="callback_tx_name_uniq"),
+            models.CheckConstraint(condition=Q(status__in=CallbackStatus.values), name="engine_callback_status_valid"),
+        ]
         indexes = [
             models.Index(
                 fields=["timeout_at"],
@@ -128,3 +135,10 @@ class CallbackUpdate(models.Model):
     data = models.JSONField(default=dict)
     at = models.DateTimeField()
     actor = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=CallbackStatus.values), name="engine_callbackupdate_status_valid"
+            ),
+        ]

@@ -26,6 +26,11 @@ class WebhookDelivery(models.Model):
             models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="webhook_due_idx"),
             models.Index(fields=["owner", "status", "-created_at"], name="webhook_owner_status_idx"),
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=WebhookStatus.values), name="engine_webhookdelivery_status_valid"
+            ),
+        ]
         verbose_name_plural = "webhook deliveries"
 
     def __str__(self):

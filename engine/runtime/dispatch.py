@@ -6,6 +6,7 @@
   queue drain tasks. On SQLite nothing is sent: nodes poll the queued-rows index a few times a second.
 """
 from engine import conf
+from engine.runtime import pg
 
 
 def sends_notices():
@@ -18,8 +19,6 @@ def work_queued(node_group):
     queues work on PostgreSQL may send the same NOTIFY itself, as the transaction start does)."""
     if not sends_notices():
         return
-    from engine.runtime import pg
-
     if pg.is_postgres():
         pg.notify(pg.WORK_CHANNEL, node_group)
 

@@ -39,6 +39,7 @@ _brokers = {}
 def _redis(group):
     """The group's Redis broker, one per process (its client reconnects by itself after a restart)."""
     if group not in _brokers:
+        # Imported only with DATP_BROKER=redis: it needs the redis package, which is not installed otherwise.
         from django_q.brokers.redis_broker import Redis
 
         _brokers[group] = Redis(list_key=group)

@@ -4,6 +4,7 @@ import os
 import time
 
 from django.db import close_old_connections
+from django_q.tasks import async_task
 
 from engine import conf
 from engine.runtime import node_metrics, pg
@@ -108,6 +109,4 @@ def standby_notices():
 
 
 def enqueue_drain(node_group):
-    from django_q.tasks import async_task
-
     async_task("engine.runtime.tasks.drain", node_group, cluster=node_group, q_options={"save": False})

@@ -7,6 +7,7 @@ from django.db.models import Sum
 
 from engine import clock, conf
 from engine.models import Node
+from engine.runtime import pg
 from engine.services.pipelines import node_group_ensure
 
 
@@ -32,8 +33,6 @@ STOP_NOTICE = "stop"
 def node_stopping(*, node_id):
     """Mark the node stopping; its workers waiting for work on PostgreSQL hear it at once."""
     Node.objects.filter(pk=node_id).update(stopping=True, last_seen_at=clock.now())
-    from engine.runtime import pg
-
     if pg.is_postgres():
         pg.notify(pg.WORK_CHANNEL, STOP_NOTICE)
 

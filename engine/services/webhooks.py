@@ -17,6 +17,7 @@ from engine import clock, conf, netguard
 from engine.errors import InvalidRequest, NotFound
 from engine.models import JournalEntry, Owner, WebhookDelivery
 from engine.runtime import dispatch, pg
+from engine.selectors import transaction_as_dict
 from engine.services.common import journal
 from engine.states import WebhookStatus
 
@@ -33,8 +34,6 @@ def webhook_enqueue(tx, *, event, now):
         return None
     if event == "transaction.progress" and not tx.webhook_progress:
         return None
-    from engine.selectors import transaction_as_dict
-
     delivery = WebhookDelivery(tx_id=tx.pk, owner_id=tx.owner_id, event=event, url=tx.webhook_url,
                                payload={}, created_at=now, next_attempt_at=now)
     delivery.payload = {

@@ -155,6 +155,7 @@ class StepContext:
         return self._wait(outcome)
 
     def _wait(self, outcome):
+        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
         from engine.services.switches import validate_switch_name
 
         if outcome.switch is not None:
@@ -179,11 +180,13 @@ class StepContext:
 
     @property
     def cancel_requested(self):
+        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
         from engine.services.execution import cancel_requested
 
         return cancel_requested(tx_id=self.tx_id)
 
     def get_switch(self, name, scope="transaction"):
+        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
         from engine.services import switches
 
         if scope == "global":
@@ -193,6 +196,7 @@ class StepContext:
         return switches.switch_read(tx_id=self.tx_id, name=name, lease=self._run.lease)
 
     def set_switch(self, name, value, reason=""):
+        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
         from engine.services import switches
 
         return switches.switch_set(
@@ -201,6 +205,7 @@ class StepContext:
         )
 
     def progress(self, report):
+        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
         from engine.services.transactions import transaction_progress
 
         transaction_progress(tx_id=self.tx_id, report=self.scrub(report), lease=self._run.lease)
@@ -208,6 +213,7 @@ class StepContext:
     def create_callback(self, name="default", callback_data=None, timeout=None):
         """Create a callback; the reply has its `token` and `url` (to give a partner) and `ref`, the
         marker to put in outputs instead: whatever this run writes has its token replaced by `ref`."""
+        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
         from engine.services import callbacks
 
         timeout_at = _as_time(timeout, clock.now(), "timeout") if timeout is not None else None
@@ -218,6 +224,7 @@ class StepContext:
 
     def get_callback(self, name="default"):
         """The callback `name` of this transaction (its `ref`, status and data; not its token)."""
+        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
         from engine.services import callbacks
 
         return callbacks.callback_by_name(tx_id=self.tx_id, name=name)
@@ -225,6 +232,7 @@ class StepContext:
     def reveal_callback(self, ref):
         """{"token", "url"} of the callback `ref` names (a callback of this transaction or an ancestor),
         to pass to a partner; None if there is none. Like create_callback's, it is scrubbed from writes."""
+        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
         from engine.services import callbacks
 
         found = callbacks.callback_reveal(tx_id=self.tx_id, ref=ref)
@@ -235,6 +243,7 @@ class StepContext:
     def update_callback(self, token, status, data=None):
         """Report to a callback by its token, or by its `ref` (a callback of this transaction or an
         ancestor); a step (unlike an outside reporter) may also force `timeout`."""
+        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
         from engine.services import callbacks
 
         return callbacks.callback_update(token=token, status=status, data=self.scrub(data),
@@ -242,6 +251,7 @@ class StepContext:
 
     def start_child(self, pipeline, data, background=False, callback=None):
         """Start a child transaction of the same owner and return its id (idempotent on re-runs)."""
+        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
         from engine.services.children import child_start
 
         self._children_started += 1
@@ -254,6 +264,7 @@ class StepContext:
         )
 
     def get_child(self, tx_id):
+        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
         from engine.services.children import child_state
 
         return child_state(parent_id=self.tx_id, child_id=tx_id)
