@@ -17,9 +17,8 @@ from dataclasses import replace
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
+from engine import notices
 from engine.models import NodeGroup, StepRun, Transaction
-from engine.notify import FINISHED_CHANNEL
-from engine.runtime import dispatch
 from engine.services import statements
 from engine.states import TxStatus
 
@@ -144,7 +143,7 @@ def checkpoint_finish(run, *, target, actor, output, status, note, error, logs, 
         "tx_id": run.tx_id, "token": run.token, "seq": run.seq, "visit": run.visit, "deadline_at": run.deadline_at,
         "run_id": run.run_id, "target": str(target), "status": status, "actor": actor, "now": now, "note": note,
         "error": error, "output": statements.jsonb(output), "logs": statements.jsonb(logs or []),
-        "notify": dispatch.sends_notices(), "channel": FINISHED_CHANNEL,
+        "notify": notices.sends_notices(), "channel": notices.FINISHED_CHANNEL,
     })
     if not found:
         return False

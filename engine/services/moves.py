@@ -6,6 +6,7 @@ from django.db import transaction
 
 from engine.errors import InvalidTransition
 from engine.models import Callback, JournalEntry, Sleeper, StepRun, Transaction
+from engine.notices import notify_finished
 from engine.services import statements
 from engine.services.common import dispatch_on_commit, journal
 from engine.states import CALLBACK_ACTIVE_VALUES, TX_TERMINAL_VALUES, TxStatus, can_move, is_terminal
@@ -136,7 +137,6 @@ def wake_if_waiting(*, now, actor, why, **condition):
 
 def _finished(tx, *, now):
     """Follow up a transaction that just ended: callbacks, children, its parent, its webhook, the signal."""
-    from engine.notify import notify_finished
     from engine.services import callbacks, children, webhooks
     from engine.signals import send_finished
 

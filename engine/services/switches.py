@@ -4,11 +4,10 @@ import re
 
 from django.db import transaction
 
-from engine import clock, conf
+from engine import clock, conf, notices
 from engine.errors import InvalidRequest, LeaseLost, TransactionFinished
 from engine.limits import NAME_PATTERN
 from engine.models import GlobalSwitch, GlobalSwitchChange, Sleeper, Switch, Transaction
-from engine.runtime import dispatch
 from engine.services import statements
 from engine.services.common import journal, lock_fenced, lock_tx
 from engine.services.moves import wake, woken_data
@@ -121,13 +120,11 @@ SELECT id, CASE WHEN %(notify)s THEN pg_notify(%(channel_name)s, node_group_id) 
 def _first_set_wakes(*, tx_id, name, value, actor, channel, reason, owner, now):
     """The common case in one statement (PostgreSQL): the first value of the switch a sleeping transaction
     waits on wakes it. None when the case does not hold (nothing was written): the general path decides."""
-    from engine.runtime import pg
-
     found = statements.rows(WAKE_SQL, {
         "tx_id": tx_id, "owner": owner, "name": name, "value": statements.jsonb(value), "now": now, "actor": actor,
-        "channel": channel, "reason": reason, "channel_name": pg.WORK_CHANNEL,
+        "channel": channel, "reason": reason, "channel_name": notices.WORK_CHANNEL,
         "woken": statements.jsonb(woken_data(why=f"switch {name} set", reason="switch")),
-        "notify": dispatch.sends_notices(),
+        "notify": notices.sends_notices(),
     })
     if not found:
         return None

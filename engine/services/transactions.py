@@ -3,7 +3,7 @@ import json
 
 from django.db import IntegrityError, connection, transaction
 
-from engine import clock, durations
+from engine import clock, durations, notices
 from engine.errors import (
     DuplicateExternalId,
     InvalidRequest,
@@ -13,7 +13,6 @@ from engine.errors import (
     UnknownTransactionType,
 )
 from engine.models import Pipeline, Transaction
-from engine.runtime import dispatch, pg
 from engine.services import statements
 from engine.services.common import dispatch_on_commit, journal, lock_fenced, lock_tx, new_tx_id, retry_on_deadlock
 from engine.services.execution import definition_of
@@ -132,8 +131,8 @@ def _insert(tx, *, actor, created):
         _insert_sql.append(INSERT_SQL.format(columns=", ".join(f.column for f in fields),
                                              values=", ".join(f"%({f.attname})s" for f in fields)))
     params = {f.attname: f.get_db_prep_save(getattr(tx, f.attname), connection) for f in fields}
-    params.update(journal_actor=actor, journal_data=statements.jsonb(created), journal_channel=pg.WORK_CHANNEL,
-                  journal_notify=dispatch.sends_notices())
+    params.update(journal_actor=actor, journal_data=statements.jsonb(created), journal_channel=notices.WORK_CHANNEL,
+                  journal_notify=notices.sends_notices())
     statements.rows(_insert_sql[0], params)
     tx._state.adding = False
     tx._state.db = "default"
