@@ -151,7 +151,7 @@ def p3(options):
     from engine.services.switches import switch_set
     from engine.services.transactions import transaction_start
 
-    from engine.notify import FINISHED_CHANNEL, Listener, is_postgres
+    from engine.notices import FINISHED_CHANNEL, Listener, is_postgres
 
     finished = Listener([FINISHED_CHANNEL]) if is_postgres() else None
     results = []

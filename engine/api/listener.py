@@ -5,7 +5,7 @@ engine NOTIFYs a transaction's id when it finishes); on SQLite it reads, every 0
 query, the statuses of the transactions waited on. Waiting requests block on an Event and hold no
 database connection; only this thread touches the database, briefly.
 
-The LISTEN connection comes from `engine.notify`, the engine-level bridge to `engine.runtime.pg`.
+The LISTEN connection comes from `engine.notices`, the engine's one LISTEN/NOTIFY module.
 """
 import logging
 import threading
@@ -14,7 +14,7 @@ import time
 from django.db import close_old_connections, connection
 
 from engine.models import Transaction
-from engine.notify import FINISHED_CHANNEL, Listener, is_postgres
+from engine.notices import FINISHED_CHANNEL, Listener, is_postgres
 from engine.states import TX_TERMINAL_VALUES
 
 logger = logging.getLogger(__name__)

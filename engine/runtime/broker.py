@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_q.brokers.orm import ORM
 from django_q.conf import Conf
 
-from engine.runtime import pg
+from engine import notices
 
 IDLE_WAIT_SECONDS = 5.0  # a NOTIFY on every enqueue wakes it; this is only the safety net
 
@@ -19,18 +19,18 @@ class ListenBroker(ORM):
 
     def enqueue(self, task):
         task_id = super().enqueue(task)
-        if pg.is_postgres(Conf.ORM):
-            pg.notify(pg.QUEUE_CHANNEL, self.list_key or Conf.CLUSTER_NAME)
+        if notices.is_postgres(Conf.ORM):
+            notices.notify(notices.QUEUE_CHANNEL, self.list_key or Conf.CLUSTER_NAME)
         return task_id
 
     def dequeue(self):
-        if not pg.is_postgres(Conf.ORM):
+        if not notices.is_postgres(Conf.ORM):
             return super().dequeue()
         tasks = self._take()
         if tasks:
             return tasks
         if self._listener is None:
-            self._listener = pg.Listener([pg.QUEUE_CHANNEL], alias=Conf.ORM)
+            self._listener = notices.Listener([notices.QUEUE_CHANNEL], alias=Conf.ORM)
             tasks = self._take()  # anything enqueued before LISTEN took effect
             if tasks:
                 return tasks

@@ -7,9 +7,9 @@ import traceback
 from engine import clock
 from engine.errors import LeaseLost
 from engine.runtime import faults, node_metrics
+from engine.runtime.context import StepContext
 from engine.services.execution import step_complete, tx_claim
 from engine.steps import registry
-from engine.steps.context import StepContext
 from engine.steps.outcomes import Outcome, Wait
 
 logger = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ import time
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, close_old_connections, connection
 
-from engine import clock, conf
+from engine import clock, conf, notices
 from engine.models import NodeGroup, Transaction
-from engine.runtime import drain_queue, node_metrics, pg
+from engine.runtime import drain_queue, node_metrics
 from engine.runtime.tasks import enqueue_drain
 from engine.services import bulk, duties, figures, nodes, waker
 from engine.services.prune import transactions_prune
@@ -119,8 +119,8 @@ class Node:
         self.node_id = nodes.node_register(group=self.group, workers=self.workers)
         self.cluster = Cluster(self.group, self.workers, self.node_id)
         self.cluster.start()
-        if pg.is_postgres():
-            self.listener = pg.Listener([pg.WORK_CHANNEL])
+        if notices.is_postgres():
+            self.listener = notices.Listener([notices.WORK_CHANNEL])
         for number in range(WEBHOOK_THREADS):
             threading.Thread(target=self.send_webhooks, name=f"datp-webhooks-{number}", daemon=True).start()
         threading.Thread(target=self.housekeep, name="datp-housekeeping", daemon=True).start()
@@ -307,7 +307,7 @@ class Node:
                 return  # the listener reconnected and may have missed notices
             if self.group in payloads:
                 owed = True
-            if pg.WEBHOOK_NOTICE in payloads:
+            if notices.WEBHOOK_NOTICE in payloads:
                 self.webhooks_due.set()
 
     def shutdown(self):

@@ -6,8 +6,8 @@ import time
 from django.db import close_old_connections
 from django_q.tasks import async_task
 
-from engine import conf
-from engine.runtime import node_metrics, pg
+from engine import conf, notices
+from engine.runtime import node_metrics
 from engine.runtime.executor import drain as drain_queue
 from engine.runtime.heartbeat import heartbeat
 from engine.services import nodes
@@ -55,7 +55,7 @@ def drain(node_group):
     """
     close_old_connections()
     stop = StopCheck(os.environ.get("DATP_NODE_ID"))
-    notices = standby_notices()
+    listener = standby_notices()
     standby_until = time.monotonic() + conf.get("STANDBY_SECONDS")
     total = 0
     while True:
@@ -69,19 +69,19 @@ def drain(node_group):
         if not emptied:
             enqueue_drain(node_group)  # work left after the budget: a successor
             return total
-        if notices is not None and time.monotonic() >= standby_until:
+        if listener is not None and time.monotonic() >= standby_until:
             enqueue_drain(node_group)  # a fresh standby drain
             return total
-        if notices is None:
+        if listener is None:
             return total
-        heard = wait_for_work(notices, node_group, standby_until)
-        if nodes.STOP_NOTICE in heard:
+        heard = wait_for_work(listener, node_group, standby_until)
+        if notices.STOP_NOTICE in heard:
             stop.now()
         elif heard and None not in heard:
             stop.heard_no_stop()  # a stop would have come as a notice too: no need to read the flag now
 
 
-def wait_for_work(notices, node_group, standby_until):
+def wait_for_work(listener, node_group, standby_until):
     """Wait for a notice that may concern this drain: its group's work, a stop, a reconnection (which may
     have lost notices), or STANDBY_CHECK_SECONDS without any; return what was heard."""
     checked_at = time.monotonic() + STANDBY_CHECK_SECONDS
@@ -89,8 +89,8 @@ def wait_for_work(notices, node_group, standby_until):
         left = min(checked_at, standby_until) - time.monotonic()
         if left <= 0:
             return []
-        heard = notices.wait(left)
-        if node_group in heard or nodes.STOP_NOTICE in heard or None in heard:
+        heard = listener.wait(left)
+        if node_group in heard or notices.STOP_NOTICE in heard or None in heard:
             return heard
 
 
@@ -101,10 +101,10 @@ _notices = []
 
 def standby_notices():
     """This worker's LISTEN connection for work notices (PostgreSQL), kept for the process; else None."""
-    if not pg.is_postgres():
+    if not notices.is_postgres():
         return None
     if not _notices:
-        _notices.append(pg.Listener([pg.WORK_CHANNEL]))
+        _notices.append(notices.Listener([notices.WORK_CHANNEL]))
     return _notices[0]
 
 

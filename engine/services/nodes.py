@@ -5,9 +5,8 @@ from datetime import timedelta
 
 from django.db.models import Sum
 
-from engine import clock, conf
+from engine import clock, conf, notices
 from engine.models import Node
-from engine.runtime import pg
 from engine.services.pipelines import node_group_ensure
 
 
@@ -27,14 +26,10 @@ def node_beat(*, node_id):
     return Node.objects.filter(pk=node_id).update(last_seen_at=clock.now())
 
 
-STOP_NOTICE = "stop"
-
-
 def node_stopping(*, node_id):
     """Mark the node stopping; its workers waiting for work on PostgreSQL hear it at once."""
     Node.objects.filter(pk=node_id).update(stopping=True, last_seen_at=clock.now())
-    if pg.is_postgres():
-        pg.notify(pg.WORK_CHANNEL, STOP_NOTICE)
+    notices.notify_stopping()
 
 
 def node_is_stopping(*, node_id):

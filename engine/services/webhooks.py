@@ -13,10 +13,9 @@ from datetime import timedelta
 
 from django.db import connection, transaction
 
-from engine import clock, conf, netguard
+from engine import clock, conf, netguard, notices
 from engine.errors import InvalidRequest, NotFound
 from engine.models import JournalEntry, Owner, WebhookDelivery
-from engine.runtime import dispatch, pg
 from engine.selectors import transaction_as_dict
 from engine.services.common import journal
 from engine.states import WebhookStatus
@@ -42,8 +41,7 @@ def webhook_enqueue(tx, *, event, now):
         "transaction": transaction_as_dict(tx),
     }
     delivery.save(force_insert=True)
-    if dispatch.sends_notices() and pg.is_postgres():
-        pg.notify(pg.WORK_CHANNEL, pg.WEBHOOK_NOTICE)  # the nodes' webhook threads wake at the commit
+    notices.notify_webhook_due()  # the nodes' webhook threads wake at the commit
     return delivery
 
 

@@ -1,4 +1,5 @@
-"""Step types: the base class, the context, the registry and the built-ins."""
+"""Step types: the base class, the outcomes, the registry and the built-ins (the context they are handed
+lives beside their caller, in `engine.runtime.context`)."""
 from engine.steps.base import Step, register
 
 __all__ = ["Step", "register"]

@@ -8,10 +8,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from engine import clock
+from engine import clock, notices
 from engine.models import Transaction
 from engine.runtime import node as node_module
-from engine.runtime import pg, tasks
+from engine.runtime import tasks
 from engine.services import duties, nodes
 
 ECHO = {"name": "quick", "steps": [{"name": "only", "type": "util/echo"}]}
@@ -50,7 +50,7 @@ def test_a_standby_drain_runs_a_transaction_started_after_it_emptied_the_queue(h
     thread = start()
     time.sleep(0.5)  # the queue was empty: the drain now waits for notices
     tx_id = harness.start("quick", {"n": 1})
-    pg.notify(pg.WORK_CHANNEL, "master")  # the inline dispatcher of the tests sends none itself
+    notices.notify(notices.WORK_CHANNEL, "master")  # the inline dispatcher of the tests sends none itself
     deadline = time.monotonic() + 2.5
     while Transaction.objects.get(pk=tx_id).status != "success" and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -6,9 +6,8 @@ the end has no follow-up beyond the finished signal: no parent, no callback to r
 and not an end that cascades. The general path is `move` (engine.services.state.move). Either returns a
 `Finished` record for the caller to hand to `engine.services.followups`.
 """
+from engine import notices
 from engine.models import StepRun
-from engine.notify import FINISHED_CHANNEL
-from engine.runtime import dispatch
 from engine.services import statements
 from engine.services.common import journal
 from engine.services.endings import NO_LINKS_SQL, ends_alone
@@ -58,7 +57,7 @@ def finish_fast(run, *, target, actor, output, status, note, error, logs, now):
         "tx_id": run.tx_id, "token": run.token, "seq": run.seq, "visit": run.visit, "deadline_at": run.deadline_at,
         "run_id": run.run_id, "target": str(target), "status": status, "actor": actor, "now": now, "note": note,
         "error": error, "output": statements.jsonb(output), "logs": statements.jsonb(logs or []),
-        "notify": dispatch.sends_notices(), "channel": FINISHED_CHANNEL,
+        "notify": notices.sends_notices(), "channel": notices.FINISHED_CHANNEL,
     })
     if not found:
         return None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from engine.errors import InvalidTransition
 from engine.models import Sleeper
-from engine.notify import notify_finished
+from engine.notices import notify_finished
 from engine.services.common import dispatch_on_commit, journal
 from engine.states import TX_TERMINAL_VALUES, TxStatus, can_move, is_terminal
 

@@ -6,10 +6,9 @@ journal entry and the work notice, in one statement on PostgreSQL (`insert`).
 """
 from django.db import connection, transaction
 
-from engine import durations
+from engine import durations, notices
 from engine.errors import UnknownTransactionType
 from engine.models import Pipeline, Transaction
-from engine.runtime import dispatch, pg
 from engine.services import statements
 from engine.services.common import dispatch_on_commit, journal, new_tx_id
 from engine.services.runs import definition_of
@@ -81,8 +80,8 @@ def insert(tx, *, actor, created):
         _insert_sql.append(INSERT_SQL.format(columns=", ".join(f.column for f in fields),
                                              values=", ".join(f"%({f.attname})s" for f in fields)))
     params = {f.attname: f.get_db_prep_save(getattr(tx, f.attname), connection) for f in fields}
-    params.update(journal_actor=actor, journal_data=statements.jsonb(created), journal_channel=pg.WORK_CHANNEL,
-                  journal_notify=dispatch.sends_notices())
+    params.update(journal_actor=actor, journal_data=statements.jsonb(created), journal_channel=notices.WORK_CHANNEL,
+                  journal_notify=notices.sends_notices())
     statements.rows(_insert_sql[0], params)
     tx._state.adding = False
     tx._state.db = "default"

@@ -4,9 +4,9 @@ one statement (`wake_on_first_set`). A wake moves from sleeping only; the step r
 """
 from django.db import connection
 
+from engine import notices
 from engine.errors import InvalidTransition
 from engine.models import JournalEntry, Sleeper, Transaction
-from engine.runtime import dispatch, pg
 from engine.services import statements
 from engine.services.common import dispatch_on_commit, lock_tx
 from engine.services.state.move import check_sources, move
@@ -149,9 +149,9 @@ def wake_on_first_set(*, tx_id, name, value, actor, channel, reason, owner, now)
         return None
     found = statements.rows(FIRST_SET_SQL, {
         "tx_id": tx_id, "owner": owner, "name": name, "value": statements.jsonb(value), "now": now, "actor": actor,
-        "channel": channel, "reason": reason, "channel_name": pg.WORK_CHANNEL,
+        "channel": channel, "reason": reason, "channel_name": notices.WORK_CHANNEL,
         "woken": statements.jsonb(woken_data(why=f"switch {name} set", reason="switch")),
-        "notify": dispatch.sends_notices(),
+        "notify": notices.sends_notices(),
     })
     if not found:
         return None

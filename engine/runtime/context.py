@@ -1,4 +1,7 @@
-"""The context a step receives: its input and config, outcome builders, and the engine's public API."""
+"""The context a step receives: its input and config, outcome builders, and the engine's public API.
+
+It sits beside the executor, the only caller of step types: a step type sees the services only through
+this object, so `engine/steps/` imports no service, model or runtime module."""
 import copy
 import dataclasses
 import logging
@@ -6,9 +9,10 @@ from datetime import datetime, timedelta
 
 from engine import clock, conf, durations
 from engine.errors import InvalidRequest
+from engine.services import callbacks, children, execution, switches, transactions
 from engine.steps.outcomes import Outcome, Wait
 
-logger = logging.getLogger("engine.steps")
+logger = logging.getLogger("engine.steps")  # step log lines keep the name they were always logged under
 
 
 class StepLogger:
@@ -155,11 +159,8 @@ class StepContext:
         return self._wait(outcome)
 
     def _wait(self, outcome):
-        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
-        from engine.services.switches import validate_switch_name
-
         if outcome.switch is not None:
-            validate_switch_name(outcome.switch)
+            switches.validate_switch_name(outcome.switch)
         if outcome.scope not in ("transaction", "global"):
             raise InvalidRequest("scope must be 'transaction' or 'global'.", fields={"scope": ["Unknown scope."]})
         return outcome
@@ -180,15 +181,9 @@ class StepContext:
 
     @property
     def cancel_requested(self):
-        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
-        from engine.services.execution import cancel_requested
-
-        return cancel_requested(tx_id=self.tx_id)
+        return execution.cancel_requested(tx_id=self.tx_id)
 
     def get_switch(self, name, scope="transaction"):
-        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
-        from engine.services import switches
-
         if scope == "global":
             value, set_at = switches.global_switch_read(owner=self.owner, name=name)
             self._run.seen_globals[name] = set_at
@@ -196,26 +191,17 @@ class StepContext:
         return switches.switch_read(tx_id=self.tx_id, name=name, lease=self._run.lease)
 
     def set_switch(self, name, value, reason=""):
-        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
-        from engine.services import switches
-
         return switches.switch_set(
             tx_id=self.tx_id, name=name, value=self.scrub(value), actor=f"step:{self.step_name}",
             channel="step", reason=self.scrub(reason), lease=self._run.lease,
         )
 
     def progress(self, report):
-        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
-        from engine.services.transactions import transaction_progress
-
-        transaction_progress(tx_id=self.tx_id, report=self.scrub(report), lease=self._run.lease)
+        transactions.transaction_progress(tx_id=self.tx_id, report=self.scrub(report), lease=self._run.lease)
 
     def create_callback(self, name="default", callback_data=None, timeout=None):
         """Create a callback; the reply has its `token` and `url` (to give a partner) and `ref`, the
         marker to put in outputs instead: whatever this run writes has its token replaced by `ref`."""
-        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
-        from engine.services import callbacks
-
         timeout_at = _as_time(timeout, clock.now(), "timeout") if timeout is not None else None
         return self._hand_out(callbacks.callback_create(
             tx_id=self.tx_id, name=name, callback_data=self.scrub(callback_data or {}), timeout_at=timeout_at,
@@ -224,17 +210,11 @@ class StepContext:
 
     def get_callback(self, name="default"):
         """The callback `name` of this transaction (its `ref`, status and data; not its token)."""
-        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
-        from engine.services import callbacks
-
         return callbacks.callback_by_name(tx_id=self.tx_id, name=name)
 
     def reveal_callback(self, ref):
         """{"token", "url"} of the callback `ref` names (a callback of this transaction or an ancestor),
         to pass to a partner; None if there is none. Like create_callback's, it is scrubbed from writes."""
-        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
-        from engine.services import callbacks
-
         found = callbacks.callback_reveal(tx_id=self.tx_id, ref=ref)
         if found is not None:
             self._hand_out({**found, "ref": ref})
@@ -243,28 +223,19 @@ class StepContext:
     def update_callback(self, token, status, data=None):
         """Report to a callback by its token, or by its `ref` (a callback of this transaction or an
         ancestor); a step (unlike an outside reporter) may also force `timeout`."""
-        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
-        from engine.services import callbacks
-
         return callbacks.callback_update(token=token, status=status, data=self.scrub(data),
                                          actor=f"step:{self.step_name}", allow_timeout=True, within=self.tx_id)
 
     def start_child(self, pipeline, data, background=False, callback=None):
         """Start a child transaction of the same owner and return its id (idempotent on re-runs)."""
-        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
-        from engine.services.children import child_start
-
         self._children_started += 1
         # The n-th child asked for in any run of this visit is the same child: a re-run (after a
         # wake-up or a lost worker) finds the child its earlier run started instead of a new one.
         key = f"{self.step_name}:{self._run.visit}:{self._children_started}"
-        return child_start(
+        return children.child_start(
             parent_id=self.tx_id, pipeline=pipeline, data=self.scrub(data), background=background,
             callback=callback, key=key, lease=self._run.lease, actor=f"step:{self.step_name}",
         )
 
     def get_child(self, tx_id):
-        # At call time: steps/ loads no service module (docs/style.md); issue 16 moves the context to runtime/.
-        from engine.services.children import child_state
-
-        return child_state(parent_id=self.tx_id, child_id=tx_id)
+        return children.child_state(parent_id=self.tx_id, child_id=tx_id)
