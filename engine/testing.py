@@ -20,7 +20,7 @@ from engine import clock, durations, tokens
 from engine.models import NodeGroup, Sleeper, Switch
 from engine.runtime import executor
 from engine.selectors import journal_of, step_runs_of, transaction_get
-from engine.services import callbacks, switches, transactions, waker
+from engine.services import callbacks, duties, switches, transactions, waker
 from engine.services.owners import owner_ensure
 from engine.services.pipelines import pipeline_publish
 
@@ -133,7 +133,7 @@ class Harness:
             self.settle()
             if tx_id is not None and transaction_get(tx_id=tx_id).is_finished:
                 break
-            due = waker.next_due_at()
+            due = duties.next_due_at(webhooks=False)  # the harness sends no webhooks
             if due is None or due > horizon:
                 break
             self.clock.move_to(due)
@@ -144,7 +144,7 @@ class Harness:
         target = durations.add(self.now(), duration)
         while True:
             self.settle()
-            due = waker.next_due_at()
+            due = duties.next_due_at(webhooks=False)  # the harness sends no webhooks
             if due is None or due > target:
                 break
             self.clock.move_to(due)

@@ -138,23 +138,22 @@ class Node:
     def tick(self):
         """Do every duty that has something to do; return how long the node may wait before the next tick.
 
-        On PostgreSQL one statement tells which duties have work (engine.services.duties) and when the
-        next will; elsewhere every duty runs each tick."""
+        One read (engine.services.duties) tells which duties have work and when the next will."""
         if time.monotonic() - self._fresh_at >= FRESH_CONNECTION_SECONDS:
             self._fresh_at = time.monotonic()
             close_old_connections()
         due = duties.duties_due(group=self.group)
         now = clock.now()
         ran = False
-        if due is None or due.queued:
+        if due.queued:
             self.top_up_drains()
-        if due is None or _has_come(due.deadline, now):
+        if _has_come(due.deadline, now):
             ran |= bool(waker.deadlines_expire(now=now))
-        if due is None or _has_come(due.callback, now):
+        if _has_come(due.callback, now):
             ran |= bool(waker.callbacks_expire(now=now))
-        if due is None or _has_come(due.lease, now):
+        if _has_come(due.lease, now):
             ran |= bool(waker.leases_recover(now=now))
-        if due is None or _has_come(due.timer, now):
+        if _has_come(due.timer, now):
             while waker.sleepers_wake_due(now=now, on_woken=self._observe_lateness):
                 ran = True
         if time.monotonic() - self._awaits_at >= AWAIT_RECHECK_SECONDS:
@@ -162,7 +161,7 @@ class Node:
             ran |= bool(waker.awaits_recheck(now=now))
         if ran:
             self.top_up_drains()
-        if due is None or _has_come(due.webhook, now):
+        if _has_come(due.webhook, now):
             self.webhooks_due.set()
         self._due = due
         if time.monotonic() - self._beat_at >= BEAT_SECONDS:
@@ -172,7 +171,7 @@ class Node:
         self.watch_cluster()
         if ran:
             return 0.0  # what was done may have moved the next moments: ask again at once
-        moments = due.moments() if due is not None else [m for m in [waker.next_due_at()] if m is not None]
+        moments = due.moments()
         if not moments:
             return IDLE_WAIT_SECONDS
         return max(0.0, min(IDLE_WAIT_SECONDS, (min(moments) - clock.now()).total_seconds()))

@@ -1,29 +1,37 @@
-"""What a node's duties have to do, read in one prepared statement on PostgreSQL.
+"""What is due next: the one read behind a node's tick, the waker's next moment and the test harness's
+clock.
 
 An idle node asked a dozen questions every second (queued work? a deadline passed? a callback timed
 out? a lease expired? a timer due? a bulk job open? a webhook due? did anything change for the
 figures?), each an ORM query, which made most of its idle CPU. `duties_due` asks them all at once, each
 answered by a partial index, and the node then runs only the duties with something to do and sleeps
-until the earliest future moment. On SQLite it returns None: the node runs every duty each tick.
+until the earliest future moment. On PostgreSQL that is one prepared statement; elsewhere (or with
+`DATP["FAST_PATHS"]` off) the same questions are asked with the ORM, one query each.
 """
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.services import statements
-from engine.states import CALLBACK_ACTIVE_VALUES
+from django.db.models import Max, Min
 
-ACTIVE_CALLBACKS = ", ".join(f"'{status}'" for status in CALLBACK_ACTIVE_VALUES)
+from engine.models import BulkJob, Callback, JournalEntry, NodeGroup, Sleeper, Transaction, WebhookDelivery
+from engine.services import statements
+from engine.states import CALLBACK_ACTIVE_VALUES, BulkJobStatus, TxStatus, WebhookStatus
+
+DEADLINED = (TxStatus.QUEUED, TxStatus.SLEEPING)  # a deadline applies while a transaction waits
+OPEN_BULK = (BulkJobStatus.PENDING, BulkJobStatus.RUNNING)
+
 DUE_SQL = f"""
-SELECT EXISTS (SELECT 1 FROM engine_transaction WHERE node_group_id = %(group)s AND status = 'queued')
+SELECT EXISTS (SELECT 1 FROM engine_transaction WHERE node_group_id = %(group)s AND status = '{TxStatus.QUEUED.value}')
        AND NOT EXISTS (SELECT 1 FROM engine_nodegroup WHERE name = %(group)s AND paused),
-       (SELECT deadline_at FROM engine_transaction WHERE status IN ('queued', 'sleeping')
+       (SELECT deadline_at FROM engine_transaction WHERE status IN {statements.sql_values(DEADLINED)}
            AND deadline_at IS NOT NULL ORDER BY deadline_at LIMIT 1),
-       (SELECT timeout_at FROM engine_callback WHERE status IN ({ACTIVE_CALLBACKS})
+       (SELECT timeout_at FROM engine_callback WHERE status IN {statements.sql_values(CALLBACK_ACTIVE_VALUES)}
            AND timeout_at IS NOT NULL ORDER BY timeout_at LIMIT 1),
-       (SELECT min(lease_expires_at) FROM engine_transaction WHERE status = 'running'),
+       (SELECT min(lease_expires_at) FROM engine_transaction WHERE status = '{TxStatus.RUNNING.value}'),
        (SELECT wake_at FROM engine_sleeper WHERE wake_at IS NOT NULL ORDER BY wake_at LIMIT 1),
-       EXISTS (SELECT 1 FROM engine_bulkjob WHERE status IN ('pending', 'running')),
-       (SELECT next_attempt_at FROM engine_webhookdelivery WHERE status = 'pending' ORDER BY next_attempt_at LIMIT 1),
+       EXISTS (SELECT 1 FROM engine_bulkjob WHERE status IN {statements.sql_values(OPEN_BULK)}),
+       (SELECT next_attempt_at FROM engine_webhookdelivery WHERE status = '{WebhookStatus.PENDING.value}'
+           ORDER BY next_attempt_at LIMIT 1),
        (SELECT max(id) FROM engine_journalentry)
 """
 
@@ -43,13 +51,42 @@ class Due:
     webhook: datetime | None
     journal: int | None
 
-    def moments(self):
-        return [m for m in (self.deadline, self.callback, self.lease, self.timer, self.webhook) if m is not None]
+    def moments(self, *, webhooks=True):
+        """The moments at which a timed duty has something to do; `webhooks=False` leaves out the webhook
+        sender's (the test harness sends none)."""
+        timed = (self.deadline, self.callback, self.lease, self.timer) + ((self.webhook,) if webhooks else ())
+        return [moment for moment in timed if moment is not None]
 
 
-def duties_due(*, group):
-    """The answers for a node of `group` (PostgreSQL), or None where the node must ask each duty itself."""
-    if not statements.is_postgres():
-        return None
-    [row] = statements.rows(DUE_SQL, {"group": group})
-    return Due(*row)
+def duties_due(*, group=None):
+    """Read what is due for a node of `group` (no group: nothing counts as queued)."""
+    if statements.fast_paths():
+        [row] = statements.rows(DUE_SQL, {"group": group})
+        return Due(*row)
+    return _due_general(group)
+
+
+def next_due_at(*, webhooks=True):
+    """Return the earliest moment at which a timed duty will have something to do, or None."""
+    moments = duties_due().moments(webhooks=webhooks)
+    return min(moments) if moments else None
+
+
+def _first(queryset, field):
+    return queryset.order_by(field).values_list(field, flat=True).first()
+
+
+def _due_general(group):
+    answers = {
+        "queued": Transaction.objects.filter(node_group_id=group, status=TxStatus.QUEUED).exists()
+        and not NodeGroup.objects.filter(name=group, paused=True).exists(),
+        "deadline": _first(Transaction.objects.filter(status__in=DEADLINED, deadline_at__isnull=False), "deadline_at"),
+        "callback": _first(Callback.objects.filter(status__in=CALLBACK_ACTIVE_VALUES, timeout_at__isnull=False),
+                           "timeout_at"),
+        "lease": Transaction.objects.filter(status=TxStatus.RUNNING).aggregate(at=Min("lease_expires_at"))["at"],
+        "timer": _first(Sleeper.objects.filter(wake_at__isnull=False), "wake_at"),
+        "bulk": BulkJob.objects.filter(status__in=OPEN_BULK).exists(),
+        "webhook": _first(WebhookDelivery.objects.filter(status=WebhookStatus.PENDING), "next_attempt_at"),
+        "journal": JournalEntry.objects.aggregate(newest=Max("id"))["newest"],
+    }
+    return Due(**answers)

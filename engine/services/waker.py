@@ -113,17 +113,3 @@ def waker_tick(*, now=None):
         "awaits": awaits_recheck(now=now),
     }
 
-
-def next_due_at():
-    """The earliest future moment at which a duty will have something to do (for virtual time)."""
-    candidates = [
-        Sleeper.objects.filter(wake_at__isnull=False).order_by("wake_at").values_list("wake_at", flat=True).first(),
-        Transaction.objects.filter(status__in=[TxStatus.QUEUED, TxStatus.SLEEPING], deadline_at__isnull=False)
-        .order_by("deadline_at").values_list("deadline_at", flat=True).first(),
-        Callback.objects.filter(status__in=CALLBACK_ACTIVE_VALUES, timeout_at__isnull=False)
-        .order_by("timeout_at").values_list("timeout_at", flat=True).first(),
-        Transaction.objects.filter(status=TxStatus.RUNNING).order_by("lease_expires_at")
-        .values_list("lease_expires_at", flat=True).first(),
-    ]
-    times = [moment for moment in candidates if moment is not None]
-    return min(times) if times else None

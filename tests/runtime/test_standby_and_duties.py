@@ -88,6 +88,7 @@ def _node():
     return node
 
 
+@pytest.mark.fast_paths
 @pytest.mark.postgres_only
 def test_an_idle_tick_asks_one_question(harness):
     node = _node()
@@ -109,7 +110,6 @@ def test_a_tick_wakes_a_due_timer_and_asks_again_at_once(harness):
     assert Transaction.objects.get(pk=tx_id).status == "queued"
 
 
-@pytest.mark.postgres_only
 def test_the_due_answers_name_each_duty_moment(harness):
     harness.load(NAP, ECHO)
     sleeping = harness.start("nap", {}, deadline="PT2H")
@@ -119,10 +119,38 @@ def test_the_due_answers_name_each_duty_moment(harness):
     tx = Transaction.objects.get(pk=sleeping)
     assert due.queued is True and due.bulk is False and due.webhook is None and due.lease is None
     assert due.deadline == tx.deadline_at and due.timer == harness.now() + timedelta(hours=1)
-    assert due.journal is not None and min(due.moments()) == due.timer
+    assert due.journal is not None and min(due.moments()) == due.timer == duties.next_due_at()
     assert duties.duties_due(group="nobody").queued is False
 
 
+@pytest.mark.fast_paths
+@pytest.mark.postgres_only
+def test_the_statement_and_the_general_read_give_the_same_answers(harness, settings):
+    """Each answer set and each left empty, read both ways from the same rows."""
+    harness.load(NAP, ECHO)
+
+    def both(group="master"):
+        fast = duties.duties_due(group=group)
+        settings.DATP = {**settings.DATP, "FAST_PATHS": False}
+        general = duties.duties_due(group=group)
+        settings.DATP = {**settings.DATP, "FAST_PATHS": True}
+        assert fast == general
+        return fast
+
+    empty = both()
+    assert empty.moments() == [] and not empty.queued and not empty.bulk
+    harness.start("quick", {}, webhook="https://example.com/hook")  # finishes: its delivery waits to be sent
+    harness.start("nap", {}, deadline="PT2H")
+    harness.settle()
+    harness.start("quick", {})
+    Transaction.objects.filter(status="queued").update(status="running", lease_expires_at=clock.now())
+    harness.start("quick", {})
+    full = both()
+    assert full.queued and None not in (full.deadline, full.lease, full.timer, full.webhook, full.journal)
+    assert both("nobody").queued is False
+
+
+@pytest.mark.fast_paths
 @pytest.mark.postgres_only
 def test_the_figures_are_recomputed_only_after_something_was_journaled(harness):
     harness.load(ECHO)
