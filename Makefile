@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve test test-sqlite test-postgres fuzz latency chaos bench venv clean
+.PHONY: run serve test test-sqlite test-postgres test-postgres-general fuzz latency chaos bench venv clean
 
 venv: $(STAMP)
 
@@ -40,6 +40,13 @@ test-postgres: venv
 	@case "$$DATABASE_URL" in postgres*) ;; *) echo "DATABASE_URL names no PostgreSQL: use make test (it starts a private cluster)"; exit 2 ;; esac
 	@echo "== tests on PostgreSQL ($$DATABASE_URL) =="
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The run core's tests again on PostgreSQL with its one-statement paths off, so the general paths are
+# proven where they run beside the fast ones (tests/machine.py runs it after test-postgres).
+test-postgres-general: venv
+	@case "$$DATABASE_URL" in postgres*) ;; *) echo "DATABASE_URL names no PostgreSQL: use make test (it starts a private cluster)"; exit 2 ;; esac
+	@echo "== run core tests on PostgreSQL, general paths (DATP_FAST_PATHS=false) =="
+	DATP_FAST_PATHS=false $(PY) -m pytest -q tests/engine tests/runtime $(PYTEST_ARGS)
 
 # Schema-driven fuzzing of every API operation, with boundary values, and the input parsers' properties,
 # 500 examples each (make test runs a small budget).

@@ -227,6 +227,8 @@ DATP = {
     # True: a callback token works only with an API key of the callback's owner (Authorization: Bearer).
     "CALLBACK_REQUIRES_KEY": env_bool("DATP_CALLBACK_REQUIRES_KEY", False),
     "STANDBY_SECONDS": env_seconds("DATP_STANDBY_SECONDS", "60"),
+    # False: the state transitions take their general (ORM) paths on PostgreSQL too; the tests run so once.
+    "FAST_PATHS": env_bool("DATP_FAST_PATHS", True),
 }
 
 # django-q2 reads Q_CLUSTER when it is imported, so every node group's cluster is described here,

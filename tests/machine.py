@@ -122,12 +122,14 @@ def make(target, **env):
 
 
 def run_both_passes():
-    """The whole suite on SQLite, then on PostgreSQL; both run even when the first fails."""
+    """The whole suite on SQLite, then on PostgreSQL, then the run core's tests on PostgreSQL with the
+    fast paths off; each runs even when one before it fails."""
     ensure_packages()
     if make("venv"):
         return 1
     with postgres_url() as url:
-        results = {"SQLite": make("test-sqlite"), "PostgreSQL": make("test-postgres", DATABASE_URL=url)}
+        results = {"SQLite": make("test-sqlite"), "PostgreSQL": make("test-postgres", DATABASE_URL=url),
+                   "PostgreSQL, general paths": make("test-postgres-general", DATABASE_URL=url)}
     for name, code in results.items():
         print(f"== {name} pass: {'passed' if code == 0 else f'FAILED (exit {code})'}")
     return max(results.values())

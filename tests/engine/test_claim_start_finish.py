@@ -43,6 +43,7 @@ def _last_step(two, data=None, **start):
     return tx_id, step_complete(run=first, outcome=Outcome("success", None, {"n": 2}), logs=[], error=None)
 
 
+@pytest.mark.fast_paths
 def test_a_start_is_two_statements_on_postgresql_and_journals_the_creation(two):
     two.start("two", {"n": 0})  # the first start of a version reads its definition once per process
     with CaptureQueriesContext(connection) as queries:
@@ -62,6 +63,7 @@ def test_a_second_start_with_the_same_external_id_and_data_returns_the_first(two
     assert Transaction.objects.filter(external_id="order-8").count() == 1
 
 
+@pytest.mark.fast_paths
 def test_a_claim_is_one_statement_on_postgresql_and_writes_the_lease_the_journal_and_the_step_run(two):
     tx_id = two.start("two", {"n": 1})
     with CaptureQueriesContext(connection) as queries:
@@ -120,6 +122,7 @@ def test_a_queued_transaction_whose_deadline_passed_is_not_run_but_ends_as_timeo
     assert not StepRun.objects.filter(tx_id=late).exists()
 
 
+@pytest.mark.fast_paths
 def test_the_last_step_ends_the_transaction_in_one_statement_on_postgresql_with_the_same_rows(
         two, django_capture_on_commit_callbacks):
     finished = []
@@ -179,6 +182,7 @@ def _prepared():
         return [statement for (statement,) in cursor.fetchall()]
 
 
+@pytest.mark.fast_paths
 @pytest.mark.postgres_only
 def test_the_hot_statements_are_prepared_once_per_connection_on_postgresql(two):
     for n in range(3):

@@ -24,6 +24,7 @@ def _set(tx_id, value, owner="test"):
     return switches.switch_set(tx_id=tx_id, name="go", value=value, actor="user:ann", reason="ok", owner=owner)
 
 
+@pytest.mark.fast_paths
 def test_the_first_value_wakes_the_sleeping_transaction_in_one_statement_on_postgresql(harness, sleeping):
     with CaptureQueriesContext(connection) as queries:
         result = _set(sleeping, "yes")
@@ -61,6 +62,7 @@ def test_the_same_value_again_is_unchanged_and_null_first_changes_nothing(harnes
     assert _set(sleeping, 1.0)["action"] == "updated"
 
 
+@pytest.mark.fast_paths
 def test_a_step_reads_the_switch_in_one_statement_and_clears_its_unread_flag(harness, sleeping):
     from engine.services.execution import tx_claim
 

@@ -3,6 +3,7 @@ the general path (the ORM and `wake_many`) elsewhere or with DATP["FAST_PATHS"] 
 whose deadline passed, and reporting each woken one's wake_at to the lateness callback."""
 from datetime import timedelta
 
+import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import override_settings
@@ -37,6 +38,7 @@ def _written(ids):
         tx_id__in=ids).count()
 
 
+@pytest.mark.fast_paths
 def test_the_batch_writes_exactly_what_the_orm_path_and_wake_many_write(harness):
     ids = _sleeping(harness, ["PT1M", "PT2M", "PT3M", "PT4M", "PT5M", "PT6M"])
     now = clock.now() + timedelta(minutes=10)
@@ -121,6 +123,7 @@ def test_the_lateness_callback_is_not_called_for_deadline_passed_ones(harness):
     assert seen == [wake_at]
 
 
+@pytest.mark.fast_paths
 def test_a_batch_is_one_statement_on_postgresql(harness):
     _sleeping(harness, ["PT1M"] * 20)
     with CaptureQueriesContext(connection) as queries:

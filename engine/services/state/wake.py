@@ -84,7 +84,10 @@ def wake_due(*, now, limit, actor, why):
     sleepers read and `wake_many`: the same rows."""
     if statements.fast_paths():
         return _wake_due_fast(now=now, limit=limit, actor=actor, why=why)
-    due = dict(Sleeper.objects.due(now).values_list("tx_id", "wake_at")[:limit])
+    due_sleepers = Sleeper.objects.due(now)
+    if connection.features.has_select_for_update_skip_locked:
+        due_sleepers = due_sleepers.select_for_update(skip_locked=True)  # another waker's batch, as the statement
+    due = dict(due_sleepers.values_list("tx_id", "wake_at")[:limit])
     sleeping = Transaction.objects.filter(pk__in=list(due), status__in=SOURCES).only(
         "status", "step_name", "node_group_id", "deadline_at")  # what wake_many reads, not the JSON fields
     if connection.features.has_select_for_update_skip_locked:
