@@ -12,20 +12,22 @@ the boundaries its table covers; the other boundaries are not its concern and so
 - start (`start.insert`, INSERT_SQL): nothing; every start is one statement. Covers parent, report_to,
   webhook, paused group, deadline; the rest does not apply to a transaction not yet queued.
 - claim (`claim.claim_fast`): the group is not paused and has no concurrency cap at all (a cap set but not
-  reached falls back too), the candidate's deadline has not passed. Covers those, parent, report_to,
-  webhook, a global switch's wake, a retry policy's backoff, parked input. A cancel request cannot be queued.
+  reached falls back too), the oldest candidate's deadline has not passed (alone, or before a live one).
+  Covers those, parent, report_to, webhook, a global switch's wake, a retry policy's backoff, parked input,
+  a retry. A cancel request cannot be queued (a queued transaction is cancelled at once).
 - advance (`advance.advance_fast`, CHECKPOINT_SQL): the lease, running, no cancel request, the deadline
   as the worker knew it and not passed, the group not paused, the node not stopping. Covers those, parent,
-  report_to, webhook, cap reached. A retry policy applies to a raised step, which ends or sleeps instead.
+  report_to, webhook, cap reached. A retry policy applies to a raised step, which ends or sleeps instead
+  (see finish); a global switch matters only to a step that sleeps, which has no one-statement path.
 - finish (`finish.finish_fast`, FINISH_SQL): a success, failed or aborted end (not internal_error, where a
   retry policy may apply), the lease, no cancel request, the deadline as known and not passed, and no
-  parent, report_to or webhook. Covers those, retry policy, paused group.
+  parent, report_to or webhook. Covers those, retry policy, paused group, cap reached.
 - wake_due (`wake._wake_due_fast`, WAKE_DUE_SQL): sleeping, the timer due, the deadline not passed (a
   passed one is left to the deadline duty). Covers those, parent, report_to (a callback's timeout), webhook,
   paused group, a global switch's timeout, a retry policy's backoff, the batch limit, several groups.
 - first switch value (`wake.wake_on_first_set`, FIRST_SET_SQL): the owner, sleeping, no row of that switch
   yet, a sleeper on that transaction-scoped switch, a value that is not null. Covers those, a global switch
-  of the same name, deadline passed, paused group, parent, webhook, finished.
+  of the same name, deadline passed, paused group, parent, report_to, webhook, running, finished.
 
 This module: start and claim; tests/engine/test_fast_and_general_agree_checkpoint.py: advance and finish;
 tests/engine/test_fast_and_general_agree_wake.py: wake_due and the first switch value.
