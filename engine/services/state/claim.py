@@ -3,8 +3,8 @@
 `claim_fast` is one prepared statement on PostgreSQL: it locks the oldest queued transaction of the group
 (skipping those other workers hold), marks it running under a new lease, journals the move and inserts
 its step run. It claims nothing, and `claim_one` (the general path, any database) decides, when the group
-is paused or has a concurrency limit, when nothing is queued, or when only transactions whose deadline
-passed are (the general path ends those).
+is paused or has a concurrency limit, when nothing is queued, or when the oldest queued transaction's
+deadline has passed (the general path ends it, then claims the next).
 """
 import secrets
 
@@ -23,10 +23,10 @@ CONTENDED = object()
 
 CLAIM_SQL = f"""
 WITH cand AS (
-    SELECT t.id, t.step_seq, t.step_name, t.input, t.pending_input, t.wake_reason, t.visit_started_at
+    SELECT t.id, t.step_seq, t.step_name, t.input, t.pending_input, t.wake_reason, t.visit_started_at,
+           t.deadline_at
       FROM engine_transaction t
      WHERE t.node_group_id = %(group)s AND t.status IN {statements.sql_values(SOURCES)}
-       AND (t.deadline_at IS NULL OR t.deadline_at > %(now)s)
        AND NOT EXISTS (SELECT 1 FROM engine_nodegroup g WHERE g.name = %(group)s
                        AND (g.paused OR g.max_concurrency IS NOT NULL))
      ORDER BY t.queued_at
@@ -38,7 +38,9 @@ WITH cand AS (
            node = %(node)s, updated_at = %(now)s, step_seq = cand.step_seq + 1,
            visit_started_at = COALESCE(cand.visit_started_at, %(now)s), pending_input = NULL, wake_reason = NULL
       FROM cand
-     WHERE t.id = cand.id
+     -- The oldest candidate is taken whatever its deadline, and one whose deadline passed is not claimed
+     -- here: skipping it would claim a younger one and leave it queued, where the general path ends it.
+     WHERE t.id = cand.id AND (cand.deadline_at IS NULL OR cand.deadline_at > %(now)s)
  RETURNING t.id, t.owner_id, t.node_group_id, t.version_id, t.step_name, t.step_seq, t.visit, t.retry_count,
            t.attempt, t.visit_started_at, t.deadline_at, t.metadata, t.pipeline_name, t.queued_at,
            cand.wake_reason AS old_wake_reason,
