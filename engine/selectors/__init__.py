@@ -30,7 +30,7 @@ def iso(moment):
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def waiting_as_dict(sleeper, *, callback_url=False):
+def waiting_as_dict(*, sleeper, callback_url=False):
     """What a sleeping transaction waits on. With `callback_url` (the API, for the owner), the `url` of
     the open callback it awaits, its token derived again; never in webhooks or the console."""
     if sleeper is None:
@@ -56,14 +56,14 @@ def _open_callback_url(callback):
     return None if token is None else tokens.url(token)
 
 
-def transaction_links(tx_id):
+def transaction_links(*, tx_id):
     """The transaction's API path and its console page, by URL name. The console link has always been
     written without the trailing slash (its page redirects to it); clients and webhooks compare it as is."""
     console = reverse("mondat:transaction", kwargs={"tx_id": tx_id}).removesuffix("/")
     return {"self": reverse("api:transaction", kwargs={"tx_id": tx_id}), "console": console}
 
 
-def transaction_as_dict(tx, *, payload=True, prefetched=None, callback_url=False):
+def transaction_as_dict(*, tx, payload=True, prefetched=None, callback_url=False):
     """The transaction object of api.md. `prefetched` is (sleeper or None, [Switch]) when the caller
     already read them (a list page reads them for every row at once); `callback_url`: see waiting_as_dict."""
     if prefetched is not None:
@@ -85,7 +85,7 @@ def transaction_as_dict(tx, *, payload=True, prefetched=None, callback_url=False
         "node_group": tx.node_group_id,
         "status": tx.status,
         "note": tx.note,
-        "waiting": waiting_as_dict(sleeper, callback_url=callback_url),
+        "waiting": waiting_as_dict(sleeper=sleeper, callback_url=callback_url),
         "switches": switches,
         "deadline_at": iso(tx.deadline_at),
         "cancel_requested": tx.cancel_requested,
@@ -93,7 +93,7 @@ def transaction_as_dict(tx, *, payload=True, prefetched=None, callback_url=False
         "created_at": iso(tx.created_at),
         "updated_at": iso(tx.updated_at),
         "completed_at": iso(tx.completed_at),
-        "links": transaction_links(tx.pk),
+        "links": transaction_links(tx_id=tx.pk),
     }
     if payload:
         result.update({"progress": tx.progress, "input": tx.input, "metadata": tx.metadata, "data": tx.output})
@@ -110,7 +110,7 @@ def transaction_get(*, tx_id, owner=None):
     return tx
 
 
-def step_run_as_dict(run):
+def step_run_as_dict(*, run):
     return {
         "seq": run.seq, "step": run.step, "type": run.step_type, "status": run.status, "attempt": run.attempt,
         "retry_count": run.retry_count, "note": run.note, "input": run.input, "output": run.output,
@@ -137,12 +137,12 @@ def journal_page(*, tx_id, after_seq=0, limit):
     return list(JournalEntry.objects.filter(tx_id=tx_id, id__gt=after_seq).order_by("id")[:limit])
 
 
-def journal_entry_as_dict(entry):
+def journal_entry_as_dict(*, entry):
     return {"seq": entry.seq, "at": iso(entry.at), "kind": entry.kind, "actor": entry.actor, "step": entry.step,
             "data": entry.data}
 
 
-def in_owners(queryset, owners, field="owner_id"):
+def in_owners(*, queryset, owners, field="owner_id"):
     """`queryset` limited to `owners` (a collection of owner names), unchanged for None (every owner)."""
     return queryset if owners is None else queryset.filter(**{f"{field}__in": list(owners)})
 
@@ -185,7 +185,7 @@ def transactions_matching(*, owner=None, owners=None, statuses=None, transaction
                           created_before=None, parent_tx_id=None):
     """The transactions the list filters match, unordered: of `owner` if given, and among `owners`
     (a collection of owner names) unless that is None (every owner)."""
-    queryset = in_owners(Transaction.objects.all(), owners)
+    queryset = in_owners(queryset=Transaction.objects.all(), owners=owners)
     if owner is not None:
         queryset = queryset.for_owner(owner)
     if statuses:
@@ -242,7 +242,7 @@ def _finished_parts(queryset, *, limit, owner=None, owners=None, statuses=None, 
     return [queryset.filter(owner_id=name, status=status)[:limit] for name, status in pairs]
 
 
-def transactions_as_dicts(txs, *, payload=False, callback_url=False):
+def transactions_as_dicts(*, txs, payload=False, callback_url=False):
     """Transaction objects for a page of rows, reading their sleepers and switches in two queries."""
     if not txs:
         return []
@@ -251,7 +251,7 @@ def transactions_as_dicts(txs, *, payload=False, callback_url=False):
     switches = {tx.pk: [] for tx in txs}
     for row in Switch.objects.filter(tx_id__in=list(switches)):
         switches[row.tx_id].append(row)
-    return [transaction_as_dict(tx, payload=payload, prefetched=(sleepers.get(tx.pk), switches[tx.pk]),
+    return [transaction_as_dict(tx=tx, payload=payload, prefetched=(sleepers.get(tx.pk), switches[tx.pk]),
                                 callback_url=callback_url) for tx in txs]
 
 
@@ -303,7 +303,7 @@ def _node_dict(node):
             "started_at": iso(node.started_at), "last_seen_at": iso(node.last_seen_at)}
 
 
-def node_group_as_dict(group, *, counts=None, nodes=()):
+def node_group_as_dict(*, group, counts=None, nodes=()):
     counts = counts or {}
     return {
         "name": group.name, "description": group.description, "paused": group.paused,
@@ -324,7 +324,7 @@ def node_group_list(*, owner):
     nodes = {}
     for node in Node.objects.order_by("node_id"):
         nodes.setdefault(node.group_id, []).append(node)
-    return [node_group_as_dict(group, counts=counts.get(group.name), nodes=nodes.get(group.name, ()))
+    return [node_group_as_dict(group=group, counts=counts.get(group.name), nodes=nodes.get(group.name, ()))
             for group in NodeGroup.objects.order_by("name")]
 
 

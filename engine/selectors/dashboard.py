@@ -43,10 +43,10 @@ def figures_as_of(*, now):
 def status_counts(*, owners, now):
     """Every status: for queued, running and sleeping how many are in it; for a finished one how many
     ended in it in the last hour and in all (since the figures began)."""
-    totals = {row["status"]: row["n"] for row in in_owners(StatusFigure.objects, owners)
+    totals = {row["status"]: row["n"] for row in in_owners(queryset=StatusFigure.objects, owners=owners)
               .values("status").annotate(n=Sum("count")).order_by()}
     since = _floor_minute(now) - timedelta(minutes=CHART_MINUTES - 1)
-    last_hour = in_owners(MinuteFigure.objects.filter(minute__gte=since), owners).aggregate(
+    last_hour = in_owners(queryset=MinuteFigure.objects.filter(minute__gte=since), owners=owners).aggregate(
         **{status: Sum(status) for status in TX_TERMINAL_VALUES})
     return [{"status": str(status), "active": str(status) in TX_ACTIVE_VALUES, "count": totals.get(str(status)) or 0,
              "last_hour": last_hour.get(str(status)) or 0} for status in TxStatus]
@@ -55,7 +55,7 @@ def status_counts(*, owners, now):
 def minute_series(*, owners, now, minutes=CHART_MINUTES):
     """The last `minutes` minutes, oldest first: {"minute", "started", "finished", "failed"} each."""
     first = _floor_minute(now) - timedelta(minutes=minutes - 1)
-    rows = (in_owners(MinuteFigure.objects.filter(minute__gte=first), owners).values("minute")
+    rows = (in_owners(queryset=MinuteFigure.objects.filter(minute__gte=first), owners=owners).values("minute")
             .annotate(started=Sum("started"), **{status: Sum(status) for status in TX_TERMINAL_VALUES}).order_by())
     by_minute = {row["minute"]: row for row in rows}
     series = []
@@ -71,7 +71,7 @@ def minute_series(*, owners, now, minutes=CHART_MINUTES):
 def sleepers_by_reason(*, owners):
     """{"reason", "count"} for every wait reason (zero included), from the figures (as of their refresh:
     counting the sleeper table on every page view would read all of it)."""
-    counts = {row["reason"]: row["n"] for row in in_owners(SleeperFigure.objects, owners)
+    counts = {row["reason"]: row["n"] for row in in_owners(queryset=SleeperFigure.objects, owners=owners)
               .values("reason").annotate(n=Sum("count")).order_by()}
     return [{"reason": str(reason), "count": counts.get(str(reason), 0)} for reason in WaitReason]
 
@@ -80,7 +80,7 @@ def next_wakeups(*, owners, limit=8):
     """The earliest due sleepers with their transaction's type."""
     queryset = Sleeper.objects.filter(wake_at__isnull=False).select_related("tx").only(
         "tx_id", "owner_id", "reason", "switch", "wake_at", "step", "tx__pipeline_name")
-    return list(in_owners(queryset, owners).order_by("wake_at")[:limit])
+    return list(in_owners(queryset=queryset, owners=owners).order_by("wake_at")[:limit])
 
 
 def recent_failures(*, owners, now, limit=8):
@@ -108,12 +108,12 @@ def node_group_overview(*, owners, now):
     """Every node group with its nodes (each marked live or stale), its owners' queued, running and
     sleeping counts from the figures, and their finishes over the last few minutes."""
     counts = {}
-    for row in (in_owners(StatusFigure.objects.filter(status__in=TX_ACTIVE_VALUES), owners)
+    for row in (in_owners(queryset=StatusFigure.objects.filter(status__in=TX_ACTIVE_VALUES), owners=owners)
                 .values("node_group", "status").annotate(n=Sum("count")).order_by()):
         counts[(row["node_group"], row["status"])] = row["n"]
     since = _floor_minute(now) - timedelta(minutes=THROUGHPUT_MINUTES - 1)
     finished = {}
-    for row in (in_owners(MinuteFigure.objects.filter(minute__gte=since), owners).values("node_group")
+    for row in (in_owners(queryset=MinuteFigure.objects.filter(minute__gte=since), owners=owners).values("node_group")
                 .annotate(**{status: Sum(status) for status in TX_TERMINAL_VALUES}).order_by()):
         finished[row["node_group"]] = sum(row[status] or 0 for status in TX_TERMINAL_VALUES)
     gone_after = now - timedelta(seconds=conf.get("NODE_GONE_SECONDS"))

@@ -11,7 +11,7 @@ COUNT_CAP = 10_000
 
 
 def _scoped(owners):
-    return in_owners(WebhookDelivery.objects.all(), owners)
+    return in_owners(queryset=WebhookDelivery.objects.all(), owners=owners)
 
 
 def webhook_delivery_page(*, owners, status=None, after=None, limit):

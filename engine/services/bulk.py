@@ -77,12 +77,12 @@ def bulk_params_check(*, action, params, reason):
     if action == BulkAction.CANCEL and not reason.strip():
         fields["reason"] = ["A reason is required to cancel."]
     if action in (BulkAction.SET_SWITCH, BulkAction.CLEAR_SWITCH):
-        checks = [("name", switches.validate_switch_name, params.get("name"))]
+        checks = [("name", lambda: switches.validate_switch_name(name=params.get("name")))]
         if action == BulkAction.SET_SWITCH:
-            checks.append(("value", switches.validate_switch_value, params.get("value")))
-        for name, check, value in checks:
+            checks.append(("value", lambda: switches.validate_switch_value(value=params.get("value"))))
+        for name, check in checks:
             try:
-                check(value)
+                check()
             except InvalidRequest as exc:
                 fields[name] = [exc.message]
     if fields:

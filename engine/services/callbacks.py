@@ -15,7 +15,7 @@ from engine.util import deep_merge
 FAMILY_DEPTH = 32
 
 
-def callback_as_dict(callback):
+def callback_as_dict(*, callback):
     """A callback as steps and services see it: `ref` (the marker) stands for its token."""
     return {
         "name": callback.name,
@@ -29,7 +29,7 @@ def callback_as_dict(callback):
     }
 
 
-def revealed(callback):
+def revealed(*, callback):
     """{"token", "url"} of a callback (both None when its token cannot be derived again)."""
     token = tokens.of_callback(callback)
     return {"token": token, "url": None if token is None else tokens.url(token)}
@@ -45,10 +45,10 @@ def callback_create(*, tx_id, name, callback_data, timeout_at, lease, actor):
         raise InvalidRequest("callback_data must be an object.", fields={"callback_data": ["Must be an object."]})
     now = clock.now()
     with transaction.atomic():
-        lock_fenced(lease)
+        lock_fenced(lease=lease)
         callback = Callback.objects.filter(tx_id=tx_id, name=name).first()
         if callback is not None and not callback.is_final:
-            return {**callback_as_dict(callback), **revealed(callback)}
+            return {**callback_as_dict(callback=callback), **revealed(callback=callback)}
         if callback is None:
             callback = Callback(tx_id=tx_id, name=name, created_at=now)
         callback.token_salt = tokens.new_salt()
@@ -60,13 +60,13 @@ def callback_create(*, tx_id, name, callback_data, timeout_at, lease, actor):
         callback.timeout_at = timeout_at
         callback.updated_at = now
         callback.save()
-        journal(tx_id, "callback", actor, now, name=name, status="created")
-    return {**callback_as_dict(callback), "token": token, "url": tokens.url(token)}
+        journal(tx_id=tx_id, kind="callback", actor=actor, at=now, name=name, status="created")
+    return {**callback_as_dict(callback=callback), "token": token, "url": tokens.url(token)}
 
 
 def callback_by_name(*, tx_id, name):
     callback = Callback.objects.filter(tx_id=tx_id, name=name).first()
-    return None if callback is None else callback_as_dict(callback)
+    return None if callback is None else callback_as_dict(callback=callback)
 
 
 def _family(tx_id):
@@ -97,7 +97,7 @@ def callback_reveal(*, tx_id, ref):
     callback = _find(Callback.objects.all(), token=ref, within=tx_id) if tokens.parse_marker(ref) else None
     if callback is None:
         return None
-    found = revealed(callback)
+    found = revealed(callback=callback)
     return None if found["token"] is None else found
 
 
@@ -106,7 +106,7 @@ def callback_get(*, token, owner=None):
     callback = _find(Callback.objects.select_related("tx"), token=token, within=None)
     if callback is None or (owner is not None and callback.tx.owner_id != owner):
         raise CallbackNotFound()
-    return callback_as_dict(callback)
+    return callback_as_dict(callback=callback)
 
 
 def callback_update(*, token, status, data=None, actor=None, allow_timeout=False, within=None, owner=None):
@@ -135,7 +135,7 @@ def callback_update(*, token, status, data=None, actor=None, allow_timeout=False
             raise CallbackFinal()
         woken = _apply(callback, status=status, data=data or {}, now=now,
                        actor=actor or f"callback:{callback.name}")
-    return {"callback": callback_as_dict(callback), "action": "woken" if woken else "updated"}
+    return {"callback": callback_as_dict(callback=callback), "action": "woken" if woken else "updated"}
 
 
 def _apply(callback, *, status, data, now, actor):
@@ -146,14 +146,14 @@ def _apply(callback, *, status, data, now, actor):
     callback.updated_at = now
     callback.save(update_fields=["status", "data", "updated_at"])
     CallbackUpdate.objects.create(callback=callback, status=status, data=data, at=now, actor=actor)
-    journal(callback.tx_id, "callback", actor, now, name=callback.name, status=status)
+    journal(tx_id=callback.tx_id, kind="callback", actor=actor, at=now, name=callback.name, status=status)
     if callback.is_final:
         return wake_if_waiting(callback_id=callback.pk, now=now, actor=actor,
                                why=f"callback {callback.name} {status}") > 0
     return False
 
 
-def callback_force(callback, *, status, now, actor):
+def callback_force(*, callback, status, now, actor):
     """Make an active callback final (cancel or timeout) without the reporter's say."""
     if callback.status not in CALLBACK_ACTIVE:
         return False

@@ -12,7 +12,7 @@ from engine.services.pipelines import node_group_ensure
 
 def node_register(*, group, workers):
     now = clock.now()
-    node_group_ensure(group, now=now)
+    node_group_ensure(name=group, now=now)
     node_id = f"{socket.gethostname()}:{os.getpid()}"
     Node.objects.update_or_create(
         node_id=node_id,

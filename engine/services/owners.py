@@ -49,7 +49,7 @@ def api_key_create(*, owner, name, system=False):
     return key, raw
 
 
-def api_key_authenticate(raw):
+def api_key_authenticate(*, raw):
     """Return the active ApiKey for `raw`, or None. One indexed lookup by hash, compared in constant time."""
     if not isinstance(raw, str) or not raw:
         return None

@@ -11,4 +11,4 @@ def relative(moment, now):
     """`moment` relative to `now`, worded as the transaction page's why-line words it; "" for no moment."""
     if moment is None or now is None:
         return ""
-    return waiting.relative(moment, now)
+    return waiting.relative(moment, now=now)

@@ -37,7 +37,7 @@ def _int(value):
 def _times(tx, now):
     """(label, stamp, relative) rows of the header."""
     rows = [("created", tx.created_at), ("updated", tx.updated_at), ("completed", tx.completed_at)]
-    return [(label, stamp(moment), relative(moment, now)) for label, moment in rows if moment is not None]
+    return [(label, stamp(moment), relative(moment, now=now)) for label, moment in rows if moment is not None]
 
 
 def _deadline(tx, now):

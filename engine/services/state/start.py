@@ -38,7 +38,7 @@ def new_transaction(*, owner, transaction_type, data, metadata, deadline, now, e
             f"No transaction type named {transaction_type!r}."
         )
     version_id = pipeline["current_version_id"]
-    definition = definition_of(version_id)  # versions are immutable: read once per process
+    definition = definition_of(version_id=version_id)  # versions are immutable: read once per process
     deadline_at = durations.resolve_deadline(deadline, now)
     if deadline_at is None and definition.get("deadline"):
         try:
@@ -72,8 +72,8 @@ def insert(tx, *, actor, created):
     if not statements.fast_paths():
         with transaction.atomic():
             tx.save(force_insert=True)
-            journal(tx.pk, "created", actor, tx.created_at, **created)
-            dispatch_on_commit(tx.node_group_id)
+            journal(tx_id=tx.pk, kind="created", actor=actor, at=tx.created_at, **created)
+            dispatch_on_commit(node_group=tx.node_group_id)
         return
     fields = Transaction._meta.concrete_fields
     if not _insert_sql:
