@@ -11,7 +11,7 @@ SWITCH_GROUPS_MAX = 500
 
 
 def sleeper_page(*, owners, reason=None, switch=None, transaction_type=None, owner=None, after=None, limit):
-    """Up to `limit` sleepers (with their transaction and callback) by next wake-up, those with no timer
+    """Return up to `limit` sleepers (with their transaction and callback) by next wake-up, those with no timer
     last, then by tx id. `after` is the keyset position (wake_at or None, tx_id) of the previous page's
     last row. Timed and untimed sleepers are read apart so that each read walks an index in its order:
     `sleeper_due_idx` (or `sleeper_owner_reason_idx`) for the timed, the primary key for the rest."""
@@ -34,7 +34,7 @@ def sleeper_page(*, owners, reason=None, switch=None, transaction_type=None, own
 
 
 def switch_wait_groups(*, owners):
-    """The switches sleepers wait on, one row per (owner, scope, switch): how many wait, since when the
+    """List the switches sleepers wait on, one row per (owner, scope, switch): how many wait, since when the
     oldest waits, and the earliest timeout; one GROUP BY served by `sleeper_switch_idx`."""
     queryset = in_owners(queryset=Sleeper.objects.filter(switch__isnull=False), owners=owners)
     rows = (queryset.values("owner_id", "scope", "switch")
@@ -44,7 +44,7 @@ def switch_wait_groups(*, owners):
 
 
 def global_switch_rows(*, owners):
-    """The global switches of the owners in scope, by owner and name, each with its last change's
+    """List the global switches of the owners in scope, by owner and name, each with its last change's
     reason and how many transactions that change woke (one query)."""
     last = GlobalSwitchChange.objects.filter(switch_id=OuterRef("pk")).order_by("-at", "-id")
     queryset = in_owners(queryset=GlobalSwitch.objects.all(), owners=owners).annotate(

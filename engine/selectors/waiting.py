@@ -28,7 +28,7 @@ FINISHED_WORDS = {
 
 
 def humanize_seconds(seconds):
-    """A length of time in its largest unit and the next one if not zero: "45 s", "4 min", "3 h",
+    """Format a length of time in its largest unit and the next one if not zero: "45 s", "4 min", "3 h",
     "1 d 21 h" (sign ignored, rounded down to the second)."""
     total = int(abs(seconds))
     for index, (unit, size) in enumerate(UNITS):
@@ -44,17 +44,18 @@ def humanize_seconds(seconds):
 
 
 def humanize(delta):
-    """`humanize_seconds` of a timedelta."""
+    """Format a timedelta as `humanize_seconds` does."""
     return humanize_seconds(delta.total_seconds())
 
 
 def stamp(moment):
-    """A moment as the console writes it: "2025-01-31 14:05:09 UTC"."""
+    """Format a moment as the console writes it: "2025-01-31 14:05:09 UTC"."""
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else ""
 
 
 def relative(moment, *, now):
-    """"in 4 min" for the future, "3 h ago" for the past, "just now" within a second."""
+    """Format `moment` relative to `now`: "in 4 min" for the future, "3 h ago" for the past, "just now"
+    within a second."""
     seconds = (moment - now).total_seconds()
     if abs(seconds) < 1:
         return "just now"
@@ -173,7 +174,7 @@ def _finished(tx, now):
 
 
 def why_line(*, tx, facts, now):
-    """The one line for `tx` from already read `facts` (reads nothing)."""
+    """Return the one line for `tx` from already read `facts` (reads nothing)."""
     if tx.status == TxStatus.SLEEPING:
         return _sleeping(tx, facts.sleeper, now)
     if tx.status == TxStatus.QUEUED:
@@ -184,7 +185,7 @@ def why_line(*, tx, facts, now):
 
 
 def read_facts(*, txs, now, sleepers=None):
-    """Facts for each of `txs` by tx id, in at most six queries whatever their number.
+    """Read the facts for each of `txs` by tx id, in at most six queries whatever their number.
 
     `sleepers` (tx id -> Sleeper with callback and child) may be passed when the caller read them."""
     facts = {tx.pk: Facts() for tx in txs}
@@ -238,13 +239,13 @@ def _running_facts(running, facts):
 
 
 def transactions_why(*, txs, now=None, sleepers=None):
-    """The Why of each of `txs` (a page of rows), by tx id, in a fixed number of queries."""
+    """Return the Why of each of `txs` (a page of rows), by tx id, in a fixed number of queries."""
     now = now or clock.now()
     facts = read_facts(txs=txs, now=now, sleepers=sleepers)
     return {tx.pk: why_line(tx=tx, facts=facts[tx.pk], now=now) for tx in txs}
 
 
 def transaction_why(*, tx, now=None, sleeper=None):
-    """The Why of one transaction."""
+    """Return the Why of one transaction."""
     sleepers = {tx.pk: sleeper} if sleeper is not None else None
     return transactions_why(txs=[tx], now=now, sleepers=sleepers)[tx.pk]

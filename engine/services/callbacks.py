@@ -16,7 +16,7 @@ FAMILY_DEPTH = 32
 
 
 def callback_as_dict(*, callback):
-    """A callback as steps and services see it: `ref` (the marker) stands for its token."""
+    """Return a callback as steps and services see it: `ref` (the marker) stands for its token."""
     return {
         "name": callback.name,
         "ref": tokens.marker(callback.tx_id, callback.name),
@@ -30,7 +30,7 @@ def callback_as_dict(*, callback):
 
 
 def revealed(*, callback):
-    """{"token", "url"} of a callback (both None when its token cannot be derived again)."""
+    """Return {"token", "url"} of a callback (both None when its token cannot be derived again)."""
     token = tokens.of_callback(callback)
     return {"token": token, "url": None if token is None else tokens.url(token)}
 
@@ -70,7 +70,7 @@ def callback_by_name(*, tx_id, name):
 
 
 def _family(tx_id):
-    """`tx_id` and its ancestors, nearest first."""
+    """Return `tx_id` and its ancestors, nearest first."""
     found = []
     while tx_id is not None and len(found) < FAMILY_DEPTH:
         found.append(tx_id)
@@ -79,7 +79,7 @@ def _family(tx_id):
 
 
 def _find(queryset, *, token, within):
-    """The callback of a token, or of a marker when `within` (a transaction id) is given and the marker
+    """Return the callback of a token, or of a marker when `within` (a transaction id) is given and the marker
     names a callback of it or of one of its ancestors; None if there is none."""
     if not isinstance(token, str) or not token:
         return None
@@ -92,7 +92,7 @@ def _find(queryset, *, token, within):
 
 
 def callback_reveal(*, tx_id, ref):
-    """{"token", "url"} of the callback a marker names, for a step of `tx_id` to pass to a partner;
+    """Return {"token", "url"} of the callback a marker names, for a step of `tx_id` to pass to a partner;
     None if the marker names no callback of `tx_id` or its ancestors, or its token cannot be derived."""
     callback = _find(Callback.objects.all(), token=ref, within=tx_id) if tokens.parse_marker(ref) else None
     if callback is None:
@@ -102,7 +102,7 @@ def callback_reveal(*, tx_id, ref):
 
 
 def callback_get(*, token, owner=None):
-    """The callback of `token`; with `owner`, only if it belongs to that owner (else not found)."""
+    """Return the callback of `token`; with `owner`, only if it belongs to that owner (else not found)."""
     callback = _find(Callback.objects.select_related("tx"), token=token, within=None)
     if callback is None or (owner is not None and callback.tx.owner_id != owner):
         raise CallbackNotFound()
@@ -161,7 +161,7 @@ def callback_force(*, callback, status, now, actor):
 
 
 def callback_report_child(*, callback_id, status, child, now):
-    """A background child finished: report its end to the callback it was started with."""
+    """Report a background child's end to the callback it was started with."""
     callback = Callback.objects.select_for_update().filter(pk=callback_id).first()
     if callback is None or callback.is_final:
         return False

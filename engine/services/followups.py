@@ -36,7 +36,7 @@ def follow_up(*ended, now):
 
 
 def _tell(tx, *, now):
-    """The follow-ups of `tx`, which just ended; return the records of the children that ended with it."""
+    """Run the follow-ups of `tx`, which just ended; return the records of the children that ended with it."""
     ended = []
     if tx.status in CASCADING:
         for callback in Callback.objects.filter(tx_id=tx.pk, status__in=CALLBACK_ACTIVE_VALUES):

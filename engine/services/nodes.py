@@ -41,7 +41,7 @@ def node_remove(*, node_id):
 
 
 def group_workers(*, group):
-    """The workers of the group's live nodes that are not stopping."""
+    """Count the workers of the group's live nodes that are not stopping."""
     seen_after = clock.now() - timedelta(seconds=conf.get("NODE_GONE_SECONDS"))
     total = Node.objects.filter(group_id=group, stopping=False, last_seen_at__gte=seen_after).aggregate(
         total=Sum("workers"))["total"]

@@ -24,13 +24,13 @@ _format_checker = jsonschema.FormatChecker()
 
 
 def _problem(exc):
-    """A BadDuration's message in the style of pipeline errors ("steps[2].config.seconds: too long: ...")."""
+    """Format a BadDuration's message in the style of pipeline errors ("steps[2].config.seconds: too long: ...")."""
     text = str(exc).rstrip(".")
     return text[:1].lower() + text[1:]
 
 
 def _duration_problem(value):
-    """Why `value` is no duration a pipeline may hold (measured from now), or None."""
+    """Return why `value` is no duration a pipeline may hold (measured from now), or None."""
     try:
         durations.add(clock.now(), value if isinstance(value, str) else None)
     except durations.BadDuration as exc:
@@ -198,7 +198,7 @@ def node_group_ensure(*, name, now=None):
 
 
 def pipeline_publish(*, definition, create_node_group=True):
-    """Validate and store `definition` as the version in use. Returns (version, created)."""
+    """Validate and store `definition` as the version in use. Return (version, created)."""
     normal = pipeline_validate(definition=definition)
     now = clock.now()
     with transaction.atomic():

@@ -17,7 +17,7 @@ from engine.steps.outcomes import Wait
 
 
 def _stop_for(tx, now):
-    """A cancel request or a passed deadline ends the transaction at the checkpoint; routes never catch them."""
+    """Return the end (status, note) a cancel request or a passed deadline forces at the checkpoint, or None."""
     if tx.cancel_requested:
         return TxStatus.CANCELLED, "Cancelled"
     if tx.deadline_at is not None and tx.deadline_at <= now:
@@ -26,7 +26,7 @@ def _stop_for(tx, now):
 
 
 def next_route(run, *, outcome):
-    """The step that follows `outcome`, "end", or None when the outcome ends the transaction."""
+    """Return the step that follows `outcome`, "end", or None when the outcome ends the transaction."""
     step = step_definition(version_id=run.version_id, step_name=run.step_name)
     route = (step.get("on") or {}).get(outcome.kind) if outcome.kind != "internal_error" else None
     if route is None and outcome.kind == "success":
@@ -115,7 +115,7 @@ def _already_woken(tx, run, wait, now):
 
 
 def retry_policy_wait(run, *, now, raised):
-    """For a step that raised: a Wait that runs it again after its backoff, if its policy allows."""
+    """Return, for a step that raised, a Wait that runs it again after its backoff, if its policy allows."""
     if not raised:
         return None
     policy = step_definition(version_id=run.version_id, step_name=run.step_name).get("retry")

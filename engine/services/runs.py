@@ -81,7 +81,7 @@ def begin_run(tx, *, step_input, now, node):
 
 
 def claim_input(tx):
-    """The input of the step a claimed transaction runs: its parked input, else the last run's of that step."""
+    """Return the input of the step a claimed transaction runs: its parked input, else the last run's of that step."""
     if tx.pending_input is not None:
         return tx.pending_input
     if tx.step_seq == 0:  # step runs are numbered from 1: a transaction that never ran has none to read

@@ -125,7 +125,7 @@ def switch_read(*, tx_id, name, lease=None):
 
 
 def switches_of(*, tx_id):
-    """Every switch of a transaction, including one a step waits on that was never set (value null)."""
+    """List every switch of a transaction, including one a step waits on that was never set (value null)."""
     found = {s.name: switch_as_dict(switch=s) for s in Switch.objects.filter(tx_id=tx_id)}
     waited = Sleeper.objects.filter(tx_id=tx_id, scope=SwitchScope.TRANSACTION, switch__isnull=False).values_list(
         "switch", flat=True).first()

@@ -84,7 +84,7 @@ def _replay(existing, transaction_type, data):
 
 @retry_on_deadlock
 def transaction_cancel(*, tx_id, actor, reason="", owner=None):
-    """Cancel: queued or sleeping at once; running is marked and ends when its step returns."""
+    """Cancel a transaction: queued or sleeping at once; running is marked and ends when its step returns."""
     now = clock.now()
     with transaction.atomic():
         tx = lock_tx(tx_id=tx_id, owner=owner)

@@ -55,13 +55,13 @@ def webhook_url_check_text(*, url):
 
 
 def webhook_sign(*, body, secret, timestamp):
-    """The X-DATP-Signature value for `body` (bytes) sent at `timestamp` (unix seconds)."""
+    """Compute the X-DATP-Signature value for `body` (bytes) sent at `timestamp` (unix seconds)."""
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
 
 
 def backoff_seconds(attempts):
-    """The wait after the `attempts`-th failed attempt: 1 s, 2 s, 4 s ... at most 10 min."""
+    """Return the wait after the `attempts`-th failed attempt: 1 s, 2 s, 4 s ... at most 10 min."""
     return min(2 ** (attempts - 1), MAX_BACKOFF_SECONDS)
 
 

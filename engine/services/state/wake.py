@@ -25,12 +25,12 @@ def wake(tx, *, actor, now, why, reason="timer"):
 
 
 def woken_data(*, why, reason):
-    """The data of the "woken" journal entry of a sleeping transaction queued again."""
+    """Return the data of the "woken" journal entry of a sleeping transaction queued again."""
     return {"from": str(TxStatus.SLEEPING), "to": str(TxStatus.QUEUED), "note": None, "why": why, "reason": reason}
 
 
 def wake_many(txs, *, actor, now, why, reason="timer"):
-    """`wake` for many sleeping transactions (locked by the caller) in a few statements for them all:
+    """Wake many sleeping transactions (locked by the caller) as `wake` does, in a few statements for them all:
     the same rows, the same journal entry for each, one work notice per node group."""
     for tx in txs:
         if not can_move(tx.status, TxStatus.QUEUED):
