@@ -17,7 +17,7 @@ from engine.models import (
     Transaction,
     WebhookDelivery,
 )
-from engine.selectors.waiting import CHILD_PAYLOAD, transaction_why
+from engine.selectors.why import CHILD_PAYLOAD, transaction_why
 from engine.states import TX_ACTIVE, TX_RETRYABLE, TxStatus
 
 PAGE = 200

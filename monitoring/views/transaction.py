@@ -6,7 +6,7 @@ from django.views.generic import TemplateView
 
 from engine import clock
 from engine.selectors.transaction_detail import transaction_detail
-from engine.selectors.waiting import humanize, humanize_seconds, relative, stamp, transaction_why
+from engine.selectors.why import humanize, humanize_seconds, relative, stamp, transaction_why
 from monitoring.views.base import ConsoleMixin
 
 REFRESH_SECONDS = 5

@@ -1,10 +1,10 @@
-"""The why-line selector (engine.selectors.waiting) and its duration humaniser."""
+"""The why-line selector (engine.selectors.why) and its duration humaniser."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from engine.models import Callback, Node, NodeGroup, Sleeper, Transaction
-from engine.selectors.waiting import Facts, humanize_seconds, relative, transactions_why, why_line
+from engine.selectors.why import Facts, humanize_seconds, relative, transactions_why, why_line
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
