@@ -7,8 +7,8 @@ from rest_framework.views import APIView
 from engine.api import schema
 from engine.api.bodies import transaction_body
 from engine.api.inputs import Fields, json_body, wait_seconds
+from engine.api.long_poll import wait_until_finished
 from engine.api.pagination import decode_cursor, page_limit, paged
-from engine.api.waiting import wait_until_finished
 from engine.limits import REASON_MAX
 from engine.selectors import (
     journal_entry_as_dict,
