@@ -48,7 +48,7 @@ def setup(_options):
     call_command("migrate", verbosity=0)
     owner_ensure(name=OWNER)
     for definition in PIPELINES:
-        pipeline_publish(definition)
+        pipeline_publish(definition=definition)
     _key, raw = api_key_create(owner=OWNER, name=f"bench-{time.time_ns()}")
     return {"api_key": raw}
 

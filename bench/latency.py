@@ -116,9 +116,9 @@ def main():
 
     call_command("migrate", verbosity=0)
     owner_ensure(name="bench")
-    pipeline_publish({"name": "latency-switch", "steps": [
+    pipeline_publish(definition={"name": "latency-switch", "steps": [
         {"name": "wait", "type": "util/wait-switch", "config": {"switch": "go"}}]})
-    pipeline_publish({"name": "latency-timer", "steps": [
+    pipeline_publish(definition={"name": "latency-timer", "steps": [
         {"name": "nap", "type": "util/sleep", "config": {"duration_field": "nap"}}]})
     node = subprocess.Popen([sys.executable, "manage.py", "datp_node", "--group", "master", "--workers", "2"],
                             cwd=ROOT, env=os.environ.copy(), start_new_session=True,

@@ -27,11 +27,11 @@ def start(*, owner, transaction_type, data=None, metadata=None, external_id=None
         owner=owner, transaction_type=transaction_type, data=data, metadata=metadata, external_id=external_id,
         deadline=deadline, webhook=webhook, webhook_progress=webhook_progress, actor=_actor(app),
     )
-    return transaction_as_dict(tx)
+    return transaction_as_dict(tx=tx)
 
 
 def get(*, owner, tx_id):
-    return transaction_as_dict(transaction_get(tx_id=tx_id, owner=owner))
+    return transaction_as_dict(tx=transaction_get(tx_id=tx_id, owner=owner))
 
 
 def wait(*, owner, tx_id, timeout="PT30S", poll_seconds=0.1):
@@ -42,7 +42,7 @@ def wait(*, owner, tx_id, timeout="PT30S", poll_seconds=0.1):
     while True:
         tx = transaction_get(tx_id=tx_id, owner=owner)
         if tx.is_finished or time.monotonic() >= deadline:
-            return transaction_as_dict(tx)
+            return transaction_as_dict(tx=tx)
         # Inside an atomic block (ATOMIC_REQUESTS) the check would close the caller's connection.
         if not connection.in_atomic_block:
             close_old_connections()
@@ -60,18 +60,18 @@ def set_global_switch(*, owner, name, value, reason="", app=None):
 
 
 def wake(*, owner, tx_id, reason="", app=None):
-    return transaction_as_dict(transactions.transaction_wake(tx_id=tx_id, owner=owner, reason=reason,
-                                                             actor=_actor(app)))
+    return transaction_as_dict(tx=transactions.transaction_wake(tx_id=tx_id, owner=owner, reason=reason,
+                                                                actor=_actor(app)))
 
 
 def cancel(*, owner, tx_id, reason="", app=None):
-    return transaction_as_dict(transactions.transaction_cancel(tx_id=tx_id, owner=owner, reason=reason,
-                                                               actor=_actor(app)))
+    return transaction_as_dict(tx=transactions.transaction_cancel(tx_id=tx_id, owner=owner, reason=reason,
+                                                                  actor=_actor(app)))
 
 
 def retry(*, owner, tx_id, reason="", deadline=None, app=None):
-    return transaction_as_dict(transactions.transaction_retry(tx_id=tx_id, owner=owner, reason=reason,
-                                                              deadline=deadline, actor=_actor(app)))
+    return transaction_as_dict(tx=transactions.transaction_retry(tx_id=tx_id, owner=owner, reason=reason,
+                                                                 deadline=deadline, actor=_actor(app)))
 
 
 def update_callback(*, token, status, data=None, app=None):

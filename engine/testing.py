@@ -99,7 +99,7 @@ class Harness:
 
     def load(self, *definitions):
         """Publish pipeline definitions (dicts); return their versions."""
-        return [pipeline_publish(definition)[0] for definition in definitions]
+        return [pipeline_publish(definition=definition)[0] for definition in definitions]
 
     def start(self, transaction_type, data=None, **kwargs):
         """Start a transaction for the harness's owner and return its id (nothing runs yet)."""

@@ -46,7 +46,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             raw = parts[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed("The API key is not valid.") from exc
-        key = api_key_authenticate(raw)
+        key = api_key_authenticate(raw=raw)
         if key is None:
             raise exceptions.AuthenticationFailed("The API key is not valid.")
         api_key_touch(key=key, now=clock.now())

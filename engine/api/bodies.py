@@ -9,8 +9,8 @@ def shows_callback_url(request):
 
 
 def transaction_body(request, tx, **kwargs):
-    return transaction_as_dict(tx, callback_url=shows_callback_url(request), **kwargs)
+    return transaction_as_dict(tx=tx, callback_url=shows_callback_url(request), **kwargs)
 
 
 def transaction_bodies(request, txs, **kwargs):
-    return transactions_as_dicts(txs, callback_url=shows_callback_url(request), **kwargs)
+    return transactions_as_dicts(txs=txs, callback_url=shows_callback_url(request), **kwargs)

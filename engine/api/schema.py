@@ -183,7 +183,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
 
 class DatpEndpointEnumerator(EndpointEnumerator):
-    """Also list the views behind a `by_method` route (engine.api.routing), one per method."""
+    """Also list the views behind a `by_method` route (engine.api.methods), one per method."""
 
     def _get_api_endpoints(self, patterns, prefix):
         if patterns is None:

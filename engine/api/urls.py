@@ -1,7 +1,7 @@
 """The URLs of /api/v1/ (namespace `api`)."""
 from django.urls import path
 
-from engine.api.routing import by_method
+from engine.api.methods import by_method
 from engine.api.views.callbacks import CallbackGetApi, CallbackUpdateApi
 from engine.api.views.deadlines import TransactionUpdateApi
 from engine.api.views.global_switches import GlobalSwitchListApi, GlobalSwitchSetApi

@@ -160,7 +160,7 @@ class StepContext:
 
     def _wait(self, outcome):
         if outcome.switch is not None:
-            switches.validate_switch_name(outcome.switch)
+            switches.validate_switch_name(name=outcome.switch)
         if outcome.scope not in ("transaction", "global"):
             raise InvalidRequest("scope must be 'transaction' or 'global'.", fields={"scope": ["Unknown scope."]})
         return outcome

@@ -7,8 +7,7 @@ from django.db import close_old_connections
 from django_q.tasks import async_task
 
 from engine import conf, notices
-from engine.runtime import node_metrics
-from engine.runtime.executor import drain as drain_queue
+from engine.runtime import executor, node_metrics
 from engine.runtime.heartbeat import heartbeat
 from engine.services import nodes
 
@@ -60,8 +59,8 @@ def drain(node_group):
     total = 0
     while True:
         until = time.monotonic() + conf.get("DRAIN_SECONDS")
-        count, emptied = drain_queue(node_group=node_group, node=worker_name(), until=until, watch=heartbeat,
-                                     stop=stop)
+        count, emptied = executor.drain(node_group=node_group, node=worker_name(), until=until, watch=heartbeat,
+                                        stop=stop)
         total += count
         node_metrics.observe("drains", (node_group, "true" if emptied else "false"))
         if stop():

@@ -30,8 +30,8 @@ def iso(moment):
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def waiting_as_dict(sleeper, *, callback_url=False):
-    """What a sleeping transaction waits on. With `callback_url` (the API, for the owner), the `url` of
+def waiting_as_dict(*, sleeper, callback_url=False):
+    """Return what a sleeping transaction waits on. With `callback_url` (the API, for the owner), the `url` of
     the open callback it awaits, its token derived again; never in webhooks or the console."""
     if sleeper is None:
         return None
@@ -56,15 +56,15 @@ def _open_callback_url(callback):
     return None if token is None else tokens.url(token)
 
 
-def transaction_links(tx_id):
-    """The transaction's API path and its console page, by URL name. The console link has always been
+def transaction_links(*, tx_id):
+    """Return the transaction's API path and its console page, by URL name. The console link has always been
     written without the trailing slash (its page redirects to it); clients and webhooks compare it as is."""
     console = reverse("mondat:transaction", kwargs={"tx_id": tx_id}).removesuffix("/")
     return {"self": reverse("api:transaction", kwargs={"tx_id": tx_id}), "console": console}
 
 
-def transaction_as_dict(tx, *, payload=True, prefetched=None, callback_url=False):
-    """The transaction object of api.md. `prefetched` is (sleeper or None, [Switch]) when the caller
+def transaction_as_dict(*, tx, payload=True, prefetched=None, callback_url=False):
+    """Return the transaction object of api.md. `prefetched` is (sleeper or None, [Switch]) when the caller
     already read them (a list page reads them for every row at once); `callback_url`: see waiting_as_dict."""
     if prefetched is not None:
         sleeper, switch_rows = prefetched
@@ -85,7 +85,7 @@ def transaction_as_dict(tx, *, payload=True, prefetched=None, callback_url=False
         "node_group": tx.node_group_id,
         "status": tx.status,
         "note": tx.note,
-        "waiting": waiting_as_dict(sleeper, callback_url=callback_url),
+        "waiting": waiting_as_dict(sleeper=sleeper, callback_url=callback_url),
         "switches": switches,
         "deadline_at": iso(tx.deadline_at),
         "cancel_requested": tx.cancel_requested,
@@ -93,7 +93,7 @@ def transaction_as_dict(tx, *, payload=True, prefetched=None, callback_url=False
         "created_at": iso(tx.created_at),
         "updated_at": iso(tx.updated_at),
         "completed_at": iso(tx.completed_at),
-        "links": transaction_links(tx.pk),
+        "links": transaction_links(tx_id=tx.pk),
     }
     if payload:
         result.update({"progress": tx.progress, "input": tx.input, "metadata": tx.metadata, "data": tx.output})
@@ -110,7 +110,7 @@ def transaction_get(*, tx_id, owner=None):
     return tx
 
 
-def step_run_as_dict(run):
+def step_run_as_dict(*, run):
     return {
         "seq": run.seq, "step": run.step, "type": run.step_type, "status": run.status, "attempt": run.attempt,
         "retry_count": run.retry_count, "note": run.note, "input": run.input, "output": run.output,
@@ -128,27 +128,27 @@ def journal_of(*, tx_id):
 
 
 def step_runs_page(*, tx_id, after_seq=0, limit):
-    """Up to `limit` step runs of a transaction after `after_seq`, oldest first."""
+    """Return up to `limit` step runs of a transaction after `after_seq`, oldest first."""
     return list(StepRun.objects.filter(tx_id=tx_id, seq__gt=after_seq).order_by("seq")[:limit])
 
 
 def journal_page(*, tx_id, after_seq=0, limit):
-    """Up to `limit` journal entries of a transaction after `after_seq`, oldest first."""
+    """Return up to `limit` journal entries of a transaction after `after_seq`, oldest first."""
     return list(JournalEntry.objects.filter(tx_id=tx_id, id__gt=after_seq).order_by("id")[:limit])
 
 
-def journal_entry_as_dict(entry):
+def journal_entry_as_dict(*, entry):
     return {"seq": entry.seq, "at": iso(entry.at), "kind": entry.kind, "actor": entry.actor, "step": entry.step,
             "data": entry.data}
 
 
-def in_owners(queryset, owners, field="owner_id"):
-    """`queryset` limited to `owners` (a collection of owner names), unchanged for None (every owner)."""
+def in_owners(*, queryset, owners, field="owner_id"):
+    """Limit `queryset` to `owners` (a collection of owner names); leave it whole for None (every owner)."""
     return queryset if owners is None else queryset.filter(**{f"{field}__in": list(owners)})
 
 
 def owner_names(*, owners):
-    """The names of the owners in scope, by name (every owner's when `owners` is None): naming them
+    """Return the names of the owners in scope, by name (every owner's when `owners` is None): naming them
     lets the indexes that lead with the owner serve a read for every owner too."""
     if owners is not None:
         return sorted(owners)
@@ -160,12 +160,12 @@ def owner_exists(*, name):
 
 
 def node_count_seen_since(*, since):
-    """How many nodes have reported in since `since`."""
+    """Count the nodes that have reported in since `since`."""
     return Node.objects.filter(last_seen_at__gte=since).count()
 
 
 def step_type_list():
-    """Every registered step type: {"type", "description", "config_schema"}, by name."""
+    """List every registered step type: {"type", "description", "config_schema"}, by name."""
     return [{"type": name, "description": cls.describe(), "config_schema": cls.config_schema}
             for name, cls in registry.all_types().items()]
 
@@ -183,9 +183,9 @@ def transaction_get_by_external_id(*, owner, external_id):
 def transactions_matching(*, owner=None, owners=None, statuses=None, transaction_type=None, external_id=None,
                           node_group=None, waiting_reason=None, switch=None, created_after=None,
                           created_before=None, parent_tx_id=None):
-    """The transactions the list filters match, unordered: of `owner` if given, and among `owners`
+    """Return the transactions the list filters match, unordered: of `owner` if given, and among `owners`
     (a collection of owner names) unless that is None (every owner)."""
-    queryset = in_owners(Transaction.objects.all(), owners)
+    queryset = in_owners(queryset=Transaction.objects.all(), owners=owners)
     if owner is not None:
         queryset = queryset.for_owner(owner)
     if statuses:
@@ -201,7 +201,7 @@ def transactions_matching(*, owner=None, owners=None, statuses=None, transaction
 
 
 def transaction_list(*, before=None, limit, with_sleeper=False, payload=True, **filters):
-    """Up to `limit` of the transactions `transactions_matching(**filters)` finds, newest first (by
+    """Return up to `limit` of the transactions `transactions_matching(**filters)` finds, newest first (by
     created_at, then id), after the keyset position `before` = (created_at, tx_id) of the last row of
     the previous page; `with_sleeper` reads each row's sleeper in the same query, and `payload=False`
     leaves the JSON payloads unread."""
@@ -227,7 +227,7 @@ UNION_PARTS_MAX = 100
 
 
 def _finished_parts(queryset, *, limit, owner=None, owners=None, statuses=None, **_filters):
-    """For a list of finished statuses: the newest `limit` of each (owner, status) as separate querysets,
+    """Return, for a list of finished statuses, the newest `limit` of each (owner, status) as separate querysets,
     each a short range of `tx_owner_finished_list_idx`, to be merged by a UNION ALL. Without the split
     PostgreSQL walks every newer row (e.g. all the sleeping ones) of one of the created_at indexes
     looking for the finished ones. None where the parts cannot be merged in SQL (SQLite has no ordered,
@@ -242,8 +242,8 @@ def _finished_parts(queryset, *, limit, owner=None, owners=None, statuses=None, 
     return [queryset.filter(owner_id=name, status=status)[:limit] for name, status in pairs]
 
 
-def transactions_as_dicts(txs, *, payload=False, callback_url=False):
-    """Transaction objects for a page of rows, reading their sleepers and switches in two queries."""
+def transactions_as_dicts(*, txs, payload=False, callback_url=False):
+    """Return the transaction objects for a page of rows, reading their sleepers and switches in two queries."""
     if not txs:
         return []
     sleeping = [tx.pk for tx in txs if tx.status == TxStatus.SLEEPING]
@@ -251,7 +251,7 @@ def transactions_as_dicts(txs, *, payload=False, callback_url=False):
     switches = {tx.pk: [] for tx in txs}
     for row in Switch.objects.filter(tx_id__in=list(switches)):
         switches[row.tx_id].append(row)
-    return [transaction_as_dict(tx, payload=payload, prefetched=(sleepers.get(tx.pk), switches[tx.pk]),
+    return [transaction_as_dict(tx=tx, payload=payload, prefetched=(sleepers.get(tx.pk), switches[tx.pk]),
                                 callback_url=callback_url) for tx in txs]
 
 
@@ -259,7 +259,7 @@ def transactions_as_dicts(txs, *, payload=False, callback_url=False):
 
 
 def global_switch_list(*, owner):
-    """An owner's global switches, by name."""
+    """List an owner's global switches, by name."""
     return [{"name": s.name, "value": s.value, "set_at": iso(s.set_at), "set_by": s.set_by}
             for s in GlobalSwitch.objects.filter(owner_id=owner).order_by("name")]
 
@@ -281,13 +281,13 @@ def _pipeline_dict(pipeline, versions):
 
 
 def pipeline_list():
-    """Every pipeline with its version in use and how many versions it has, by name."""
+    """List every pipeline with its version in use and how many versions it has, by name."""
     queryset = Pipeline.objects.select_related("current_version").annotate(version_count=Count("versions"))
     return [_pipeline_dict(p, p.version_count) for p in queryset.order_by("name")]
 
 
 def pipeline_detail(*, name):
-    """One pipeline, with every version (oldest first) and which one is in use."""
+    """Return one pipeline, with every version (oldest first) and which one is in use."""
     pipeline = Pipeline.objects.select_related("current_version").filter(name=name).first()
     if pipeline is None:
         raise NotFound("No such pipeline.")
@@ -303,7 +303,7 @@ def _node_dict(node):
             "started_at": iso(node.started_at), "last_seen_at": iso(node.last_seen_at)}
 
 
-def node_group_as_dict(group, *, counts=None, nodes=()):
+def node_group_as_dict(*, group, counts=None, nodes=()):
     counts = counts or {}
     return {
         "name": group.name, "description": group.description, "paused": group.paused,
@@ -314,7 +314,7 @@ def node_group_as_dict(group, *, counts=None, nodes=()):
 
 
 def node_group_list(*, owner):
-    """Every node group with its nodes and the owner's queued, running and sleeping counts (three queries)."""
+    """List every node group with its nodes and the owner's queued, running and sleeping counts (three queries)."""
     counts = {}
     rows = (Transaction.objects.for_owner(owner)
             .filter(status__in=[TxStatus.QUEUED, TxStatus.RUNNING, TxStatus.SLEEPING])
@@ -324,12 +324,12 @@ def node_group_list(*, owner):
     nodes = {}
     for node in Node.objects.order_by("node_id"):
         nodes.setdefault(node.group_id, []).append(node)
-    return [node_group_as_dict(group, counts=counts.get(group.name), nodes=nodes.get(group.name, ()))
+    return [node_group_as_dict(group=group, counts=counts.get(group.name), nodes=nodes.get(group.name, ()))
             for group in NodeGroup.objects.order_by("name")]
 
 
 def node_group_detail(*, name, owner):
-    """One node group as node_group_list shows it."""
+    """Return one node group as node_group_list shows it."""
     for group in node_group_list(owner=owner):
         if group["name"] == name:
             return group

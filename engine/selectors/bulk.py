@@ -4,7 +4,7 @@ from engine.models import BulkJob
 
 
 def bulk_job_get(*, job_id, owners):
-    """The bulk job `job_id` if every owner it reaches is in `owners` (None: every owner); else NotFound."""
+    """Return the bulk job `job_id` if every owner it reaches is in `owners` (None: every owner); else NotFound."""
     job = BulkJob.objects.filter(pk=job_id).first()
     visible = owners is None or (job is not None and job.owners is not None and set(job.owners) <= set(owners))
     if job is None or not visible:

@@ -34,28 +34,28 @@ def _floor_minute(moment):
 
 
 def figures_as_of(*, now):
-    """{"at": when the figures were refreshed (None: never), "stale": older than a minute, "age_seconds"}."""
+    """Return {"at": when the figures were refreshed (None: never), "stale": older than a minute, "age_seconds"}."""
     at = FigureMark.objects.filter(pk=1).values_list("refreshed_at", flat=True).first()
     age = None if at is None else (now - at).total_seconds()
     return {"at": at, "age_seconds": age, "stale": age is None or age > FIGURES_STALE_SECONDS}
 
 
 def status_counts(*, owners, now):
-    """Every status: for queued, running and sleeping how many are in it; for a finished one how many
+    """Count every status: for queued, running and sleeping how many are in it; for a finished one how many
     ended in it in the last hour and in all (since the figures began)."""
-    totals = {row["status"]: row["n"] for row in in_owners(StatusFigure.objects, owners)
+    totals = {row["status"]: row["n"] for row in in_owners(queryset=StatusFigure.objects, owners=owners)
               .values("status").annotate(n=Sum("count")).order_by()}
     since = _floor_minute(now) - timedelta(minutes=CHART_MINUTES - 1)
-    last_hour = in_owners(MinuteFigure.objects.filter(minute__gte=since), owners).aggregate(
+    last_hour = in_owners(queryset=MinuteFigure.objects.filter(minute__gte=since), owners=owners).aggregate(
         **{status: Sum(status) for status in TX_TERMINAL_VALUES})
     return [{"status": str(status), "active": str(status) in TX_ACTIVE_VALUES, "count": totals.get(str(status)) or 0,
              "last_hour": last_hour.get(str(status)) or 0} for status in TxStatus]
 
 
 def minute_series(*, owners, now, minutes=CHART_MINUTES):
-    """The last `minutes` minutes, oldest first: {"minute", "started", "finished", "failed"} each."""
+    """Return the last `minutes` minutes, oldest first: {"minute", "started", "finished", "failed"} each."""
     first = _floor_minute(now) - timedelta(minutes=minutes - 1)
-    rows = (in_owners(MinuteFigure.objects.filter(minute__gte=first), owners).values("minute")
+    rows = (in_owners(queryset=MinuteFigure.objects.filter(minute__gte=first), owners=owners).values("minute")
             .annotate(started=Sum("started"), **{status: Sum(status) for status in TX_TERMINAL_VALUES}).order_by())
     by_minute = {row["minute"]: row for row in rows}
     series = []
@@ -69,22 +69,22 @@ def minute_series(*, owners, now, minutes=CHART_MINUTES):
 
 
 def sleepers_by_reason(*, owners):
-    """{"reason", "count"} for every wait reason (zero included), from the figures (as of their refresh:
+    """Return {"reason", "count"} for every wait reason (zero included), from the figures (as of their refresh:
     counting the sleeper table on every page view would read all of it)."""
-    counts = {row["reason"]: row["n"] for row in in_owners(SleeperFigure.objects, owners)
+    counts = {row["reason"]: row["n"] for row in in_owners(queryset=SleeperFigure.objects, owners=owners)
               .values("reason").annotate(n=Sum("count")).order_by()}
     return [{"reason": str(reason), "count": counts.get(str(reason), 0)} for reason in WaitReason]
 
 
 def next_wakeups(*, owners, limit=8):
-    """The earliest due sleepers with their transaction's type."""
+    """Return the earliest due sleepers with their transaction's type."""
     queryset = Sleeper.objects.filter(wake_at__isnull=False).select_related("tx").only(
         "tx_id", "owner_id", "reason", "switch", "wake_at", "step", "tx__pipeline_name")
-    return list(in_owners(queryset, owners).order_by("wake_at")[:limit])
+    return list(in_owners(queryset=queryset, owners=owners).order_by("wake_at")[:limit])
 
 
 def recent_failures(*, owners, now, limit=8):
-    """The newest failed, internal-error, timed-out or aborted transactions created in the last day.
+    """Return the newest failed, internal-error, timed-out or aborted transactions created in the last day.
 
     On PostgreSQL one UNION ALL of the newest `limit` of each (owner, status): each part is a short
     range of `tx_owner_finished_list_idx`, so the read is bounded whatever else the owners created that day
@@ -105,15 +105,15 @@ def recent_failures(*, owners, now, limit=8):
 
 
 def node_group_overview(*, owners, now):
-    """Every node group with its nodes (each marked live or stale), its owners' queued, running and
+    """List every node group with its nodes (each marked live or stale), its owners' queued, running and
     sleeping counts from the figures, and their finishes over the last few minutes."""
     counts = {}
-    for row in (in_owners(StatusFigure.objects.filter(status__in=TX_ACTIVE_VALUES), owners)
+    for row in (in_owners(queryset=StatusFigure.objects.filter(status__in=TX_ACTIVE_VALUES), owners=owners)
                 .values("node_group", "status").annotate(n=Sum("count")).order_by()):
         counts[(row["node_group"], row["status"])] = row["n"]
     since = _floor_minute(now) - timedelta(minutes=THROUGHPUT_MINUTES - 1)
     finished = {}
-    for row in (in_owners(MinuteFigure.objects.filter(minute__gte=since), owners).values("node_group")
+    for row in (in_owners(queryset=MinuteFigure.objects.filter(minute__gte=since), owners=owners).values("node_group")
                 .annotate(**{status: Sum(status) for status in TX_TERMINAL_VALUES}).order_by()):
         finished[row["node_group"]] = sum(row[status] or 0 for status in TX_TERMINAL_VALUES)
     gone_after = now - timedelta(seconds=conf.get("NODE_GONE_SECONDS"))
@@ -137,7 +137,7 @@ def node_group_overview(*, owners, now):
 
 
 def dashboard_overview(*, owners, now):
-    """Everything the dashboard shows, for `owners`, as of `now`."""
+    """Return everything the dashboard shows, for `owners`, as of `now`."""
     return {
         "figures": figures_as_of(now=now),
         "counts": status_counts(owners=owners, now=now),

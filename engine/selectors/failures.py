@@ -31,7 +31,7 @@ def _failures(*, owners, since, transaction_type=None, status=None):
 
 
 def failure_groups(*, owners, since, transaction_type=None, status=None, latest=3):
-    """Groups of failures by (transaction type, step), newest failure first: each a dict with `count`,
+    """Group the failures by (transaction type, step), newest failure first: each a dict with `count`,
     a count per status, `last_at`, and `latest`: up to `latest` transactions, newest first, each with
     `last_error` (the error, else the note, of its last step run; else the transaction's note) and
     `error_summary` (its last line)."""

@@ -7,7 +7,7 @@ from engine.models import ApiKey, Owner
 
 
 def owner_settings_list(*, owners):
-    """The owners `owners` (None: every owner), by name, each with `api_keys` newest first (two queries);
+    """List the owners `owners` (None: every owner), by name, each with `api_keys` newest first (two queries);
     their webhook secrets are not read."""
     queryset = Owner.objects.defer("webhook_secret").prefetch_related(
         Prefetch("api_keys", queryset=ApiKey.objects.defer("key_hash").order_by("-created_at", "-id")))
@@ -17,7 +17,7 @@ def owner_settings_list(*, owners):
 
 
 def owner_webhook_secret(*, owner):
-    """The webhook secret of `owner`; NotFound if there is no such owner."""
+    """Return the webhook secret of `owner`; NotFound if there is no such owner."""
     secret = Owner.objects.filter(pk=owner).values_list("webhook_secret", flat=True).first()
     if secret is None:
         raise NotFound("No such owner.")

@@ -38,7 +38,7 @@ def _runs(*, owners, since, pipeline=None):
 
 
 def pipeline_console_list(*, owners, since):
-    """Every pipeline, by name, with its version in use, step count and its runs and failures since `since`
+    """List every pipeline, by name, with its version in use, step count and its runs and failures since `since`
     (two queries)."""
     totals = {
         row["tx__pipeline_name"]: row
@@ -68,7 +68,7 @@ def _medians_in_python(runs):
 
 
 def pipeline_step_stats(*, name, owners, since):
-    """{step name: {"runs", "failures", "median_ms"}} over the step runs of `name` since `since`."""
+    """Return {step name: {"runs", "failures", "median_ms"}} over the step runs of `name` since `since`."""
     runs = _runs(owners=owners, since=since, pipeline=name)
     annotations = {"runs": Count("id"), "failures": Count("id", filter=Q(status__in=FAILED_RUNS))}
     postgres = connection.vendor == "postgresql"
@@ -87,7 +87,7 @@ def pipeline_step_stats(*, name, owners, since):
 
 
 def pipeline_console_detail(*, name, owners, since, version=None):
-    """The pipeline `name`, its versions (newest first, without their definitions), the version to show
+    """Return the pipeline `name`, its versions (newest first, without their definitions), the version to show
     (`version` if given, else the one in use) and its step figures since `since` over `owners`.
     Raise NotFound for an unknown pipeline or version."""
     pipeline = Pipeline.objects.select_related("current_version").filter(name=name).first()
@@ -103,7 +103,7 @@ def pipeline_console_detail(*, name, owners, since, version=None):
 
 
 def pipeline_version_get(*, name, version):
-    """One version of the pipeline `name`, with its definition; NotFound if there is none."""
+    """Return one version of the pipeline `name`, with its definition; NotFound if there is none."""
     found = PipelineVersion.objects.filter(pipeline_id=name, version=version).first()
     if found is None:
         raise NotFound("No such pipeline version.")
@@ -111,7 +111,7 @@ def pipeline_version_get(*, name, version):
 
 
 def pipeline_definition_in_use(*, name):
-    """The definition of the version in use of `name`; NotFound if there is no such pipeline."""
+    """Return the definition of the version in use of `name`; NotFound if there is no such pipeline."""
     pipeline = Pipeline.objects.select_related("current_version").filter(name=name).first()
     if pipeline is None or pipeline.current_version is None:
         raise NotFound("No such pipeline.")

@@ -11,11 +11,11 @@ SWITCH_GROUPS_MAX = 500
 
 
 def sleeper_page(*, owners, reason=None, switch=None, transaction_type=None, owner=None, after=None, limit):
-    """Up to `limit` sleepers (with their transaction and callback) by next wake-up, those with no timer
+    """Return up to `limit` sleepers (with their transaction and callback) by next wake-up, those with no timer
     last, then by tx id. `after` is the keyset position (wake_at or None, tx_id) of the previous page's
     last row. Timed and untimed sleepers are read apart so that each read walks an index in its order:
     `sleeper_due_idx` (or `sleeper_owner_reason_idx`) for the timed, the primary key for the rest."""
-    queryset = in_owners(Sleeper.objects.select_related("tx", "callback").defer(*TX_PAYLOADS), owners)
+    queryset = in_owners(queryset=Sleeper.objects.select_related("tx", "callback").defer(*TX_PAYLOADS), owners=owners)
     exact = {"owner_id": owner, "reason": reason, "switch": switch, "tx__pipeline_name": transaction_type}
     queryset = queryset.filter(**{field: value for field, value in exact.items() if value})
     wake_at, tx_id = after if after is not None else (None, None)
@@ -34,9 +34,9 @@ def sleeper_page(*, owners, reason=None, switch=None, transaction_type=None, own
 
 
 def switch_wait_groups(*, owners):
-    """The switches sleepers wait on, one row per (owner, scope, switch): how many wait, since when the
+    """List the switches sleepers wait on, one row per (owner, scope, switch): how many wait, since when the
     oldest waits, and the earliest timeout; one GROUP BY served by `sleeper_switch_idx`."""
-    queryset = in_owners(Sleeper.objects.filter(switch__isnull=False), owners)
+    queryset = in_owners(queryset=Sleeper.objects.filter(switch__isnull=False), owners=owners)
     rows = (queryset.values("owner_id", "scope", "switch")
             .annotate(waiting=Count("tx_id"), oldest_since=Min("since"), next_timeout_at=Min("timeout_at"))
             .order_by("switch", "scope", "owner_id"))
@@ -44,10 +44,10 @@ def switch_wait_groups(*, owners):
 
 
 def global_switch_rows(*, owners):
-    """The global switches of the owners in scope, by owner and name, each with its last change's
+    """List the global switches of the owners in scope, by owner and name, each with its last change's
     reason and how many transactions that change woke (one query)."""
     last = GlobalSwitchChange.objects.filter(switch_id=OuterRef("pk")).order_by("-at", "-id")
-    queryset = in_owners(GlobalSwitch.objects.all(), owners).annotate(
+    queryset = in_owners(queryset=GlobalSwitch.objects.all(), owners=owners).annotate(
         last_reason=Subquery(last.values("reason")[:1]),
         last_woken=Subquery(last.values("woken")[:1]),
     )

@@ -17,7 +17,7 @@ from engine.models import (
     Transaction,
     WebhookDelivery,
 )
-from engine.selectors.waiting import CHILD_PAYLOAD, transaction_why
+from engine.selectors.why import CHILD_PAYLOAD, transaction_why
 from engine.states import TX_ACTIVE, TX_RETRYABLE, TxStatus
 
 PAGE = 200
@@ -63,7 +63,7 @@ class TransactionDetail:
 
 
 def _newest(queryset, key, before, limit):
-    """The newest `limit` rows of `queryset` with `key` below `before`, returned oldest first."""
+    """Return the newest `limit` rows of `queryset` with `key` below `before`, oldest first."""
     if before is not None:
         queryset = queryset.filter(**{f"{key}__lt": before})
     rows = list(queryset.order_by(f"-{key}")[:limit + 1])
@@ -76,13 +76,13 @@ def _newest(queryset, key, before, limit):
 
 
 def _first(queryset, limit):
-    """The oldest `limit` children; `more` tells whether there are others."""
+    """Return the oldest `limit` children; `more` tells whether there are others."""
     rows = list(queryset.order_by("created_at", "id")[:limit + 1])
     return rows[:limit], len(rows) > limit
 
 
 def _switches(tx, sleeper):
-    """The transaction's switches by name, with the one its step waits on even if never set."""
+    """Return the transaction's switches by name, with the one its step waits on even if never set."""
     rows = {s.name: s for s in Switch.objects.filter(tx_id=tx.pk)}
     if sleeper is not None and sleeper.switch and sleeper.scope == "transaction" and sleeper.switch not in rows:
         rows[sleeper.switch] = Switch(tx_id=tx.pk, name=sleeper.switch, value=None)
@@ -100,7 +100,7 @@ def _callbacks(tx):
 
 def transaction_detail(*, tx, now=None, steps_before=None, journal_before=None, switches_before=None,
                        limit=PAGE):
-    """The Transaction page's reads for `tx` (already checked to be in the reader's scope)."""
+    """Read what the Transaction page shows for `tx` (already checked to be in the reader's scope)."""
     now = now or clock.now()
     sleeper = None
     if tx.status == TxStatus.SLEEPING:

@@ -11,11 +11,11 @@ COUNT_CAP = 10_000
 
 
 def _scoped(owners):
-    return in_owners(WebhookDelivery.objects.all(), owners)
+    return in_owners(queryset=WebhookDelivery.objects.all(), owners=owners)
 
 
 def webhook_delivery_page(*, owners, status=None, after=None, limit):
-    """Up to `limit` deliveries of `owners` (None: every owner) and whether more follow.
+    """Return up to `limit` deliveries of `owners` (None: every owner) and whether more follow.
 
     `after` is the keyset (status, created_at, delivery_id) of the last row of the previous page. Each
     status is read with its own query, served by the (owner, status, -created_at) index."""
@@ -38,12 +38,12 @@ def webhook_delivery_page(*, owners, status=None, after=None, limit):
 
 
 def webhook_status_counts(*, owners):
-    """{status: count} over `owners`' deliveries, each count stopping at COUNT_CAP + 1."""
+    """Return {status: count} over `owners`' deliveries, each count stopping at COUNT_CAP + 1."""
     return {str(status): _scoped(owners).filter(status=status)[:COUNT_CAP + 1].count() for status in STATUS_ORDER}
 
 
 def webhook_delivery_owner(*, delivery_id):
-    """The owner of the delivery `delivery_id`; NotFound if there is none."""
+    """Return the owner of the delivery `delivery_id`; NotFound if there is none."""
     owner = WebhookDelivery.objects.filter(pk=delivery_id).values_list("owner_id", flat=True).first()
     if owner is None:
         raise NotFound("No such webhook delivery.")

@@ -36,7 +36,7 @@ ELIGIBLE = {
 
 
 def _stored(filters):
-    """The filters as JSON (timestamps as ISO strings), for the job row."""
+    """Return the filters as JSON (timestamps as ISO strings), for the job row."""
     return {name: iso(value) if name in TIMESTAMP_FILTERS else value
             for name, value in filters.items() if value not in (None, "", [])}
 
@@ -47,7 +47,7 @@ def _loaded(filters):
 
 
 def bulk_matching(*, action, owners, filters, upto=None):
-    """The transactions `action` applies to among those `filters` (transaction_list's filters) match,
+    """Return the transactions `action` applies to among those `filters` (transaction_list's filters) match,
     within `owners` (None: every owner), created at or before `upto` if given; unordered."""
     filters = dict(filters)
     eligible = {str(status) for status in ELIGIBLE[BulkAction(action)]}
@@ -61,7 +61,7 @@ def bulk_matching(*, action, owners, filters, upto=None):
 
 
 def bulk_preview(*, action, owners, filters):
-    """How many transactions `action` would apply to: {"count": n, "more": whether there are more than
+    """Count the transactions `action` would apply to: {"count": n, "more": whether there are more than
     COUNT_CAP (then count is COUNT_CAP)}. Counts over a LIMIT subquery, never the whole table."""
     found = bulk_matching(action=action, owners=owners, filters=filters).values("pk")[:COUNT_CAP + 1].count()
     return {"count": min(found, COUNT_CAP), "more": found > COUNT_CAP, "cap": COUNT_CAP}
@@ -77,12 +77,12 @@ def bulk_params_check(*, action, params, reason):
     if action == BulkAction.CANCEL and not reason.strip():
         fields["reason"] = ["A reason is required to cancel."]
     if action in (BulkAction.SET_SWITCH, BulkAction.CLEAR_SWITCH):
-        checks = [("name", switches.validate_switch_name, params.get("name"))]
+        checks = [("name", lambda: switches.validate_switch_name(name=params.get("name")))]
         if action == BulkAction.SET_SWITCH:
-            checks.append(("value", switches.validate_switch_value, params.get("value")))
-        for name, check, value in checks:
+            checks.append(("value", lambda: switches.validate_switch_value(value=params.get("value"))))
+        for name, check in checks:
             try:
-                check(value)
+                check()
             except InvalidRequest as exc:
                 fields[name] = [exc.message]
     if fields:

@@ -15,8 +15,8 @@ from engine.util import deep_merge
 FAMILY_DEPTH = 32
 
 
-def callback_as_dict(callback):
-    """A callback as steps and services see it: `ref` (the marker) stands for its token."""
+def callback_as_dict(*, callback):
+    """Return a callback as steps and services see it: `ref` (the marker) stands for its token."""
     return {
         "name": callback.name,
         "ref": tokens.marker(callback.tx_id, callback.name),
@@ -29,8 +29,8 @@ def callback_as_dict(callback):
     }
 
 
-def revealed(callback):
-    """{"token", "url"} of a callback (both None when its token cannot be derived again)."""
+def revealed(*, callback):
+    """Return {"token", "url"} of a callback (both None when its token cannot be derived again)."""
     token = tokens.of_callback(callback)
     return {"token": token, "url": None if token is None else tokens.url(token)}
 
@@ -45,10 +45,10 @@ def callback_create(*, tx_id, name, callback_data, timeout_at, lease, actor):
         raise InvalidRequest("callback_data must be an object.", fields={"callback_data": ["Must be an object."]})
     now = clock.now()
     with transaction.atomic():
-        lock_fenced(lease)
+        lock_fenced(lease=lease)
         callback = Callback.objects.filter(tx_id=tx_id, name=name).first()
         if callback is not None and not callback.is_final:
-            return {**callback_as_dict(callback), **revealed(callback)}
+            return {**callback_as_dict(callback=callback), **revealed(callback=callback)}
         if callback is None:
             callback = Callback(tx_id=tx_id, name=name, created_at=now)
         callback.token_salt = tokens.new_salt()
@@ -60,17 +60,17 @@ def callback_create(*, tx_id, name, callback_data, timeout_at, lease, actor):
         callback.timeout_at = timeout_at
         callback.updated_at = now
         callback.save()
-        journal(tx_id, "callback", actor, now, name=name, status="created")
-    return {**callback_as_dict(callback), "token": token, "url": tokens.url(token)}
+        journal(tx_id=tx_id, kind="callback", actor=actor, at=now, name=name, status="created")
+    return {**callback_as_dict(callback=callback), "token": token, "url": tokens.url(token)}
 
 
 def callback_by_name(*, tx_id, name):
     callback = Callback.objects.filter(tx_id=tx_id, name=name).first()
-    return None if callback is None else callback_as_dict(callback)
+    return None if callback is None else callback_as_dict(callback=callback)
 
 
 def _family(tx_id):
-    """`tx_id` and its ancestors, nearest first."""
+    """Return `tx_id` and its ancestors, nearest first."""
     found = []
     while tx_id is not None and len(found) < FAMILY_DEPTH:
         found.append(tx_id)
@@ -79,7 +79,7 @@ def _family(tx_id):
 
 
 def _find(queryset, *, token, within):
-    """The callback of a token, or of a marker when `within` (a transaction id) is given and the marker
+    """Return the callback of a token, or of a marker when `within` (a transaction id) is given and the marker
     names a callback of it or of one of its ancestors; None if there is none."""
     if not isinstance(token, str) or not token:
         return None
@@ -92,21 +92,21 @@ def _find(queryset, *, token, within):
 
 
 def callback_reveal(*, tx_id, ref):
-    """{"token", "url"} of the callback a marker names, for a step of `tx_id` to pass to a partner;
+    """Return {"token", "url"} of the callback a marker names, for a step of `tx_id` to pass to a partner;
     None if the marker names no callback of `tx_id` or its ancestors, or its token cannot be derived."""
     callback = _find(Callback.objects.all(), token=ref, within=tx_id) if tokens.parse_marker(ref) else None
     if callback is None:
         return None
-    found = revealed(callback)
+    found = revealed(callback=callback)
     return None if found["token"] is None else found
 
 
 def callback_get(*, token, owner=None):
-    """The callback of `token`; with `owner`, only if it belongs to that owner (else not found)."""
+    """Return the callback of `token`; with `owner`, only if it belongs to that owner (else not found)."""
     callback = _find(Callback.objects.select_related("tx"), token=token, within=None)
     if callback is None or (owner is not None and callback.tx.owner_id != owner):
         raise CallbackNotFound()
-    return callback_as_dict(callback)
+    return callback_as_dict(callback=callback)
 
 
 def callback_update(*, token, status, data=None, actor=None, allow_timeout=False, within=None, owner=None):
@@ -135,7 +135,7 @@ def callback_update(*, token, status, data=None, actor=None, allow_timeout=False
             raise CallbackFinal()
         woken = _apply(callback, status=status, data=data or {}, now=now,
                        actor=actor or f"callback:{callback.name}")
-    return {"callback": callback_as_dict(callback), "action": "woken" if woken else "updated"}
+    return {"callback": callback_as_dict(callback=callback), "action": "woken" if woken else "updated"}
 
 
 def _apply(callback, *, status, data, now, actor):
@@ -146,14 +146,14 @@ def _apply(callback, *, status, data, now, actor):
     callback.updated_at = now
     callback.save(update_fields=["status", "data", "updated_at"])
     CallbackUpdate.objects.create(callback=callback, status=status, data=data, at=now, actor=actor)
-    journal(callback.tx_id, "callback", actor, now, name=callback.name, status=status)
+    journal(tx_id=callback.tx_id, kind="callback", actor=actor, at=now, name=callback.name, status=status)
     if callback.is_final:
         return wake_if_waiting(callback_id=callback.pk, now=now, actor=actor,
                                why=f"callback {callback.name} {status}") > 0
     return False
 
 
-def callback_force(callback, *, status, now, actor):
+def callback_force(*, callback, status, now, actor):
     """Make an active callback final (cancel or timeout) without the reporter's say."""
     if callback.status not in CALLBACK_ACTIVE:
         return False
@@ -161,7 +161,7 @@ def callback_force(callback, *, status, now, actor):
 
 
 def callback_report_child(*, callback_id, status, child, now):
-    """A background child finished: report its end to the callback it was started with."""
+    """Report a background child's end to the callback it was started with."""
     callback = Callback.objects.select_for_update().filter(pk=callback_id).first()
     if callback is None or callback.is_final:
         return False

@@ -14,7 +14,7 @@ def child_start(*, parent_id, pipeline, data, background, callback, key, lease, 
     if not isinstance(data, dict):
         raise InvalidRequest("A child's data must be an object.", fields={"data": ["Must be an object."]})
     with transaction.atomic():
-        parent = lock_fenced(lease)
+        parent = lock_fenced(lease=lease)
         existing = Transaction.objects.filter(parent_id=parent.pk, parent_key=key).first()
         if existing is not None:
             return existing.pk
@@ -31,8 +31,8 @@ def child_start(*, parent_id, pipeline, data, background, callback, key, lease, 
             allow_child_only=True,
         )
         insert(child, actor=actor, created=created)
-        journal(parent.pk, "child", actor, child.created_at, step=parent.step_name, child_tx_id=child.pk,
-                pipeline=pipeline, background=background)
+        journal(tx_id=parent.pk, kind="child", actor=actor, at=child.created_at, step=parent.step_name,
+                child_tx_id=child.pk, pipeline=pipeline, background=background)
     return child.pk
 
 

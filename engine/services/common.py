@@ -23,11 +23,11 @@ def new_tx_id():
     return f"tx-{uuid.uuid4().hex}"
 
 
-def journal(tx_id, kind, actor, at, step=None, **data):
+def journal(*, tx_id, kind, actor, at, step=None, **data):
     return JournalEntry.objects.create(tx_id=tx_id, kind=kind, actor=actor, step=step, at=at, data=data)
 
 
-def lock_tx(tx_id, owner=None):
+def lock_tx(*, tx_id, owner=None):
     """Return the transaction row locked for update (a no-op lock on SQLite, whose writes serialise)."""
     queryset = Transaction.objects.select_for_update().filter(pk=tx_id)
     if owner is not None:
@@ -38,7 +38,7 @@ def lock_tx(tx_id, owner=None):
     return tx
 
 
-def lock_fenced(lease):
+def lock_fenced(*, lease):
     """Return the transaction locked, if `lease` still holds it; else raise LeaseLost."""
     tx = (
         Transaction.objects.select_for_update()
@@ -50,7 +50,7 @@ def lock_fenced(lease):
     return tx
 
 
-def dispatch_on_commit(node_group):
+def dispatch_on_commit(*, node_group):
     """Tell the runtime that work is ready for `node_group` once the enclosing transaction commits."""
     dispatch.work_queued(node_group)
 

@@ -13,12 +13,12 @@ LINKS = ("parent_id", "report_to_id", "webhook_url")
 
 
 def has_followups(tx):
-    """Whether ending `tx` (in its current status) has follow-ups beyond the finished signal."""
+    """Return whether ending `tx` (in its current status) has follow-ups beyond the finished signal."""
     return tx.status in CASCADING or any(getattr(tx, link) for link in LINKS)
 
 
 def ends_alone(target):
-    """Whether an end with `target` has no follow-ups by its status alone (then only the links decide)."""
+    """Return whether an end with `target` has no follow-ups by its status alone (then only the links decide)."""
     return target not in CASCADING
 
 

@@ -62,7 +62,7 @@ def step_complete(*, run, outcome, logs=None, error=None, may_continue=True):
     """
     now = clock.now()
     if isinstance(outcome, Outcome) and outcome.kind != "internal_error":
-        route = next_route(run, outcome)
+        route = next_route(run, outcome=outcome)
         output = outcome.output if outcome.output is not None else run.input
         if route in (None, "end"):
             ended = finish_fast(run, target=TxStatus.SUCCESS if route == "end" else outcome.kind,
@@ -79,16 +79,16 @@ def step_complete(*, run, outcome, logs=None, error=None, may_continue=True):
     with transaction.atomic():
         if isinstance(outcome, Wait) and outcome.scope == "global" and outcome.switch:
             GlobalSwitch.objects.select_for_update().filter(owner_id=run.owner, name=outcome.switch).first()
-        tx = lock_fenced(run.lease)
+        tx = lock_fenced(lease=run.lease)
         if isinstance(outcome, Outcome) and outcome.kind == "internal_error":
             policy_wait = retry_policy_wait(run, now=now, raised=error is not None)
             if policy_wait is not None:
                 end_step_run(run, status=StepRunStatus.INTERNAL_ERROR, now=now, note=outcome.note, error=error,
                               logs=logs)
-                return after_wait(tx, run, policy_wait, now=now, may_continue=may_continue)
+                return after_wait(tx, run=run, wait=policy_wait, now=now, may_continue=may_continue)
         if isinstance(outcome, Wait):
             end_step_run(run, status=StepRunStatus.SLEEPING, now=now, note=outcome.note, logs=logs)
-            return after_wait(tx, run, outcome, now=now, may_continue=may_continue)
+            return after_wait(tx, run=run, wait=outcome, now=now, may_continue=may_continue)
         output = outcome.output if outcome.output is not None else run.input
         end_step_run(run, status=outcome.kind, now=now, output=output, note=outcome.note, error=error, logs=logs)
-        return after_outcome(tx, run, outcome, output=output, now=now, may_continue=may_continue)
+        return after_outcome(tx, run=run, outcome=outcome, output=output, now=now, may_continue=may_continue)

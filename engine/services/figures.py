@@ -98,7 +98,7 @@ def _refresh(mark, now):
 
 
 def _finishes(*, completed_before, completed_from=None):
-    """Finishes with `completed_at` in [completed_from, completed_before), by key and status."""
+    """Count the finishes with `completed_at` in [completed_from, completed_before), by key and status."""
     queryset = Transaction.objects.filter(status__in=TX_TERMINAL_VALUES, completed_at__lt=completed_before)
     if completed_from is not None:
         queryset = queryset.filter(completed_at__gte=completed_from)
@@ -107,7 +107,8 @@ def _finishes(*, completed_before, completed_from=None):
 
 
 def _minute_buckets(from_minute):
-    """{(minute, owner, pipeline, node group): {"started": n, <finished status>: n, ...}} from `from_minute` on."""
+    """Return {(minute, owner, pipeline, node group): {"started": n, <finished status>: n, ...}} from
+    `from_minute` on."""
     buckets = defaultdict(lambda: dict.fromkeys(MINUTE_COLUMNS, 0))
     owners = list(Owner.objects.values_list("pk", flat=True))
     # Naming every owner lets the (owner, created_at) index serve the range.
@@ -126,7 +127,7 @@ def _minute_buckets(from_minute):
 
 
 def _active_counts():
-    """{(owner, pipeline, node group, status): n} for queued, running and sleeping transactions: one
+    """Return {(owner, pipeline, node group, status): n} for queued, running and sleeping transactions: one
     query per status, so each is served by its partial index (an IN over them would scan the table)."""
     counts = {}
     for status in TX_ACTIVE_VALUES:

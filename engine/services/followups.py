@@ -36,18 +36,18 @@ def follow_up(*ended, now):
 
 
 def _tell(tx, *, now):
-    """The follow-ups of `tx`, which just ended; return the records of the children that ended with it."""
+    """Run the follow-ups of `tx`, which just ended; return the records of the children that ended with it."""
     ended = []
     if tx.status in CASCADING:
         for callback in Callback.objects.filter(tx_id=tx.pk, status__in=CALLBACK_ACTIVE_VALUES):
-            callbacks.callback_force(callback, status="cancel", now=now, actor="system")
+            callbacks.callback_force(callback=callback, status="cancel", now=now, actor="system")
         ended = _cancel_children(tx, now=now)
     if tx.report_to_id is not None:
         status = CHILD_REPORT.get(tx.status, "error")
         callbacks.callback_report_child(callback_id=tx.report_to_id, status=status, child=tx, now=now)
     if tx.parent_id is not None:
         wake_if_waiting(child_id=tx.pk, now=now, actor="system", why=f"child {tx.pk} finished")
-    webhooks.webhook_enqueue(tx, event="transaction.finished", now=now)
+    webhooks.webhook_enqueue(tx=tx, event="transaction.finished", now=now)
     return ended
 
 
@@ -56,7 +56,7 @@ def _cancel_children(parent, *, now):
     ended = []
     for child_id in Transaction.objects.filter(parent_id=parent.pk, status__in=TX_ACTIVE_VALUES).values_list(
             "pk", flat=True):
-        child = lock_tx(child_id)
+        child = lock_tx(tx_id=child_id)
         if not is_terminal(child.status):
             ended.append(cancel(child, actor=f"parent:{parent.pk}", now=now, reason=f"parent {parent.status}"))
     return [record for record in ended if record is not None]

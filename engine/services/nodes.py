@@ -12,7 +12,7 @@ from engine.services.pipelines import node_group_ensure
 
 def node_register(*, group, workers):
     now = clock.now()
-    node_group_ensure(group, now=now)
+    node_group_ensure(name=group, now=now)
     node_id = f"{socket.gethostname()}:{os.getpid()}"
     Node.objects.update_or_create(
         node_id=node_id,
@@ -41,7 +41,7 @@ def node_remove(*, node_id):
 
 
 def group_workers(*, group):
-    """The workers of the group's live nodes that are not stopping."""
+    """Count the workers of the group's live nodes that are not stopping."""
     seen_after = clock.now() - timedelta(seconds=conf.get("NODE_GONE_SECONDS"))
     total = Node.objects.filter(group_id=group, stopping=False, last_seen_at__gte=seen_after).aggregate(
         total=Sum("workers"))["total"]

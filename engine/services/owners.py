@@ -49,7 +49,7 @@ def api_key_create(*, owner, name, system=False):
     return key, raw
 
 
-def api_key_authenticate(raw):
+def api_key_authenticate(*, raw):
     """Return the active ApiKey for `raw`, or None. One indexed lookup by hash, compared in constant time."""
     if not isinstance(raw, str) or not raw:
         return None
@@ -65,7 +65,7 @@ KEY_SQL = f"SELECT {', '.join(KEY_COLUMNS)} FROM engine_apikey WHERE key_hash = 
 
 
 def _active_key(digest):
-    """The unrevoked key with this hash (every API request asks: a prepared statement on PostgreSQL)."""
+    """Return the unrevoked key with this hash (every API request asks: a prepared statement on PostgreSQL)."""
     if not statements.is_postgres():
         return ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True).first()
     found = statements.rows(KEY_SQL, {"digest": digest})

@@ -24,13 +24,13 @@ _format_checker = jsonschema.FormatChecker()
 
 
 def _problem(exc):
-    """A BadDuration's message in the style of pipeline errors ("steps[2].config.seconds: too long: ...")."""
+    """Format a BadDuration's message in the style of pipeline errors ("steps[2].config.seconds: too long: ...")."""
     text = str(exc).rstrip(".")
     return text[:1].lower() + text[1:]
 
 
 def _duration_problem(value):
-    """Why `value` is no duration a pipeline may hold (measured from now), or None."""
+    """Return why `value` is no duration a pipeline may hold (measured from now), or None."""
     try:
         durations.add(clock.now(), value if isinstance(value, str) else None)
     except durations.BadDuration as exc:
@@ -142,7 +142,7 @@ def _check_routes(steps, names, errors):
                 errors.append(f"{where}: route to unknown step {target!r}")
 
 
-def pipeline_validate(definition):
+def pipeline_validate(*, definition):
     """Return the normalised definition, or raise InvalidPipeline with every problem and its path."""
     errors = []
     if not isinstance(definition, dict):
@@ -192,18 +192,18 @@ def version_id(definition):
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def node_group_ensure(name, *, now=None):
+def node_group_ensure(*, name, now=None):
     group, _ = NodeGroup.objects.get_or_create(pk=name, defaults={"created_at": now or clock.now()})
     return group
 
 
-def pipeline_publish(definition, *, create_node_group=True):
-    """Validate and store `definition` as the version in use. Returns (version, created)."""
-    normal = pipeline_validate(definition)
+def pipeline_publish(*, definition, create_node_group=True):
+    """Validate and store `definition` as the version in use. Return (version, created)."""
+    normal = pipeline_validate(definition=definition)
     now = clock.now()
     with transaction.atomic():
         if create_node_group:
-            node_group_ensure(normal["node_group"], now=now)
+            node_group_ensure(name=normal["node_group"], now=now)
         elif not NodeGroup.objects.filter(pk=normal["node_group"]).exists():
             raise InvalidPipeline([f"node_group: no node group named {normal['node_group']!r}"])
         pipeline, _ = Pipeline.objects.select_for_update().get_or_create(
@@ -237,23 +237,23 @@ def pipeline_use_version(*, name, version):
         found = PipelineVersion.objects.filter(pipeline_id=name, version=version).first()
         if pipeline is None or found is None:
             raise NotFound("No such pipeline version.")
-        node_group_ensure(found.definition["node_group"], now=now)
+        node_group_ensure(name=found.definition["node_group"], now=now)
         _use(pipeline, found, now)
     return found
 
 
-def pipelines_publish_all(definitions):
+def pipelines_publish_all(*, definitions):
     """Validate every definition first; store them all only if none has a problem."""
     errors = []
     for label, definition in definitions:
         try:
-            pipeline_validate(definition)
+            pipeline_validate(definition=definition)
         except InvalidPipeline as exc:
             errors.extend(f"{label}: {error}" for error in exc.errors)
     if errors:
         raise InvalidPipeline(errors)
     with transaction.atomic():
-        return [pipeline_publish(definition) for _, definition in definitions]
+        return [pipeline_publish(definition=definition) for _, definition in definitions]
 
 
 UNCHANGED = object()

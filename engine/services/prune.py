@@ -37,7 +37,7 @@ def transactions_prune(*, older_than, batch=500):
 
 
 def _roots_of_deep_active():
-    """The top-level ancestors of unfinished transactions two or more levels down (usually none)."""
+    """Return the top-level ancestors of unfinished transactions two or more levels down (usually none)."""
     level = set(
         Transaction.objects.active().filter(parent__parent__isnull=False).values_list("parent__parent_id", flat=True)
     )

@@ -17,7 +17,7 @@ from engine.steps.outcomes import Wait
 
 
 def _stop_for(tx, now):
-    """A cancel request or a passed deadline ends the transaction at the checkpoint; routes never catch them."""
+    """Return the end (status, note) a cancel request or a passed deadline forces at the checkpoint, or None."""
     if tx.cancel_requested:
         return TxStatus.CANCELLED, "Cancelled"
     if tx.deadline_at is not None and tx.deadline_at <= now:
@@ -25,9 +25,9 @@ def _stop_for(tx, now):
     return None
 
 
-def next_route(run, outcome):
-    """The step that follows `outcome`, "end", or None when the outcome ends the transaction."""
-    step = step_definition(run.version_id, run.step_name)
+def next_route(run, *, outcome):
+    """Return the step that follows `outcome`, "end", or None when the outcome ends the transaction."""
+    step = step_definition(version_id=run.version_id, step_name=run.step_name)
     route = (step.get("on") or {}).get(outcome.kind) if outcome.kind != "internal_error" else None
     if route is None and outcome.kind == "success":
         steps = [s["name"] for s in _steps(run)]
@@ -36,45 +36,45 @@ def next_route(run, outcome):
     return route
 
 
-def after_outcome(tx, run, outcome, *, output, now, may_continue=True):
+def after_outcome(tx, *, run, outcome, output, now, may_continue=True):
     """Route `outcome`: end the transaction, park it, or start the next step here (its Run)."""
-    route = next_route(run, outcome)
+    route = next_route(run, outcome=outcome)
     stop = _stop_for(tx, now)
     if stop is not None:
         if route not in (None, "end"):
-            park(tx, route, output)  # so that a retry starts from the step that did not run
-        follow_up(finish(tx, stop[0], actor="system", now=now, note=stop[1], output=output), now=now)
+            park(tx, route=route, output=output)  # so that a retry starts from the step that did not run
+        follow_up(finish(tx, target=stop[0], actor="system", now=now, note=stop[1], output=output), now=now)
         return None
     if route in (None, "end"):
         target = outcome.kind if route is None else TxStatus.SUCCESS
-        follow_up(finish(tx, target, actor=f"step:{run.step_name}", now=now, note=outcome.note, output=output),
+        follow_up(finish(tx, target=target, actor=f"step:{run.step_name}", now=now, note=outcome.note, output=output),
                   now=now)
         return None
     if not may_continue or NodeGroup.objects.filter(pk=tx.node_group_id, paused=True).exists():
         # Pausing (or stopping this worker's node) takes effect at the checkpoint: the next step
         # waits in the queue with its input.
-        park(tx, route, output)
+        park(tx, route=route, output=output)
         requeue(tx, actor="system", now=now, why="node stopping" if not may_continue else "node group paused")
         return None
-    return continue_here(tx, run, step_input=output, now=now, step_name=route)
+    return continue_here(tx, run=run, step_input=output, now=now, step_name=route)
 
 
 def _steps(run):
-    return definition_of(run.version_id)["steps"]
+    return definition_of(version_id=run.version_id)["steps"]
 
 
-def after_wait(tx, run, wait, *, now, may_continue=True):
+def after_wait(tx, *, run, wait, now, may_continue=True):
     """Sleep in the worker (short), re-queue at once (a wake-up already happened), or write a sleeper."""
     stop = _stop_for(tx, now)
     if stop is not None:
-        follow_up(finish(tx, stop[0], actor="system", now=now, note=stop[1], output=run.input), now=now)
+        follow_up(finish(tx, target=stop[0], actor="system", now=now, note=stop[1], output=run.input), now=now)
         return None
     retry_count = run.retry_count + 1
     next_time = wait.next_time
     short = conf.get("SHORT_SLEEP_SECONDS")
     deadline_first = tx.deadline_at is not None and next_time is not None and tx.deadline_at <= next_time
     if may_continue and wait.time_only and (next_time - now).total_seconds() <= short and not deadline_first:
-        new_run = continue_here(tx, run, step_input=run.input, now=now, retry_count=retry_count)
+        new_run = continue_here(tx, run=run, step_input=run.input, now=now, retry_count=retry_count)
         return replace(new_run, sleep_seconds=max(0.0, (next_time - now).total_seconds()))
     tx.retry_count = retry_count
     tx.attempt = 1
@@ -83,7 +83,7 @@ def after_wait(tx, run, wait, *, now, may_continue=True):
     if why is not None:
         requeue(tx, actor="system", now=now, why=why)
     else:
-        sleep(tx, run, wait, now=now)
+        sleep(tx, run=run, wait=wait, now=now)
     return None
 
 
@@ -115,10 +115,10 @@ def _already_woken(tx, run, wait, now):
 
 
 def retry_policy_wait(run, *, now, raised):
-    """For a step that raised: a Wait that runs it again after its backoff, if its policy allows."""
+    """Return, for a step that raised, a Wait that runs it again after its backoff, if its policy allows."""
     if not raised:
         return None
-    policy = step_definition(run.version_id, run.step_name).get("retry")
+    policy = step_definition(version_id=run.version_id, step_name=run.step_name).get("retry")
     if not policy:
         return None
     if run.retry_count + 1 >= int(policy.get("max_attempts", 3)):

@@ -10,15 +10,15 @@ from engine.services.common import Lease
 _definitions = {}
 
 
-def definition_of(version_id):
+def definition_of(*, version_id):
     """Return a version's definition; versions are immutable, so each is read once per process."""
     if version_id not in _definitions:
         _definitions[version_id] = PipelineVersion.objects.values_list("definition", flat=True).get(pk=version_id)
     return _definitions[version_id]
 
 
-def step_definition(version_id, step_name):
-    for step in definition_of(version_id)["steps"]:
+def step_definition(*, version_id, step_name):
+    for step in definition_of(version_id=version_id)["steps"]:
         if step["name"] == step_name:
             return step
     raise KeyError(step_name)
@@ -64,7 +64,7 @@ def lease_until(now):
 
 def begin_run(tx, *, step_input, now, node):
     """Insert the step run for `tx`'s current step and return the Run (inside the caller's atomic)."""
-    step = step_definition(tx.version_id, tx.step_name)
+    step = step_definition(version_id=tx.version_id, step_name=tx.step_name)
     tx.step_seq += 1
     step_run = StepRun.objects.create(
         tx_id=tx.pk, seq=tx.step_seq, step=tx.step_name, step_type=step["type"], visit=tx.visit,
@@ -81,7 +81,7 @@ def begin_run(tx, *, step_input, now, node):
 
 
 def claim_input(tx):
-    """The input of the step a claimed transaction runs: its parked input, else the last run's of that step."""
+    """Return the input of the step a claimed transaction runs: its parked input, else the last run's of that step."""
     if tx.pending_input is not None:
         return tx.pending_input
     if tx.step_seq == 0:  # step runs are numbered from 1: a transaction that never ran has none to read

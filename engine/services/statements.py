@@ -34,13 +34,13 @@ def is_postgres():
 
 
 def fast_paths():
-    """Whether the transitions take their one-statement paths: on PostgreSQL, unless DATP["FAST_PATHS"]
+    """Return whether the transitions take their one-statement paths: on PostgreSQL, unless DATP["FAST_PATHS"]
     is False (then the general paths run there too, which is how the two are compared)."""
     return connection.vendor == "postgresql" and conf.get("FAST_PATHS")
 
 
 def sql_values(values):
-    """`values` (plain strings such as statuses) as a parenthesised SQL list: ('a', 'b')."""
+    """Format `values` (plain strings such as statuses) as a parenthesised SQL list: ('a', 'b')."""
     return "(" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
@@ -66,7 +66,7 @@ def rows(sql, params):
 
 
 def _rendered(sql, params):
-    """The statement with its parameters in place, as Django logs its own queries (EXPLAIN-able)."""
+    """Return the statement with its parameters in place, as Django logs its own queries (EXPLAIN-able)."""
     try:
         return connection.ops.compose_sql(sql, params)
     except Exception:  # noqa: BLE001 - a log line must never fail the statement it describes
@@ -74,10 +74,10 @@ def _rendered(sql, params):
 
 
 def jsonb(value):
-    """A JSON parameter (None stays SQL NULL)."""
+    """Wrap `value` as a JSON parameter (None stays SQL NULL)."""
     return None if value is None else Jsonb(value)
 
 
 def loads(text):
-    """A jsonb column as read here (Django registers a text loader for jsonb)."""
+    """Decode a jsonb column as read here (Django registers a text loader for jsonb)."""
     return None if text is None else json.loads(text)

@@ -17,7 +17,7 @@ NAME_RE = re.compile(NAME_PATTERN)
 MAX_STRING = 1024
 
 
-def validate_switch_name(name):
+def validate_switch_name(*, name):
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise InvalidRequest(
             "A switch name is 1 to 64 letters, digits or _.:- and starts with a letter or digit.",
@@ -25,7 +25,7 @@ def validate_switch_name(name):
         )
 
 
-def validate_switch_value(value):
+def validate_switch_value(*, value):
     if value is None or isinstance(value, bool):
         return
     if isinstance(value, int | float):
@@ -45,7 +45,7 @@ def _same(a, b):
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True) and type(a) is type(b)
 
 
-def switch_as_dict(switch):
+def switch_as_dict(*, switch):
     return {"name": switch.name, "value": switch.value, "set_at": switch.set_at, "set_by": switch.set_by,
             "unread": switch.unread}
 
@@ -55,8 +55,8 @@ def switch_set(*, tx_id, name, value, actor, channel="api", reason="", owner=Non
 
     Returns {"switch": {...}, "action": "unchanged" | "updated" | "woken"}.
     """
-    validate_switch_name(name)
-    validate_switch_value(value)
+    validate_switch_name(name=name)
+    validate_switch_value(value=value)
     now = clock.now()
     if lease is None and value is not None:
         switch = wake_on_first_set(tx_id=tx_id, name=name, value=value, actor=actor, channel=channel,
@@ -64,20 +64,20 @@ def switch_set(*, tx_id, name, value, actor, channel="api", reason="", owner=Non
         if switch is not None:
             return {"switch": switch, "action": "woken"}
     with transaction.atomic():
-        tx = lock_fenced(lease) if lease is not None else lock_tx(tx_id, owner=owner)
+        tx = lock_fenced(lease=lease) if lease is not None else lock_tx(tx_id=tx_id, owner=owner)
         if is_terminal(tx.status):
             raise TransactionFinished("Switches of a finished transaction cannot change.")
         switch, _ = Switch.objects.get_or_create(tx_id=tx.pk, name=name)
         if switch.set_at is not None and _same(switch.value, value):
-            return {"switch": switch_as_dict(switch), "action": "unchanged"}
+            return {"switch": switch_as_dict(switch=switch), "action": "unchanged"}
         if switch.set_at is None and value is None:
-            return {"switch": switch_as_dict(switch), "action": "unchanged"}
+            return {"switch": switch_as_dict(switch=switch), "action": "unchanged"}
         switch.value = value
         switch.unread = True
         switch.set_at = now
         switch.set_by = actor
         switch.save()
-        journal(tx.pk, "switch", actor, now, step=tx.step_name, name=name, value=value,
+        journal(tx_id=tx.pk, kind="switch", actor=actor, at=now, step=tx.step_name, name=name, value=value,
                 channel=channel, reason=reason)
         action = "updated"
         if tx.status == TxStatus.SLEEPING:
@@ -85,7 +85,7 @@ def switch_set(*, tx_id, name, value, actor, channel="api", reason="", owner=Non
             if sleeper and sleeper.scope == SwitchScope.TRANSACTION and sleeper.switch == name:
                 wake(tx, actor=actor, now=now, why=f"switch {name} set", reason="switch")
                 action = "woken"
-    return {"switch": switch_as_dict(switch), "action": action}
+    return {"switch": switch_as_dict(switch=switch), "action": action}
 
 
 # The statement's snapshot is taken before `held` waits for a setter's lock on the transaction: `found`
@@ -107,7 +107,7 @@ SELECT EXISTS (SELECT 1 FROM held), (SELECT value::text FROM found)
 
 def switch_read(*, tx_id, name, lease=None):
     """Return a switch's value (None if never set) and clear its unread flag."""
-    validate_switch_name(name)
+    validate_switch_name(name=name)
     if lease is not None and statements.fast_paths():  # a step reading: one statement, fenced by its lease
         [(held, value)] = statements.rows(READ_SQL, {"tx_id": lease.tx_id, "token": lease.token, "name": name})
         if not held:
@@ -115,7 +115,7 @@ def switch_read(*, tx_id, name, lease=None):
         return statements.loads(value)
     with transaction.atomic():
         if lease is not None:
-            lock_fenced(lease)
+            lock_fenced(lease=lease)
         switch = Switch.objects.filter(tx_id=tx_id, name=name).first()
         if switch is None:
             return None
@@ -125,8 +125,8 @@ def switch_read(*, tx_id, name, lease=None):
 
 
 def switches_of(*, tx_id):
-    """Every switch of a transaction, including one a step waits on that was never set (value null)."""
-    found = {s.name: switch_as_dict(s) for s in Switch.objects.filter(tx_id=tx_id)}
+    """List every switch of a transaction, including one a step waits on that was never set (value null)."""
+    found = {s.name: switch_as_dict(switch=s) for s in Switch.objects.filter(tx_id=tx_id)}
     waited = Sleeper.objects.filter(tx_id=tx_id, scope=SwitchScope.TRANSACTION, switch__isnull=False).values_list(
         "switch", flat=True).first()
     if waited is not None and waited not in found:
@@ -136,7 +136,7 @@ def switches_of(*, tx_id):
 
 def global_switch_read(*, owner, name):
     """Return (value, set_at) of an owner's global switch; (None, None) if it was never set."""
-    validate_switch_name(name)
+    validate_switch_name(name=name)
     row = GlobalSwitch.objects.filter(owner_id=owner, name=name).values_list("value", "set_at").first()
     return row if row is not None else (None, None)
 
@@ -146,8 +146,8 @@ def global_switch_set(*, owner, name, value, actor, channel="api", reason=""):
 
     Returns once all of them are queued: {"switch": {...}, "action": ..., "woken": n}.
     """
-    validate_switch_name(name)
-    validate_switch_value(value)
+    validate_switch_name(name=name)
+    validate_switch_value(value=value)
     now = clock.now()
     with transaction.atomic():
         switch, created = GlobalSwitch.objects.select_for_update().get_or_create(owner_id=owner, name=name)

@@ -56,7 +56,7 @@ def transaction_start(*, owner, transaction_type, data=None, metadata=None, exte
     metadata = {} if metadata is None else metadata
     _check_start_fields(data, metadata, external_id, webhook)
     if webhook is not None:
-        webhook_url_check_text(webhook)
+        webhook_url_check_text(url=webhook)
     now = clock.now()
     tx, created = new_transaction(
         owner=owner, transaction_type=transaction_type, data=data, metadata=metadata, deadline=deadline, now=now,
@@ -84,10 +84,10 @@ def _replay(existing, transaction_type, data):
 
 @retry_on_deadlock
 def transaction_cancel(*, tx_id, actor, reason="", owner=None):
-    """Cancel: queued or sleeping at once; running is marked and ends when its step returns."""
+    """Cancel a transaction: queued or sleeping at once; running is marked and ends when its step returns."""
     now = clock.now()
     with transaction.atomic():
-        tx = lock_tx(tx_id, owner=owner)
+        tx = lock_tx(tx_id=tx_id, owner=owner)
         if is_terminal(tx.status):
             raise TransactionFinished("The transaction has already finished.")
         follow_up(cancel(tx, actor=actor, now=now, reason=reason), now=now)
@@ -98,7 +98,7 @@ def transaction_wake(*, tx_id, actor, reason="", owner=None):
     """Wake a sleeping transaction now, as if its timer had fired."""
     now = clock.now()
     with transaction.atomic():
-        tx = lock_tx(tx_id, owner=owner)
+        tx = lock_tx(tx_id=tx_id, owner=owner)
         if tx.status != TxStatus.SLEEPING:
             raise NotSleeping()
         wake(tx, actor=actor, now=now, why=f"wake now: {reason}" if reason else "wake now", reason="wake_now")
@@ -110,7 +110,7 @@ def transaction_retry(*, tx_id, actor, reason="", deadline=None, owner=None):
     now = clock.now()
     new_deadline = durations.resolve_deadline(deadline, now)
     with transaction.atomic():
-        tx = lock_tx(tx_id, owner=owner)
+        tx = lock_tx(tx_id=tx_id, owner=owner)
         if tx.status not in TX_RETRYABLE:
             raise NotRetryable(f"A {tx.status} transaction cannot be retried.")
         if new_deadline is None and tx.deadline_at is not None and tx.deadline_at <= now:
@@ -124,14 +124,14 @@ def transaction_set_deadline(*, tx_id, deadline, actor, reason="", owner=None):
     now = clock.now()
     deadline_at = durations.resolve_deadline(deadline, now)
     with transaction.atomic():
-        tx = lock_tx(tx_id, owner=owner)
+        tx = lock_tx(tx_id=tx_id, owner=owner)
         if is_terminal(tx.status):
             raise TransactionFinished("The deadline of a finished transaction cannot move.")
         previous = tx.deadline_at
         tx.deadline_at = deadline_at
         tx.updated_at = now
         tx.save(update_fields=["deadline_at", "updated_at"])
-        journal(tx.pk, "deadline", actor, now, step=tx.step_name, reason=reason,
+        journal(tx_id=tx.pk, kind="deadline", actor=actor, at=now, step=tx.step_name, reason=reason,
                 previous=previous.isoformat() if previous else None,
                 deadline_at=tx.deadline_at.isoformat() if tx.deadline_at else None)
     return tx
@@ -141,8 +141,8 @@ def transaction_progress(*, tx_id, report, lease):
     """Replace the transaction's progress report (from a running step)."""
     now = clock.now()
     with transaction.atomic():
-        tx = lock_fenced(lease)
+        tx = lock_fenced(lease=lease)
         tx.progress = report
         tx.updated_at = now
         tx.save(update_fields=["progress", "updated_at"])
-        webhook_enqueue(tx, event="transaction.progress", now=now)
+        webhook_enqueue(tx=tx, event="transaction.progress", now=now)

@@ -42,7 +42,7 @@ def deadlines_expire(*, now=None, limit=BATCH):
         ).order_by("deadline_at")[:limit]
         for tx in _locked(Transaction.objects.filter(pk__in=list(queryset.values_list("pk", flat=True)))):
             if tx.status in (TxStatus.QUEUED, TxStatus.SLEEPING):
-                follow_up(finish_now(tx, TxStatus.TIMEOUT, actor="system", now=now, note="Deadline passed"),
+                follow_up(finish_now(tx, target=TxStatus.TIMEOUT, actor="system", now=now, note="Deadline passed"),
                           now=now)
                 ended += 1
     return ended
@@ -55,13 +55,13 @@ def callbacks_expire(*, now=None, limit=BATCH):
     with transaction.atomic():
         due = Callback.objects.filter(status__in=CALLBACK_ACTIVE_VALUES, timeout_at__lte=now)[:limit]
         for callback in _locked(Callback.objects.filter(pk__in=list(due.values_list("pk", flat=True)))):
-            callback_force(callback, status="timeout", now=now, actor="system")
+            callback_force(callback=callback, status="timeout", now=now, actor="system")
             forced += 1
     return forced
 
 
 def awaits_recheck(*, now=None, limit=BATCH):
-    """The await safety net: wake sleepers whose callback is final; reads only, unless one is found."""
+    """Wake sleepers whose callback is final (the await safety net); read only, unless one is found."""
     now = now or clock.now()
     ids = list(
         Sleeper.objects.filter(callback__isnull=False)
@@ -92,7 +92,7 @@ def leases_recover(*, now=None, limit=BATCH):
             )
             if tx.attempt >= max_attempts:
                 last_input = StepRun.objects.filter(tx_id=tx.pk, seq=tx.step_seq).values_list("input", flat=True).first()
-                follow_up(finish(tx, TxStatus.INTERNAL_ERROR, actor="system", now=now, output=last_input,
+                follow_up(finish(tx, target=TxStatus.INTERNAL_ERROR, actor="system", now=now, output=last_input,
                                  note=f"Worker lost {tx.attempt} times running step {tx.step_name}"), now=now)
             else:
                 tx.attempt += 1

@@ -27,7 +27,7 @@ MAX_BACKOFF_SECONDS = 600
 SIGNATURE_HEADER = "X-DATP-Signature"
 
 
-def webhook_enqueue(tx, *, event, now):
+def webhook_enqueue(*, tx, event, now):
     """Queue a delivery of `event` for `tx` if it was started with a webhook URL."""
     if not tx.webhook_url:
         return None
@@ -38,14 +38,14 @@ def webhook_enqueue(tx, *, event, now):
     delivery.payload = {
         "event": event,
         "delivery_id": str(delivery.delivery_id),
-        "transaction": transaction_as_dict(tx),
+        "transaction": transaction_as_dict(tx=tx),
     }
     delivery.save(force_insert=True)
     notices.notify_webhook_due()  # the nodes' webhook threads wake at the commit
     return delivery
 
 
-def webhook_url_check_text(url):
+def webhook_url_check_text(*, url):
     """Raise InvalidRequest (field `webhook`) if `url` is refused by its text alone."""
     try:
         netguard.check_url_text(url, allow_private=bool(conf.get("WEBHOOK_ALLOW_PRIVATE_NETWORKS")))
@@ -54,14 +54,14 @@ def webhook_url_check_text(url):
                              fields={"webhook": [f"The webhook URL is not allowed: {exc}."]}) from None
 
 
-def webhook_sign(body, *, secret, timestamp):
-    """The X-DATP-Signature value for `body` (bytes) sent at `timestamp` (unix seconds)."""
+def webhook_sign(*, body, secret, timestamp):
+    """Compute the X-DATP-Signature value for `body` (bytes) sent at `timestamp` (unix seconds)."""
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
 
 
 def backoff_seconds(attempts):
-    """The wait after the `attempts`-th failed attempt: 1 s, 2 s, 4 s ... at most 10 min."""
+    """Return the wait after the `attempts`-th failed attempt: 1 s, 2 s, 4 s ... at most 10 min."""
     return min(2 ** (attempts - 1), MAX_BACKOFF_SECONDS)
 
 
@@ -104,7 +104,7 @@ def _send(delivery, now):
                 "sent_at": now.isoformat().replace("+00:00", "Z"), "transaction": payload.get("transaction")}
     body = json.dumps(document, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "DATP-Webhooks/1",
-               SIGNATURE_HEADER: webhook_sign(body, secret=secret, timestamp=int(now.timestamp()))}
+               SIGNATURE_HEADER: webhook_sign(body=body, secret=secret, timestamp=int(now.timestamp()))}
     try:
         response = netguard.post(delivery.url, body, headers, timeout=_timeout_seconds(),
                                  allow_private=bool(conf.get("WEBHOOK_ALLOW_PRIVATE_NETWORKS")))
@@ -170,7 +170,7 @@ def webhook_resend(*, delivery_id, owner=None, actor, reason=""):
         delivery.last_error = ""
         delivery.delivered_at = None
         delivery.save(update_fields=["status", "attempts", "next_attempt_at", "last_error", "delivered_at"])
-        journal(delivery.tx_id, "webhook_resent", actor, now, delivery_id=str(delivery.delivery_id),
+        journal(tx_id=delivery.tx_id, kind="webhook_resent", actor=actor, at=now, delivery_id=str(delivery.delivery_id),
                 event=delivery.event, previous=previous, reason=reason)
     return delivery
 

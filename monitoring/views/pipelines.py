@@ -98,14 +98,14 @@ class PipelineLoadView(ConsoleMixin, TemplateView):
                 try:
                     if action == "publish":
                         return self._publish(definition)
-                    checked = pipeline_validate(definition)
+                    checked = pipeline_validate(definition=definition)
                 except InvalidPipeline as exc:
                     errors = exc.errors
         return self.render_to_response(self.get_context_data(text=text, errors=errors, checked=checked),
                                        status=400 if errors else 200)
 
     def _publish(self, definition):
-        version, created = pipeline_publish(definition, create_node_group=False)
+        version, created = pipeline_publish(definition=definition, create_node_group=False)
         logger.info("pipeline %s version %s published by %s (new: %s)", version.pipeline_id, version.version,
                     self.scope.actor, created)
         if created:

@@ -6,7 +6,7 @@ from django.views.generic import TemplateView
 
 from engine import clock
 from engine.selectors.transaction_detail import transaction_detail
-from engine.selectors.waiting import humanize, humanize_seconds, relative, stamp, transaction_why
+from engine.selectors.why import humanize, humanize_seconds, relative, stamp, transaction_why
 from monitoring.views.base import ConsoleMixin
 
 REFRESH_SECONDS = 5
@@ -37,7 +37,7 @@ def _int(value):
 def _times(tx, now):
     """(label, stamp, relative) rows of the header."""
     rows = [("created", tx.created_at), ("updated", tx.updated_at), ("completed", tx.completed_at)]
-    return [(label, stamp(moment), relative(moment, now)) for label, moment in rows if moment is not None]
+    return [(label, stamp(moment), relative(moment, now=now)) for label, moment in rows if moment is not None]
 
 
 def _deadline(tx, now):

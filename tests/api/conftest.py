@@ -62,4 +62,4 @@ def busy_world(harness, monkeypatch):
         harness.clock.sleep(seconds)
         harness.settle()
 
-    monkeypatch.setattr("engine.api.waiting.clock", SimpleNamespace(now=harness.now, sleep=sleep))
+    monkeypatch.setattr("engine.api.long_poll.clock", SimpleNamespace(now=harness.now, sleep=sleep))

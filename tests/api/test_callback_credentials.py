@@ -141,7 +141,7 @@ def test_a_console_viewer_webhooks_and_the_console_get_no_url(api, awaiting, har
     assert viewer.get(f"/api/v1/transactions/{awaiting}").json()["waiting"]["url"] is None
     operator = login(make_user("otto", "operator", [harness.owner]))
     assert operator.get(f"/api/v1/transactions/{awaiting}").json()["waiting"]["url"] is not None
-    assert transaction_as_dict(transaction_get(tx_id=awaiting))["waiting"]["url"] is None
+    assert transaction_as_dict(tx=transaction_get(tx_id=awaiting))["waiting"]["url"] is None
 
 
 def test_waiting_has_no_url_when_it_is_not_a_callback(api, harness):

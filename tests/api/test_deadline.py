@@ -27,7 +27,7 @@ def test_patch_with_a_duration_sets_the_deadline_from_now_and_journals_who_and_w
     response = api.patch(tx_url(tx_id), {"deadline": "PT1H", "reason": "customer asked"}, format="json")
     assert response.status_code == 200
     assert response.json()["deadline_at"] == iso(harness.now() + timedelta(hours=1))
-    assert response.json() == transaction_as_dict(transaction_get(tx_id=tx_id))
+    assert response.json() == transaction_as_dict(tx=transaction_get(tx_id=tx_id))
     entry = JournalEntry.objects.filter(tx_id=tx_id, kind="deadline").get()
     assert entry.actor == "api-key:myapp" and entry.data["reason"] == "customer asked"
 
@@ -81,7 +81,7 @@ def test_a_transaction_is_found_by_its_percent_encoded_external_id(api, external
     tx_id = start(api, external_id=external_id)
     response = api.get(by_external_id(external_id))
     assert response.status_code == 200
-    assert response.json() == transaction_as_dict(transaction_get(tx_id=tx_id))
+    assert response.json() == transaction_as_dict(tx=transaction_get(tx_id=tx_id))
 
 
 def test_an_unknown_or_another_owners_external_id_is_not_found(api, other_api):

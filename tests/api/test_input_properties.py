@@ -107,7 +107,7 @@ def test_the_list_query_answers_filters_or_one_invalid_request_naming_them(param
 @given(st.one_of(SCALARS, JSON))
 def test_a_switch_value_is_a_scalar_or_invalid_request(value):
     try:
-        switches.validate_switch_value(value)
+        switches.validate_switch_value(value=value)
     except InvalidRequest:
         pass
 
@@ -131,6 +131,6 @@ DEFINITIONS = st.one_of(JSON, st.fixed_dictionaries(
 @example({"name": "p", "deadline": "P1000000Y", "steps": [{"type": "util/sleep", "config": {"duration": "P1.5Y"}}]})
 def test_pipeline_validation_answers_a_definition_or_invalid_pipeline_with_paths(definition):
     try:
-        pipeline_validate(definition)
+        pipeline_validate(definition=definition)
     except InvalidPipeline as exc:
         assert exc.errors and all(isinstance(error, str) and ": " in error for error in exc.errors)

@@ -35,7 +35,7 @@ def test_items_leave_out_payloads_unless_expanded(api, harness):
     tx_id = start(api, data={"order": 17}, metadata={"lang": "en"})
     harness.run(tx_id)
     (item,) = api.get(LIST).json()["results"]
-    full = transaction_as_dict(transaction_get(tx_id=tx_id))
+    full = transaction_as_dict(tx=transaction_get(tx_id=tx_id))
     assert item == {k: v for k, v in full.items() if k not in ("input", "metadata", "data", "progress")}
     (expanded,) = api.get(LIST, {"expand": "payload"}).json()["results"]
     assert expanded == full and expanded["input"] == {"order": 17} and expanded["data"] == {"order": 17}

@@ -82,7 +82,7 @@ def test_an_unknown_node_group_is_invalid_pipeline_until_it_exists(system_api):
     response = publish(system_api, "greet", {**GREET, "node_group": "gpu"})
     assert response.status_code == 400 and response.json()["code"] == "invalid_pipeline"
     assert response.json()["extra"]["errors"] == ["node_group: no node group named 'gpu'"]
-    node_group_ensure("gpu")
+    node_group_ensure(name="gpu")
     assert publish(system_api, "greet", {**GREET, "node_group": "gpu"}).status_code == 200
 
 

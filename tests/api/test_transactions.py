@@ -24,7 +24,7 @@ def test_start_is_201_with_location_and_the_transaction_object(api, harness):
     assert body["links"]["console"] == f"/mondat/transactions/{body['tx_id']}"
     assert body["status"] == "queued" and body["input"] == {"order": 17} and body["metadata"] == {"lang": "en"}
     assert body["external_id"] == "order-17" and body["transaction_type"] == "echo" and body["data"] is None
-    assert body == transaction_as_dict(transaction_get(tx_id=body["tx_id"]))
+    assert body == transaction_as_dict(tx=transaction_get(tx_id=body["tx_id"]))
     assert harness.run(body["tx_id"]).status == "success"
 
 

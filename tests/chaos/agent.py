@@ -19,7 +19,7 @@ def _setup(*, pipelines, groups=None):
     call_command("migrate", verbosity=0)
     owner_ensure(name="test")
     for name, changes in (groups or {}).items():
-        node_group_ensure(name)
+        node_group_ensure(name=name)
         node_group_update(name=name, **changes)
     call_command("datp_load_pipelines", pipelines, verbosity=0)
     return "ok"

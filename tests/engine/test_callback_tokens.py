@@ -117,7 +117,7 @@ def test_a_token_hashed_by_the_migration_still_works_but_cannot_be_shown_again(h
     tx_id = awaiting_callback(harness)
     Callback.objects.filter(tx_id=tx_id).update(token_hash=tokens.digest("an-old-plain-token"), token_salt="")
     assert harness.callback_token(tx_id) is None
-    assert waiting_as_dict(harness.result(tx_id).sleeper, callback_url=True)["url"] is None
+    assert waiting_as_dict(sleeper=harness.result(tx_id).sleeper, callback_url=True)["url"] is None
     assert callback_update(token="an-old-plain-token", status="complete")["action"] == "woken"
     assert harness.run(tx_id).status == "success"
 

@@ -58,10 +58,10 @@ def test_create_api_key_prints_only_the_key_on_one_line_and_it_authenticates():
     assert out.endswith("\n") and out.count("\n") == 1
     raw = out.strip()
     assert raw and " " not in raw
-    key = api_key_authenticate(raw)
+    key = api_key_authenticate(raw=raw)
     assert key is not None
     assert key.owner_id == "acme" and key.name == "billing" and key.is_system is False
-    assert api_key_authenticate(raw + "x") is None
+    assert api_key_authenticate(raw=raw + "x") is None
 
 
 @pytest.mark.django_db
@@ -76,7 +76,7 @@ def test_an_api_key_is_stored_only_as_its_sha256():
 @pytest.mark.django_db
 def test_the_system_flag_makes_a_system_key():
     raw = run_command("datp_create_api_key", "--owner", "ops", "--name", "deploy", "--system").strip()
-    assert api_key_authenticate(raw).is_system is True
+    assert api_key_authenticate(raw=raw).is_system is True
 
 
 @pytest.mark.django_db

@@ -99,7 +99,7 @@ class Publisher(Step):
     type_name = "test/lifecycle-publish"
 
     def invoke(self, ctx):
-        pipeline_publish({"name": "pinned-run", "steps": [
+        pipeline_publish(definition={"name": "pinned-run", "steps": [
             {"name": "first", "type": "test/lifecycle-publish"},
             {"name": "second", "type": "util/fixed-reply", "config": {"reply": {"version": 2}}},
         ]})

@@ -17,7 +17,7 @@ ECHO = {"type": "util/echo"}
 
 def problems(definition):
     with pytest.raises(InvalidPipeline) as caught:
-        pipeline_validate(definition)
+        pipeline_validate(definition=definition)
     assert caught.value.code == "invalid_pipeline"
     return caught.value.errors
 
@@ -88,7 +88,7 @@ def test_every_problem_is_reported_at_once_and_nothing_is_stored():
         ],
     }
     with pytest.raises(InvalidPipeline) as caught:
-        pipeline_publish(definition)
+        pipeline_publish(definition=definition)
     assert sorted(error.split(":", 1)[0] for error in caught.value.errors) == [
         "deadline", "steps[0].type", "steps[1].name", "steps[1].on.failed", "steps[2].config.duration",
         "steps[2].retry.backoff",
@@ -99,7 +99,8 @@ def test_every_problem_is_reported_at_once_and_nothing_is_stored():
 
 
 def test_defaults_are_filled_in_and_util_wait_is_stored_as_util_wait_switch():
-    normal = pipeline_validate({"name": "p", "steps": [{"type": "util/wait", "config": {"switch": "go"}}, ECHO]})
+    normal = pipeline_validate(
+        definition={"name": "p", "steps": [{"type": "util/wait", "config": {"switch": "go"}}, ECHO]})
     assert normal == {
         "name": "p", "description": "", "node_group": "master", "transaction_type": True, "deadline": None,
         "steps": [
@@ -112,18 +113,20 @@ def test_defaults_are_filled_in_and_util_wait_is_stored_as_util_wait_switch():
 def test_the_version_id_is_the_sha256_of_the_canonical_json():
     definition = {"name": "p", "description": "é",
                   "steps": [{"type": "util/set", "config": {"values": {"b": 1, "a": 2}}}]}
-    version, created = pipeline_publish(definition)
-    canonical = json.dumps(pipeline_validate(definition), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    version, created = pipeline_publish(definition=definition)
+    canonical = json.dumps(pipeline_validate(definition=definition), sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=False)
     assert created is True
     assert version.pk == hashlib.sha256(canonical.encode()).hexdigest()
-    assert version.definition == pipeline_validate(definition)
+    assert version.definition == pipeline_validate(definition=definition)
 
 
 def test_loading_the_same_content_again_creates_nothing_new():
-    first, created = pipeline_publish({"name": "p", "steps": [{"type": "util/set", "config": {"values": {"a": 1}}}]})
+    first, created = pipeline_publish(
+        definition={"name": "p", "steps": [{"type": "util/set", "config": {"values": {"a": 1}}}]})
     assert created is True
     again, created_again = pipeline_publish(
-        {"steps": [{"config": {"values": {"a": 1}}, "type": "util/set", "name": "step-1"}], "name": "p"}
+        definition={"steps": [{"config": {"values": {"a": 1}}, "type": "util/set", "name": "step-1"}], "name": "p"}
     )
     assert (again.pk, created_again) == (first.pk, False)
     assert PipelineVersion.objects.count() == 1
@@ -131,8 +134,8 @@ def test_loading_the_same_content_again_creates_nothing_new():
 
 
 def test_a_missing_node_group_is_created_and_the_pipeline_records_its_fields():
-    pipeline_publish({"name": "p", "description": "Quick", "node_group": "billing", "transaction_type": False,
-                      "steps": [ECHO]})
+    pipeline_publish(definition={"name": "p", "description": "Quick", "node_group": "billing",
+                                 "transaction_type": False, "steps": [ECHO]})
     pipeline = Pipeline.objects.get(pk="p")
     assert NodeGroup.objects.filter(pk="billing").exists()
     assert (pipeline.node_group_id, pipeline.description, pipeline.transaction_type) == ("billing", "Quick", False)
@@ -163,7 +166,7 @@ def test_a_changed_pipeline_is_a_new_version_in_use_and_pinned_transactions_fini
     (v1,) = harness.load(_two_step(1))
     old_tx = harness.start("p", {})
     assert harness.run(old_tx).status == "sleeping"
-    version, created = pipeline_publish(_two_step(2))
+    version, created = pipeline_publish(definition=_two_step(2))
     assert created is True and version.pk != v1.pk
     assert Pipeline.objects.get(pk="p").current_version_id == version.pk
     assert set(PipelineVersion.objects.values_list("pk", flat=True)) == {v1.pk, version.pk}
@@ -191,7 +194,7 @@ def test_use_version_rolls_back_and_new_transactions_start_on_the_earlier_versio
 def test_publishing_the_earlier_content_again_makes_it_current_without_a_new_version(harness):
     (v1,) = harness.load(_two_step(1))
     harness.load(_two_step(2))
-    version, created = pipeline_publish(_two_step(1))
+    version, created = pipeline_publish(definition=_two_step(1))
     assert (version.pk, created) == (v1.pk, False)
     assert Pipeline.objects.get(pk="p").current_version_id == v1.pk
 
@@ -233,7 +236,7 @@ def test_a_route_on_success_skips_to_the_named_step(harness):
 
 
 def test_a_valid_retry_policy_and_route_back_to_an_earlier_step_are_accepted():
-    normal = pipeline_validate({"name": "p", "steps": [
+    normal = pipeline_validate(definition={"name": "p", "steps": [
         {"name": "poll", "type": "util/echo", "retry": {"max_attempts": 5, "backoff": "PT1S", "max_backoff": "PT5M"}},
         {"name": "check", "type": "util/fail", "on": {"failed": "poll", "aborted": "end"}},
     ]})

@@ -122,7 +122,7 @@ def test_an_illegal_move_is_refused_with_a_typed_error_and_not_applied(harness):
     entries = JournalEntry.objects.filter(tx_id=tx_id).count()
     for target in (TxStatus.QUEUED, TxStatus.RUNNING, TxStatus.FAILED):
         with pytest.raises(InvalidTransition) as raised, transaction.atomic():
-            move(lock_tx(tx_id), target, actor="test", now=harness.now())
+            move(lock_tx(tx_id=tx_id), target=target, actor="test", now=harness.now())
         assert raised.value.code == "invalid_transition" and raised.value.http_status == 409
     assert harness.result(tx_id).status == "success"
     assert JournalEntry.objects.filter(tx_id=tx_id).count() == entries

@@ -85,7 +85,7 @@ def test_step_figures_count_only_the_users_owners_but_every_owner_for_system_use
 
 
 def test_pipeline_detail_draws_the_steps_and_routes_as_an_escaped_flow(world, viewer):
-    pipeline_publish(ROUTED)
+    pipeline_publish(definition=ROUTED)
     response = viewer.get("/mondat/pipelines/routed/")
     html = response.content.decode()
     flow = response.context["flow"]
@@ -100,7 +100,7 @@ def test_pipeline_detail_draws_the_steps_and_routes_as_an_escaped_flow(world, vi
 def test_pipeline_detail_lists_versions_and_shows_the_chosen_versions_definition(world, viewer):
     first = Pipeline.objects.get(name="echo").current_version_id
     world.advance("PT1M")
-    second, _ = pipeline_publish({"name": "echo", "description": "second", "steps": [{"type": "util/echo"}]})
+    second, _ = pipeline_publish(definition={"name": "echo", "description": "second", "steps": [{"type": "util/echo"}]})
     response = viewer.get("/mondat/pipelines/echo/")
     assert [v.version for v in response.context["versions"]] == [second.version, first]
     assert response.context["shown"].version == second.version
@@ -179,7 +179,7 @@ def test_the_load_page_is_prefilled_from_a_pipelines_definition_in_use(world, sy
 def test_a_system_user_rolls_back_to_an_earlier_version(world, system_user):
     first = Pipeline.objects.get(name="echo").current_version_id
     world.advance("PT1M")
-    second, _ = pipeline_publish({"name": "echo", "description": "second", "steps": [{"type": "util/echo"}]})
+    second, _ = pipeline_publish(definition={"name": "echo", "description": "second", "steps": [{"type": "util/echo"}]})
     page = system_user.get("/mondat/pipelines/echo/")
     assert b"Roll back to this version" in page.content
     response = system_user.post(f"/mondat/pipelines/echo/versions/{first}/use/")
@@ -193,7 +193,7 @@ def test_a_system_user_rolls_back_to_an_earlier_version(world, system_user):
 
 def test_operators_cannot_load_publish_or_roll_back_pipelines(world, operator, owner_admin):
     first = Pipeline.objects.get(name="echo").current_version_id
-    pipeline_publish({"name": "echo", "description": "second", "steps": [{"type": "util/echo"}]})
+    pipeline_publish(definition={"name": "echo", "description": "second", "steps": [{"type": "util/echo"}]})
     for client in (operator, owner_admin):
         assert client.get("/mondat/pipelines/_load/").status_code == 403
         response = client.post("/mondat/pipelines/_load/", {"definition": json.dumps(ROUTED), "action": "publish"})

@@ -7,8 +7,8 @@ from engine import durations
 from engine.api import schema
 from engine.api.bodies import transaction_bodies, transaction_body
 from engine.api.inputs import wait_seconds
+from engine.api.long_poll import wait_until_finished
 from engine.api.pagination import decode_cursor, next_url, page_limit
-from engine.api.waiting import wait_until_finished
 from engine.errors import InvalidRequest
 from engine.selectors import iso, transaction_get_by_external_id, transaction_list
 from engine.states import TxStatus, WaitReason

@@ -38,7 +38,7 @@ class PipelinePublishApi(APIView):
         definition = dict(json_body(request))
         if definition.setdefault("name", name) != name:
             raise InvalidRequest("name: must match the URL.", fields={"name": ["Must match the name in the URL."]})
-        version, created = pipelines.pipeline_publish(definition, create_node_group=False)
+        version, created = pipelines.pipeline_publish(definition=definition, create_node_group=False)
         return Response({"version": version.version, "created": created})
 
 

@@ -7,8 +7,8 @@ from rest_framework.views import APIView
 from engine.api import schema
 from engine.api.bodies import transaction_body
 from engine.api.inputs import Fields, json_body, wait_seconds
+from engine.api.long_poll import wait_until_finished
 from engine.api.pagination import decode_cursor, page_limit, paged
-from engine.api.waiting import wait_until_finished
 from engine.limits import REASON_MAX
 from engine.selectors import (
     journal_entry_as_dict,
@@ -71,7 +71,7 @@ class TransactionStepsApi(APIView):
         (after,) = decode_cursor(request, (int,)) or (0,)
         tx = transaction_get(tx_id=tx_id, owner=request.user.owner)
         rows = step_runs_page(tx_id=tx.pk, after_seq=after, limit=limit + 1)
-        return Response(paged(request, rows, limit, lambda run: [run.seq], step_run_as_dict))
+        return Response(paged(request, rows, limit, lambda run: [run.seq], lambda run: step_run_as_dict(run=run)))
 
 
 class TransactionJournalApi(APIView):
@@ -84,7 +84,8 @@ class TransactionJournalApi(APIView):
         (after,) = decode_cursor(request, (int,)) or (0,)
         tx = transaction_get(tx_id=tx_id, owner=request.user.owner)
         rows = journal_page(tx_id=tx.pk, after_seq=after, limit=limit + 1)
-        return Response(paged(request, rows, limit, lambda entry: [entry.seq], journal_entry_as_dict))
+        return Response(paged(request, rows, limit, lambda entry: [entry.seq],
+                                     lambda entry: journal_entry_as_dict(entry=entry)))
 
 
 def _reason(fields):

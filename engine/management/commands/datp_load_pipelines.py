@@ -33,7 +33,7 @@ class Command(BaseCommand):
         if errors:
             raise CommandError("\n".join(errors) + "\nNothing was stored.")
         try:
-            results = pipelines_publish_all(definitions)
+            results = pipelines_publish_all(definitions=definitions)
         except InvalidPipeline as exc:
             raise CommandError("\n".join(exc.errors) + "\nNothing was stored.") from exc
         for (label, _), (version, created) in zip(definitions, results, strict=True):

@@ -26,7 +26,7 @@ def advance_fast(run, *, route, output, status, note, error, logs, now):
         return None
     if run.deadline_at is not None and run.deadline_at <= now:
         return None
-    step = step_definition(run.version_id, route)
+    step = step_definition(version_id=run.version_id, step_name=route)
     values = {"route": route, "step_type": step["type"], "lease_expires_at": lease_until(now), "output": output,
               "status": status, "note": note, "error": error, "logs": logs or [], "now": now}
     run_id = _checkpoint_postgres(run, values)
@@ -75,7 +75,7 @@ def _checkpoint_postgres(run, values):
     return found[0][0] if found else None
 
 
-def continue_here(tx, run, *, step_input, now, step_name=None, retry_count=0):
+def continue_here(tx, *, run, step_input, now, step_name=None, retry_count=0):
     """Start the next step run in this worker, in the same commit as the end of the previous one."""
     if step_name is not None:
         tx.step_name = step_name
@@ -91,7 +91,7 @@ def continue_here(tx, run, *, step_input, now, step_name=None, retry_count=0):
     return new_run
 
 
-def park(tx, route, output):
+def park(tx, *, route, output):
     """Leave the transaction before step `route`, holding its input (a paused group, or a retry later)."""
     tx.step_name = route
     tx.visit += 1

@@ -17,7 +17,7 @@ from engine.services.runs import Run, begin_run, claim_input, lease_until, step_
 from engine.services.state.move import check_sources, move
 from engine.states import TxStatus, sources_for
 
-SOURCES = check_sources(sources_for(TxStatus.RUNNING), TxStatus.RUNNING)
+SOURCES = check_sources(sources_for(TxStatus.RUNNING), target=TxStatus.RUNNING)
 # A claim that lost its candidate to another worker between reading and writing it: try again.
 CONTENDED = object()
 
@@ -82,7 +82,7 @@ def claim_fast(*, node_group, node, now):
         return None
     (tx_id, owner, group, version_id, step_name, seq, visit, retry_count, attempt, visit_started_at, deadline_at,
      metadata, pipeline, queued_at, wake_reason, step_input, run_id, token) = found[0]
-    step = step_definition(version_id, step_name)
+    step = step_definition(version_id=version_id, step_name=step_name)
     return Run(
         tx_id=tx_id, owner=owner, token=token, node_group=group, version_id=version_id, step_name=step_name,
         step_type=step["type"], config=step.get("config") or {}, input=statements.loads(step_input),
@@ -130,7 +130,8 @@ def claim_one(*, node_group, node, now):
         return CONTENDED
     for name, value in claimed.items():
         setattr(tx, name, value)
-    journal(tx.pk, "status", "system", now, step=tx.step_name, **{"from": "queued", "to": "running", "node": node})
+    journal(tx_id=tx.pk, kind="status", actor="system", at=now, step=tx.step_name,
+            **{"from": "queued", "to": "running", "node": node})
     if expired:
-        return move(tx, TxStatus.TIMEOUT, actor="system", now=now, note="Deadline passed", output=step_input)
+        return move(tx, target=TxStatus.TIMEOUT, actor="system", now=now, note="Deadline passed", output=step_input)
     return begin_run(tx, step_input=step_input, now=now, node=node)

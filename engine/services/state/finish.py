@@ -19,7 +19,7 @@ from engine.states import TxStatus, is_terminal
 FAST_TARGETS = frozenset({TxStatus.SUCCESS, TxStatus.FAILED, TxStatus.ABORTED})
 HELD = (str(TxStatus.RUNNING),)
 for _target in FAST_TARGETS:
-    check_sources(HELD, _target)
+    check_sources(HELD, target=_target)
     assert ends_alone(_target), f"{_target} has follow-ups by its status: the one-statement finish cannot take it"
 
 FINISH_SQL = f"""
@@ -64,29 +64,29 @@ def finish_fast(run, *, target, actor, output, status, note, error, logs, now):
     return Finished(tx_id=run.tx_id, owner=run.owner, status=str(target))
 
 
-def finish_now(tx, target, *, actor, now, note=None, **data):
+def finish_now(tx, *, target, actor, now, note=None, **data):
     """End an unfinished, not running transaction (locked) at once, keeping its last output: its record."""
     last_input = StepRun.objects.filter(tx_id=tx.pk).order_by("-seq").values_list("input", flat=True).first()
     output = last_input if last_input is not None else tx.input
-    return move(tx, target, actor=actor, now=now, note=note, output=output, **data)
+    return move(tx, target=target, actor=actor, now=now, note=note, output=output, **data)
 
 
 def cancel(tx, *, actor, now, reason=""):
     """Cancel `tx` (locked, unfinished): at once if queued or sleeping (its `Finished` record); if
     running, ask its step to stop at its checkpoint (None)."""
     if tx.status != TxStatus.RUNNING:
-        return finish_now(tx, TxStatus.CANCELLED, actor=actor, now=now,
+        return finish_now(tx, target=TxStatus.CANCELLED, actor=actor, now=now,
                           note=f"Cancelled: {reason}" if reason else "Cancelled", reason=reason)
     if not tx.cancel_requested:
         tx.cancel_requested = True
         tx.updated_at = now
         tx.save(update_fields=["cancel_requested", "updated_at"])
-        journal(tx.pk, "cancel_requested", actor, now, step=tx.step_name, reason=reason)
+        journal(tx_id=tx.pk, kind="cancel_requested", actor=actor, at=now, step=tx.step_name, reason=reason)
     return None
 
 
-def finish(tx, target, *, actor, now, note=None, output=None, **data):
+def finish(tx, *, target, actor, now, note=None, output=None, **data):
     """End `tx` (locked) with `target`, an end, through the general writer: its `Finished` record."""
     if not is_terminal(target):
         raise ValueError(f"{target} is not an end")
-    return move(tx, target, actor=actor, now=now, note=note, output=output, **data)
+    return move(tx, target=target, actor=actor, now=now, note=note, output=output, **data)

@@ -24,7 +24,7 @@ class Finished:
     tx: object = None
 
 
-def check_sources(sources, target):
+def check_sources(sources, *, target):
     """Fail at import if a one-statement path would move from a status `can_move` does not allow."""
     for source in sources:
         if not can_move(source, target):
@@ -32,7 +32,7 @@ def check_sources(sources, target):
     return tuple(str(source) for source in sources)
 
 
-def move(tx, target, *, actor, now, note=None, output=None, kind="status", **data):
+def move(tx, *, target, actor, now, note=None, output=None, kind="status", **data):
     """Move `tx` to `target` and save it; return a `Finished` record on a move to an end, else None.
 
     `note` becomes the transaction's note on a terminal move; on any move it goes into the journal.
@@ -59,9 +59,10 @@ def move(tx, target, *, actor, now, note=None, output=None, kind="status", **dat
         tx.note = None
         fields.append("note")
     tx.save(update_fields=fields)
-    journal(tx.pk, kind, actor, now, step=tx.step_name, **{"from": source, "to": str(target), "note": note, **data})
+    journal(tx_id=tx.pk, kind=kind, actor=actor, at=now, step=tx.step_name,
+            **{"from": source, "to": str(target), "note": note, **data})
     if target == TxStatus.QUEUED:
-        dispatch_on_commit(tx.node_group_id)
+        dispatch_on_commit(node_group=tx.node_group_id)
     if not is_terminal(target):
         return None
     Sleeper.objects.filter(tx_id=tx.pk).delete()

@@ -6,7 +6,7 @@ from engine.states import TxStatus
 
 def requeue(tx, *, actor, now, why, **data):
     """Queue `tx` (locked, running) again: its next step, or the same one, runs on the next claim."""
-    move(tx, TxStatus.QUEUED, actor=actor, now=now, why=why, **data)
+    move(tx, target=TxStatus.QUEUED, actor=actor, now=now, why=why, **data)
 
 
 def retry(tx, *, actor, now, reason, deadline_at):
@@ -21,5 +21,5 @@ def retry(tx, *, actor, now, reason, deadline_at):
     tx.attempt = 1
     tx.save(update_fields=["deadline_at", "cancel_requested", "output", "completed_at", "visit",
                            "visit_started_at", "retry_count", "attempt"])
-    move(tx, TxStatus.QUEUED, actor=actor, now=now, kind="retry", reason=reason,
+    move(tx, target=TxStatus.QUEUED, actor=actor, now=now, kind="retry", reason=reason,
          deadline_at=tx.deadline_at.isoformat() if tx.deadline_at else None)

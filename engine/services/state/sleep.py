@@ -6,7 +6,7 @@ from engine.services.state.move import move
 from engine.states import TxStatus
 
 
-def sleep(tx, run, wait, *, now):
+def sleep(tx, *, run, wait, now):
     """Write the sleeper of `wait` for `tx` (locked, running under `run`'s lease) and move it to sleeping."""
     callback = Callback.objects.filter(tx_id=tx.pk, name=wait.callback).first() if wait.callback else None
     next_time = wait.next_time
@@ -15,6 +15,6 @@ def sleep(tx, run, wait, *, now):
         timeout_at=wait.timeout_at, switch=wait.switch, scope=wait.scope,
         callback=callback, child_id=wait.child, poll_seconds=wait.poll_seconds, since=now,
     )
-    move(tx, TxStatus.SLEEPING, actor=f"step:{run.step_name}", now=now, reason=wait.reason,
+    move(tx, target=TxStatus.SLEEPING, actor=f"step:{run.step_name}", now=now, reason=wait.reason,
          wake_at=next_time.isoformat() if next_time else None, switch=wait.switch, callback=wait.callback,
          child=wait.child, note=wait.note)

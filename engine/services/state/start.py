@@ -19,7 +19,7 @@ PIPELINE_SQL = f"SELECT {', '.join(PIPELINE_COLUMNS)} FROM engine_pipeline WHERE
 
 
 def _pipeline(name):
-    """What a start needs of pipeline `name` (a prepared statement on PostgreSQL), or None."""
+    """Return what a start needs of pipeline `name` (a prepared statement on PostgreSQL), or None."""
     if statements.is_postgres():
         found = statements.rows(PIPELINE_SQL, {"name": name})
         return dict(zip(PIPELINE_COLUMNS, found[0])) if found else None
@@ -29,7 +29,7 @@ def _pipeline(name):
 def new_transaction(*, owner, transaction_type, data, metadata, deadline, now, external_id=None, webhook=None,
                     webhook_progress=False, parent=None, parent_key=None, report_to_id=None,
                     allow_child_only=False):
-    """The unsaved row of a new transaction and its "created" journal data; UnknownTransactionType if no
+    """Build the unsaved row of a new transaction and its "created" journal data; UnknownTransactionType if no
     pipeline of that name may start one (a child-only pipeline only with `allow_child_only`)."""
     pipeline = _pipeline(transaction_type) if isinstance(transaction_type, str) else None
     if pipeline is None or pipeline["current_version_id"] is None or \
@@ -38,7 +38,7 @@ def new_transaction(*, owner, transaction_type, data, metadata, deadline, now, e
             f"No transaction type named {transaction_type!r}."
         )
     version_id = pipeline["current_version_id"]
-    definition = definition_of(version_id)  # versions are immutable: read once per process
+    definition = definition_of(version_id=version_id)  # versions are immutable: read once per process
     deadline_at = durations.resolve_deadline(deadline, now)
     if deadline_at is None and definition.get("deadline"):
         try:
@@ -72,8 +72,8 @@ def insert(tx, *, actor, created):
     if not statements.fast_paths():
         with transaction.atomic():
             tx.save(force_insert=True)
-            journal(tx.pk, "created", actor, tx.created_at, **created)
-            dispatch_on_commit(tx.node_group_id)
+            journal(tx_id=tx.pk, kind="created", actor=actor, at=tx.created_at, **created)
+            dispatch_on_commit(node_group=tx.node_group_id)
         return
     fields = Transaction._meta.concrete_fields
     if not _insert_sql:

@@ -12,7 +12,7 @@ from engine.services.common import dispatch_on_commit, lock_tx
 from engine.services.state.move import check_sources, move
 from engine.states import TxStatus, can_move
 
-SOURCES = check_sources([TxStatus.SLEEPING], TxStatus.QUEUED)
+SOURCES = check_sources([TxStatus.SLEEPING], target=TxStatus.QUEUED)
 
 
 def wake(tx, *, actor, now, why, reason="timer"):
@@ -21,16 +21,16 @@ def wake(tx, *, actor, now, why, reason="timer"):
     Sleeper.objects.filter(tx_id=tx.pk).delete()
     tx.wake_reason = reason
     tx.save(update_fields=["wake_reason"])
-    move(tx, TxStatus.QUEUED, actor=actor, now=now, kind="woken", why=why, reason=reason)
+    move(tx, target=TxStatus.QUEUED, actor=actor, now=now, kind="woken", why=why, reason=reason)
 
 
 def woken_data(*, why, reason):
-    """The data of the "woken" journal entry of a sleeping transaction queued again."""
+    """Return the data of the "woken" journal entry of a sleeping transaction queued again."""
     return {"from": str(TxStatus.SLEEPING), "to": str(TxStatus.QUEUED), "note": None, "why": why, "reason": reason}
 
 
 def wake_many(txs, *, actor, now, why, reason="timer"):
-    """`wake` for many sleeping transactions (locked by the caller) in a few statements for them all:
+    """Wake many sleeping transactions (locked by the caller) as `wake` does, in a few statements for them all:
     the same rows, the same journal entry for each, one work notice per node group."""
     for tx in txs:
         if not can_move(tx.status, TxStatus.QUEUED):
@@ -47,7 +47,7 @@ def wake_many(txs, *, actor, now, why, reason="timer"):
         for tx in txs
     ])
     for node_group in {tx.node_group_id for tx in txs}:
-        dispatch_on_commit(node_group)
+        dispatch_on_commit(node_group=node_group)
 
 
 # `wake_many` for the due timers in one statement on PostgreSQL, writing the same rows: the earliest due
@@ -101,7 +101,7 @@ def _wake_due_fast(*, now, limit, actor, why, reason="timer"):
     rows = statements.rows(WAKE_DUE_SQL, {"now": now, "limit": limit, "reason": reason, "actor": actor,
                                           "data": statements.jsonb(woken_data(why=why, reason=reason))})
     for node_group in {node_group for node_group, _wake_at in rows}:
-        dispatch_on_commit(node_group)
+        dispatch_on_commit(node_group=node_group)
     return sorted(wake_at for _node_group, wake_at in rows)
 
 
@@ -109,7 +109,7 @@ def wake_if_waiting(*, now, actor, why, **condition):
     """Wake every transaction whose sleeper matches `condition` (callback=..., child=...)."""
     woken = 0
     for tx_id in Sleeper.objects.filter(**condition).values_list("tx_id", flat=True):
-        tx = lock_tx(tx_id)
+        tx = lock_tx(tx_id=tx_id)
         if tx.status == TxStatus.SLEEPING:
             wake(tx, actor=actor, now=now, why=why, reason="callback" if "callback_id" in condition else "child")
             woken += 1

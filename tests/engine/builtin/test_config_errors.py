@@ -82,12 +82,12 @@ def nothing_stored():
 def test_a_bad_builtin_config_is_refused_with_its_path(db, step_type, config, path, fragment):
     bad = definition({"type": step_type, "config": config})
     with pytest.raises(InvalidPipeline) as caught:
-        pipeline_validate(bad)
+        pipeline_validate(definition=bad)
     assert caught.value.code == "invalid_pipeline"
     assert any(error.startswith(f"{path}: ") and fragment in error for error in caught.value.errors), \
         caught.value.errors
     with pytest.raises(InvalidPipeline):
-        pipeline_publish(bad)
+        pipeline_publish(definition=bad)
     assert nothing_stored()
 
 
@@ -102,7 +102,7 @@ def test_a_bad_builtin_config_is_refused_with_its_path(db, step_type, config, pa
     ("util/callback-update", {"status": "progress"}), ("util/await", {"callbackPollInterval": "PT1M"}),
 ])
 def test_a_good_builtin_config_loads(db, step_type, config):
-    version, created = pipeline_publish(definition({"type": step_type, "config": config}))
+    version, created = pipeline_publish(definition=definition({"type": step_type, "config": config}))
     assert created
     assert PipelineVersion.objects.get().pk == version.pk
 
@@ -110,7 +110,7 @@ def test_a_good_builtin_config_loads(db, step_type, config):
 def test_a_bad_duration_names_the_step_and_the_field(db):
     bad = definition({"type": "util/echo"}, {"type": "util/wait-switch", "config": {"switch": "s", "timeout": "2d"}})
     with pytest.raises(InvalidPipeline) as caught:
-        pipeline_publish(bad)
+        pipeline_publish(definition=bad)
     assert caught.value.errors == ["steps[1].config.timeout: not an ISO 8601 duration"]
     assert nothing_stored()
 
@@ -119,7 +119,7 @@ def test_durations_past_what_a_datetime_holds_are_refused_wherever_they_are(db):
     bad = definition({"type": "util/echo", "retry": {"backoff": "P1000000Y", "max_backoff": "-PT1S"}},
                      deadline="P9000Y")
     with pytest.raises(InvalidPipeline) as caught:
-        pipeline_publish(bad)
+        pipeline_publish(definition=bad)
     assert caught.value.errors == [
         "deadline: too long: it would end after 9999-12-31T00:00:00Z",
         "steps[0].retry.backoff: too long: it would end after 9999-12-31T00:00:00Z",
@@ -139,7 +139,7 @@ def test_every_problem_is_reported_at_once_and_nothing_is_stored(db):
         node_group="far-away", deadline="a week",
     )
     with pytest.raises(InvalidPipeline) as caught:
-        pipeline_publish(bad)
+        pipeline_publish(definition=bad)
     errors = caught.value.errors
     prefixes = ["deadline: ", "steps[0].config: ", "steps[1].config.timeout: ", "steps[2].config: ",
                 "steps[3].name: ", "steps[3].type: ", "steps[4].config.values: ", "steps[4].on.failed: ",
@@ -152,8 +152,9 @@ def test_every_problem_is_reported_at_once_and_nothing_is_stored(db):
 
 
 def test_a_bad_config_leaves_the_version_in_use_unchanged(db):
-    good, _ = pipeline_publish(definition({"type": "util/sleep", "config": {"duration": "PT1M"}}))
+    good, _ = pipeline_publish(definition=definition({"type": "util/sleep", "config": {"duration": "PT1M"}}))
     with pytest.raises(InvalidPipeline):
-        pipeline_publish(definition({"type": "util/sleep", "config": {"duration": "PT1M", "until": "2030-01-01Z"}}))
+        pipeline_publish(definition=definition({"type": "util/sleep",
+                                                "config": {"duration": "PT1M", "until": "2030-01-01Z"}}))
     assert PipelineVersion.objects.count() == 1
     assert Pipeline.objects.get(name="bad").current_version_id == good.pk

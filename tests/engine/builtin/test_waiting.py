@@ -98,7 +98,7 @@ def test_sleep_fails_when_the_duration_field_is_absent(harness):
 ])
 def test_sleep_needs_exactly_one_of_duration_until_and_duration_field(db, config):
     with pytest.raises(InvalidPipeline) as caught:
-        pipeline_validate({"name": "p", "steps": [{"type": "util/sleep", "config": config}]})
+        pipeline_validate(definition={"name": "p", "steps": [{"type": "util/sleep", "config": config}]})
     assert all(error.startswith("steps[0].config") for error in caught.value.errors)
     assert not PipelineVersion.objects.exists()
 
@@ -300,7 +300,7 @@ def test_util_wait_is_an_alias_of_wait_switch(harness):
 
 def test_util_wait_validates_its_config_like_wait_switch(db):
     with pytest.raises(InvalidPipeline) as caught:
-        pipeline_validate({"name": "p", "steps": [{"type": "util/wait", "config": {"timeout": "PT1H"}}]})
+        pipeline_validate(definition={"name": "p", "steps": [{"type": "util/wait", "config": {"timeout": "PT1H"}}]})
     assert any(error.startswith("steps[0].config") and "switch" in error for error in caught.value.errors)
     assert not PipelineVersion.objects.exists()
 

@@ -28,7 +28,7 @@ FINISHED_WORDS = {
 
 
 def humanize_seconds(seconds):
-    """A length of time in its largest unit and the next one if not zero: "45 s", "4 min", "3 h",
+    """Format a length of time in its largest unit and the next one if not zero: "45 s", "4 min", "3 h",
     "1 d 21 h" (sign ignored, rounded down to the second)."""
     total = int(abs(seconds))
     for index, (unit, size) in enumerate(UNITS):
@@ -44,17 +44,18 @@ def humanize_seconds(seconds):
 
 
 def humanize(delta):
-    """`humanize_seconds` of a timedelta."""
+    """Format a timedelta as `humanize_seconds` does."""
     return humanize_seconds(delta.total_seconds())
 
 
 def stamp(moment):
-    """A moment as the console writes it: "2025-01-31 14:05:09 UTC"."""
+    """Format a moment as the console writes it: "2025-01-31 14:05:09 UTC"."""
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else ""
 
 
-def relative(moment, now):
-    """"in 4 min" for the future, "3 h ago" for the past, "just now" within a second."""
+def relative(moment, *, now):
+    """Format `moment` relative to `now`: "in 4 min" for the future, "3 h ago" for the past, "just now"
+    within a second."""
     seconds = (moment - now).total_seconds()
     if abs(seconds) < 1:
         return "just now"
@@ -88,7 +89,7 @@ def _times_out(tx, sleeper, now):
     ends = [moment for moment in (sleeper.timeout_at if sleeper else None, tx.deadline_at) if moment is not None]
     if not ends:
         return ""
-    return f"; times out {relative(min(ends), now)}"
+    return f"; times out {relative(min(ends), now=now)}"
 
 
 def _sleeping(tx, sleeper, now):
@@ -118,7 +119,7 @@ def _sleeping(tx, sleeper, now):
     if sleeper.wake_at <= now:
         return Why(f"due since {humanize(now - sleeper.wake_at)} (was sleeping until {stamp(sleeper.wake_at)}); "
                    "the waker queues it on its next tick", "warn", "timer", facts)
-    return Why(f"sleeping until {stamp(sleeper.wake_at)} ({relative(sleeper.wake_at, now)}){tail}",
+    return Why(f"sleeping until {stamp(sleeper.wake_at)} ({relative(sleeper.wake_at, now=now)}){tail}",
                "info", "timer", facts)
 
 
@@ -166,14 +167,14 @@ def _running(tx, facts, now):
 def _finished(tx, now):
     verb, level = FINISHED_WORDS[TxStatus(tx.status)]
     ended = tx.completed_at or tx.updated_at
-    text = f"{verb} {relative(ended, now)} ({stamp(ended)}) at step `{tx.step_name}`"
+    text = f"{verb} {relative(ended, now=now)} ({stamp(ended)}) at step `{tx.step_name}`"
     if tx.note:
         text += f": {tx.note}"
     return Why(text, level, str(tx.status), {"completed_at": ended, "step": tx.step_name})
 
 
-def why_line(tx, facts, *, now):
-    """The one line for `tx` from already read `facts` (reads nothing)."""
+def why_line(*, tx, facts, now):
+    """Return the one line for `tx` from already read `facts` (reads nothing)."""
     if tx.status == TxStatus.SLEEPING:
         return _sleeping(tx, facts.sleeper, now)
     if tx.status == TxStatus.QUEUED:
@@ -183,8 +184,8 @@ def why_line(tx, facts, *, now):
     return _finished(tx, now)
 
 
-def read_facts(txs, *, now, sleepers=None):
-    """Facts for each of `txs` by tx id, in at most six queries whatever their number.
+def read_facts(*, txs, now, sleepers=None):
+    """Read the facts for each of `txs` by tx id, in at most six queries whatever their number.
 
     `sleepers` (tx id -> Sleeper with callback and child) may be passed when the caller read them."""
     facts = {tx.pk: Facts() for tx in txs}
@@ -237,14 +238,14 @@ def _running_facts(running, facts):
         facts[tx.pk].step_started_at = started.get(tx.pk)
 
 
-def transactions_why(txs, *, now=None, sleepers=None):
-    """The Why of each of `txs` (a page of rows), by tx id, in a fixed number of queries."""
+def transactions_why(*, txs, now=None, sleepers=None):
+    """Return the Why of each of `txs` (a page of rows), by tx id, in a fixed number of queries."""
     now = now or clock.now()
-    facts = read_facts(txs, now=now, sleepers=sleepers)
-    return {tx.pk: why_line(tx, facts[tx.pk], now=now) for tx in txs}
+    facts = read_facts(txs=txs, now=now, sleepers=sleepers)
+    return {tx.pk: why_line(tx=tx, facts=facts[tx.pk], now=now) for tx in txs}
 
 
 def transaction_why(*, tx, now=None, sleeper=None):
-    """The Why of one transaction."""
+    """Return the Why of one transaction."""
     sleepers = {tx.pk: sleeper} if sleeper is not None else None
-    return transactions_why([tx], now=now, sleepers=sleepers)[tx.pk]
+    return transactions_why(txs=[tx], now=now, sleepers=sleepers)[tx.pk]
