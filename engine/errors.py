@@ -24,8 +24,16 @@ class InvalidPipeline(DatpError):
     default_message = "The pipeline definition is not valid."
 
     def __init__(self, errors, message=None):
-        super().__init__(message or f"The pipeline definition has {len(errors)} problem(s).", errors=errors)
+        super().__init__(message or self.listing(errors), errors=errors)
         self.errors = errors
+
+    @staticmethod
+    def listing(errors, most=5):
+        """Return a message that names the problems themselves, so a traceback shows what to fix."""
+        count = len(errors)
+        shown = "; ".join(str(error) for error in errors[:most])
+        more = f"; and {count - most} more (see .errors)" if count > most else ""
+        return f"The pipeline definition has {count} problem{'s' if count != 1 else ''}: {shown}{more}"
 
 
 class UnknownTransactionType(DatpError):
