@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The whole system on SQLite in var/: web on http://127.0.0.1:8000 and a node per node group.
+ADDRESS ?= 127.0.0.1:8000
 run: venv
-	DATP_WEBHOOK_ALLOW_PRIVATE_NETWORKS=$${DATP_WEBHOOK_ALLOW_PRIVATE_NETWORKS:-true} $(PY) manage.py datp_run
+	DATP_WEBHOOK_ALLOW_PRIVATE_NETWORKS=$${DATP_WEBHOOK_ALLOW_PRIVATE_NETWORKS:-true} $(PY) manage.py datp_run \
+	  --address $(ADDRESS)
 
 # The production web server: threaded workers; a worker takes no more connections than it has threads,
 # so long polls never queue other requests behind them.

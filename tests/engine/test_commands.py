@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from engine.management.commands.datp_run import Command as DatpRun
 from engine.models import ApiKey, JournalEntry, Owner, Sleeper, Switch
 from engine.services.owners import api_key_authenticate
 from engine.steps import Step, register
@@ -220,3 +221,10 @@ def test_cancelling_a_finished_transaction_is_a_command_error_naming_the_code(ha
     with pytest.raises(CommandError, match="transaction_finished"):
         run_command("datp_cancel", tx_id)
     assert harness.result(tx_id).status == "success"
+
+
+def test_datp_run_explains_each_of_its_options():
+    help_text = DatpRun().create_parser("manage.py", "datp_run").format_help().split("options:", 1)[1]
+    for option, words in {"--address": "host:port", "--workers": "workers", "--pipelines": "pipeline definitions"}.items():
+        line = help_text.split(option, 1)[1].split("--", 1)[0]
+        assert words in " ".join(line.split()), option

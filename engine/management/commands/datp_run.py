@@ -26,9 +26,12 @@ class Command(BaseCommand):
     help = "Run the whole system on this machine until Ctrl-C (what `make run` does)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--address", default="127.0.0.1:8000")
-        parser.add_argument("--workers", type=int, default=2)
-        parser.add_argument("--pipelines", default=str(Path(settings.BASE_DIR) / "pipelines"))
+        parser.add_argument("--address", default="127.0.0.1:8000",
+                            help="host:port the web server listens on (make run ADDRESS=...); default %(default)s")
+        parser.add_argument("--workers", type=int, default=2,
+                            help="workers of the node serving each node group; default %(default)s")
+        parser.add_argument("--pipelines", default=str(Path(settings.BASE_DIR) / "pipelines"),
+                            help="folder of pipeline definitions (*.json) loaded at start; default %(default)s")
 
     def handle(self, *args, address, workers, pipelines, **options):
         call_command("migrate", interactive=False, verbosity=0)
