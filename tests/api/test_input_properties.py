@@ -2,6 +2,7 @@
 the typed errors (invalid_request naming its fields, invalid_json, payload_too_large), never anything else."""
 import io
 import json
+import math
 
 from django.http import QueryDict
 from django.test import override_settings
@@ -106,10 +107,16 @@ def test_the_list_query_answers_filters_or_one_invalid_request_naming_them(param
 @FAST
 @given(st.one_of(SCALARS, JSON))
 def test_a_switch_value_is_a_scalar_or_invalid_request(value):
+    """Accepted exactly when it is a JSON scalar a switch can hold; anything else is InvalidRequest."""
     try:
         switches.validate_switch_value(value=value)
-    except InvalidRequest:
-        pass
+    except InvalidRequest as refused:
+        assert refused.extra["fields"]["value"]
+        assert not (value is None or isinstance(value, bool | int) or (
+            isinstance(value, float) and math.isfinite(value)) or (
+            isinstance(value, str) and len(value) <= switches.MAX_STRING))
+    else:
+        assert value is None or isinstance(value, bool | int | float | str)
 
 
 STEP_TYPES = st.sampled_from(["util/echo", "util/sleep", "util/delay", "util/wait-switch", "util/await",
