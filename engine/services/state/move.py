@@ -32,14 +32,19 @@ def check_sources(sources, *, target):
     return tuple(str(source) for source in sources)
 
 
+def require_move(source, *, target):
+    """Raise InvalidTransition unless a transaction may move from `source` to `target`."""
+    if not can_move(source, target):
+        raise InvalidTransition(f"A transaction cannot move from {source} to {target}.", status=source)
+
+
 def move(tx, *, target, actor, now, note=None, output=None, kind="status", **data):
     """Move `tx` to `target` and save it; return a `Finished` record on a move to an end, else None.
 
     `note` becomes the transaction's note on a terminal move; on any move it goes into the journal.
     """
     source = tx.status
-    if not can_move(source, target):
-        raise InvalidTransition(f"A transaction cannot move from {source} to {target}.", status=source)
+    require_move(source, target=target)
     tx.status = target
     tx.updated_at = now
     fields = ["status", "updated_at"]

@@ -5,12 +5,11 @@ one statement (`wake_on_first_set`). A wake moves from sleeping only; the step r
 from django.db import connection
 
 from engine import notices
-from engine.errors import InvalidTransition
 from engine.models import JournalEntry, Sleeper, Transaction
 from engine.services import statements
 from engine.services.common import dispatch_on_commit, lock_tx
-from engine.services.state.move import check_sources, move
-from engine.states import TxStatus, can_move
+from engine.services.state.move import check_sources, move, require_move
+from engine.states import TxStatus
 
 SOURCES = check_sources([TxStatus.SLEEPING], target=TxStatus.QUEUED)
 
@@ -33,8 +32,7 @@ def wake_many(txs, *, actor, now, why, reason="timer"):
     """Wake many sleeping transactions (locked by the caller) as `wake` does, in a few statements for them all:
     the same rows, the same journal entry for each, one work notice per node group."""
     for tx in txs:
-        if not can_move(tx.status, TxStatus.QUEUED):
-            raise InvalidTransition(f"A transaction cannot move from {tx.status} to queued.", status=tx.status)
+        require_move(tx.status, target=TxStatus.QUEUED)
     ids = [tx.pk for tx in txs]
     if not ids:
         return
