@@ -14,7 +14,7 @@ from monitoring.views import transaction_actions as tx_actions
 app_name = "mondat"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path("login/", auth_views.LoginView.as_view(template_name="monitoring/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="mondat:login"), name="logout"),
     path("", DashboardView.as_view(), name="dashboard"),
     path("node-groups/", NodeGroupListView.as_view(), name="node-groups"),

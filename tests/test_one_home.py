@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = sorted((ROOT / "templates").rglob("*.html"))
+TEMPLATES = sorted(path for app in ("engine", "monitoring") for path in (ROOT / app / "templates").rglob("*.html"))
 MODULES = sorted(path for folder in ("engine", "monitoring", "datp_site") for path in (ROOT / folder).rglob("*.py")
                  if "migrations" not in path.parts)
 

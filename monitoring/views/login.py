@@ -13,4 +13,4 @@ def locked_out(request, original_response=None, credentials=None):
     cool_off = get_cool_off(request)
     context = {"locked": True, "retry_at": timezone.now() + cool_off if cool_off else None,
                "next": request.POST.get("next", "")}
-    return render(request, "registration/login.html", context, status=LOCKED_STATUS)
+    return render(request, "monitoring/login.html", context, status=LOCKED_STATUS)
