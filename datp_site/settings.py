@@ -7,6 +7,8 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 
+from engine import setup as datp
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("DATP_VAR_DIR", BASE_DIR / "var"))
 
@@ -56,21 +58,7 @@ SECRET_KEY = load_secret_key()
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 
-INSTALLED_APPS = [
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "django.contrib.staticfiles",
-    "rest_framework",
-    "drf_spectacular",
-    "drf_spectacular_sidecar",
-    "django_q",
-    "axes",
-    "engine",
-    "monitoring",
-]
+INSTALLED_APPS = ["django.contrib.admin", *datp.CONTRIB_APPS, *datp.APPS]
 
 # The header middleware come first, so that every response carries their headers: static files and the
 # API's early refusals included. AxesMiddleware comes last, as django-axes asks.
@@ -79,13 +67,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "engine.api.middleware.ApiMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "axes.middleware.AxesMiddleware",
+    *datp.MIDDLEWARE[1:],
 ]
 
 ROOT_URLCONF = "datp_site.urls"
@@ -97,13 +79,7 @@ TEMPLATES = [
         "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-                "monitoring.context_processors.console",
-                "monitoring.context_processors.limits",
-            ],
+            "context_processors": datp.CONTEXT_PROCESSORS,
         },
     },
 ]
@@ -131,7 +107,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # django-axes counts failed logins (MONDAT's and the admin's) by username and address together, in the
 # database; after AXES_FAILURE_LIMIT failures that pair is refused for AXES_COOLOFF_MINUTES, counted from
 # its latest attempt. The lock-out page says when to try again (monitoring/views/login.py).
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = datp.AUTHENTICATION_BACKENDS
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
@@ -174,39 +150,12 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-LOGIN_URL = "/mondat/login/"
+LOGIN_URL = datp.LOGIN_URL
 LOGIN_REDIRECT_URL = "/mondat/"
 
-REST_FRAMEWORK = {
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["engine.api.parsers.JsonParser"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "engine.api.negotiation.JsonAlways",
-    # The first class answers 401 with its WWW-Authenticate header; console sessions come second.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["engine.api.authentication.ApiKeyAuthentication",
-                                       "engine.api.authentication.ConsoleSessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["engine.api.permissions.RoleAllowsWrites"],
-    "EXCEPTION_HANDLER": "engine.api.exceptions.exception_handler",
-    "UNAUTHENTICATED_USER": None,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-}
-
-# The OpenAPI 3 document at /api/schema/ (Swagger UI at /api/docs/), generated from the views.
-SPECTACULAR_SETTINGS = {
-    "TITLE": "DATP API",
-    "DESCRIPTION": "The REST API of DATP for Django (spec/api.md).",
-    "VERSION": "1",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PUBLIC": True,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "SERVE_AUTHENTICATION": [],
-    "DEFAULT_GENERATOR_CLASS": "engine.api.schema.DatpSchemaGenerator",
-    "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "COMPONENT_SPLIT_REQUEST": True,
-    # The Bearer security scheme ("ApiKey") comes from the extension in engine/api/schema.py.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-}
+# The API's and its OpenAPI document's settings, from their one home (engine/setup.py).
+REST_FRAMEWORK = datp.REST_FRAMEWORK
+SPECTACULAR_SETTINGS = datp.SPECTACULAR_SETTINGS
 
 # The engine's own settings: defaults live in engine/conf.py; these are the environment's overrides.
 DATP = {
@@ -232,31 +181,8 @@ DATP = {
 }
 
 # django-q2 reads Q_CLUSTER when it is imported, so every node group's cluster is described here,
-# up front: a node names its group with Q_CLUSTER_NAME and ALT_CLUSTERS must hold that name.
-Q_CLUSTER_GROUP = os.environ.get("Q_CLUSTER_NAME", "master")
-Q_WORKERS = int(os.environ.get("DATP_WORKERS", "2"))
-Q_CLUSTER = {
-    "name": "datp",
-    "orm": "default",
-    "broker_class": "engine.runtime.broker.ListenBroker",
-    "workers": Q_WORKERS,
-    # Drains are short and idempotent: a generous task timeout (a step running 50 minutes is killed
-    # and recovered), a late redelivery is harmless, and a failed drain is not retried (the node
-    # queues new ones).
-    "timeout": 3000,
-    "retry": 3600,
-    "max_attempts": 1,
-    "ack_failures": True,
-    "save_limit": -1,
-    "poll": 0.05,
-    "catch_up": False,
-    "scheduler": False,
-    "ALT_CLUSTERS": {Q_CLUSTER_GROUP: {"workers": Q_WORKERS}},
-}
-if DATP["BROKER"] == "redis":
-    Q_CLUSTER.pop("orm")
-    Q_CLUSTER.pop("broker_class")
-    Q_CLUSTER["redis"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# up front: a node names its group with Q_CLUSTER_NAME and ALT_CLUSTERS must hold that name (engine/setup.py).
+Q_CLUSTER = datp.q_cluster(broker=DATP["BROKER"])
 
 LOGGING = {
     "version": 1,

@@ -10,7 +10,7 @@ class EngineConfig(AppConfig):
     def ready(self):
         # Imported in ready(): both load the models, which may not be imported before the app registry
         # is; importing the checks registers them, and autodiscover imports every app's step types.
-        from engine import checks  # noqa: F401
+        from engine import checks, checks_host  # noqa: F401
         from engine.steps.registry import autodiscover
 
         autodiscover()

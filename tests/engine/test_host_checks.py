@@ -1,0 +1,114 @@
+"""The system checks of a host project's settings (engine/checks_host.py): each missing piece is named, with
+the line to add; this project's own settings pass them all."""
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from engine import checks_host, setup
+
+urlpatterns = []  # ROOT_URLCONF for the test of a site that does not include DATP's URLs
+
+
+def ids(errors):
+    return [error.id for error in errors]
+
+
+def test_this_projects_settings_pass_every_host_check():
+    found = [error for check in (checks_host.installed_apps, checks_host.middleware, checks_host.q_cluster,
+                                 checks_host.rest_framework, checks_host.urls, checks_host.templates,
+                                 checks_host.login_url, checks_host.manage_py) for error in check()]
+    assert found == []
+
+
+def test_a_missing_app_is_named_with_the_line_to_add(settings):
+    apps = [name for name in settings.INSTALLED_APPS if name not in ("django_q", "drf_spectacular_sidecar")]
+    with override_settings(INSTALLED_APPS=apps):
+        errors = checks_host.installed_apps()
+    assert ids(errors) == ["datp.E010", "datp.E010"]
+    assert "'drf_spectacular_sidecar' is not in INSTALLED_APPS" in errors[0].msg
+    assert 'Add "django_q" to INSTALLED_APPS' in errors[1].hint
+
+
+def test_a_missing_middleware_is_named(settings):
+    with override_settings(MIDDLEWARE=[name for name in settings.MIDDLEWARE if name != setup.API_MIDDLEWARE]):
+        errors = checks_host.middleware()
+    assert ids(errors) == ["datp.E011"]
+    assert errors[0].hint.startswith(f'Add "{setup.API_MIDDLEWARE}" to MIDDLEWARE')
+
+
+def test_a_missing_session_middleware_is_named_for_the_console(settings):
+    session = "django.contrib.sessions.middleware.SessionMiddleware"
+    with override_settings(MIDDLEWARE=[name for name in settings.MIDDLEWARE if name != session]):
+        assert [error.msg.split()[0] for error in checks_host.middleware()] == [repr(session)]
+
+
+@pytest.mark.parametrize("value, words", [(None, "Q_CLUSTER is missing"), ("datp", "Q_CLUSTER is not a dict")])
+def test_a_missing_or_ill_formed_q_cluster_is_named(value, words):
+    with override_settings(Q_CLUSTER=value):
+        errors = checks_host.q_cluster()
+    assert ids(errors) == ["datp.E012"] and errors[0].msg.startswith(words)
+    assert errors[0].hint == "Q_CLUSTER = engine.setup.q_cluster()"
+
+
+def test_alt_clusters_without_this_node_group_is_named(settings, monkeypatch):
+    monkeypatch.setenv("Q_CLUSTER_NAME", "reports")
+    with override_settings(Q_CLUSTER={**settings.Q_CLUSTER, "ALT_CLUSTERS": {"master": {}}}):
+        errors = checks_host.q_cluster()
+        assert ids(errors) == ["datp.E013"] and "'reports'" in errors[0].msg
+        with override_settings(Q_CLUSTER=setup.q_cluster()):
+            assert checks_host.q_cluster() == []
+
+
+def test_a_rest_framework_entry_the_api_needs_is_named(settings):
+    with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "EXCEPTION_HANDLER": None}):
+        errors = checks_host.rest_framework()
+    assert ids(errors) == ["datp.E014"]
+    assert "REST_FRAMEWORK['EXCEPTION_HANDLER'] is None" in errors[0].msg
+    assert "engine.api.exceptions.exception_handler" in errors[0].hint
+
+
+def test_a_different_openapi_setting_is_a_warning():
+    with override_settings(SPECTACULAR_SETTINGS={**setup.SPECTACULAR_SETTINGS, "TITLE": "Shop",
+                                                 "SCHEMA_PATH_PREFIX": "/shop"}):
+        errors = checks_host.rest_framework()
+    assert [(error.id, error.is_serious()) for error in errors] == [("datp.W010", False)]
+
+
+def test_urls_not_included_are_named_with_the_line_to_add():
+    with override_settings(ROOT_URLCONF=__name__):
+        errors = checks_host.urls()
+        assert checks_host.login_url() == []  # datp.E015 already says it
+    assert ids(errors) == ["datp.E015"]
+    assert "/api/v1/health" in errors[0].msg and "/mondat/" in errors[0].msg
+    assert 'path("", include("engine.urls"))' in errors[0].hint
+
+
+def test_templates_without_app_dirs_or_a_context_processor_are_named(settings):
+    engine = settings.TEMPLATES[0]
+    with override_settings(TEMPLATES=[{**engine, "APP_DIRS": False}]):
+        assert ids(checks_host.templates()) == ["datp.E016"]
+    processors = [name for name in engine["OPTIONS"]["context_processors"] if "monitoring" not in name]
+    with override_settings(TEMPLATES=[{**engine, "OPTIONS": {"context_processors": processors}}]):
+        errors = checks_host.templates()
+    assert ids(errors) == ["datp.E016", "datp.E016"]
+    assert "'monitoring.context_processors.console'" in errors[0].msg
+
+
+def test_a_login_url_elsewhere_is_named():
+    with override_settings(LOGIN_URL="/accounts/login/"):
+        errors = checks_host.login_url()
+    assert ids(errors) == ["datp.E017"] and errors[0].hint == "LOGIN_URL = '/mondat/login/'"
+    with override_settings(LOGIN_URL="mondat:login"):
+        assert checks_host.login_url() == []
+
+
+def test_a_base_dir_without_manage_py_is_named(tmp_path):
+    with override_settings(BASE_DIR=tmp_path):
+        errors = checks_host.manage_py()
+    assert ids(errors) == ["datp.E018"] and "holds no manage.py" in errors[0].msg
+
+
+def test_manage_py_check_reports_them(settings):
+    settings.Q_CLUSTER = None
+    with pytest.raises(Exception, match="datp.E012"):
+        call_command("check")
