@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The whole system on SQLite in var/: web on http://127.0.0.1:8000 and a node per node group.
-ADDRESS ?= 127.0.0.1:8000
+# make run PORT=8001 serves on 127.0.0.1:8001; make run ADDRESS=0.0.0.0:8000 on another host:port.
+PORT ?= 8000
+ADDRESS ?= 127.0.0.1:$(PORT)
 run: venv
 	DATP_WEBHOOK_ALLOW_PRIVATE_NETWORKS=$${DATP_WEBHOOK_ALLOW_PRIVATE_NETWORKS:-true} $(PY) manage.py datp_run \
 	  --address $(ADDRESS)
