@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve test test-sqlite test-postgres test-postgres-general fuzz latency chaos bench venv clean
+.PHONY: run serve example test test-sqlite test-postgres test-postgres-general fuzz latency chaos bench venv clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,11 @@ run: venv
 serve: venv
 	$(PY) -m gunicorn datp_site.wsgi --worker-class gthread --workers 2 --threads 32 \
 	  --worker-connections 32 --keep-alive 0 --bind 127.0.0.1:8000
+
+# The example host project (examples/shop) against the built wheel: a venv of its own in var/example/,
+# manage.py check, migrate, its own pytest, and a transaction through its runserver and node (make test runs it).
+example: venv
+	$(PY) -m tests.example_run
 
 # The whole suite on SQLite, then on PostgreSQL: installs Debian's postgresql, redis-server and chromium
 # when missing (as root or with sudo -n), and starts a private PostgreSQL cluster unless DATABASE_URL

@@ -1,5 +1,6 @@
 """What the test suite needs of this machine: Debian's packages, a private PostgreSQL cluster, and
-`make test` itself (both passes). Standard library only: it runs before the venv exists.
+`make test` itself (both passes, then the example host project from the built wheel). Standard library
+only: it runs before the venv exists.
 
     python3.11 -m tests.machine            # what `make test` runs
     python3.11 -m tests.machine -- CMD...  # CMD with DATABASE_URL naming a private cluster
@@ -123,13 +124,15 @@ def make(target, **env):
 
 def run_both_passes():
     """The whole suite on SQLite, then on PostgreSQL, then the run core's tests on PostgreSQL with the
-    fast paths off; each runs even when one before it fails."""
+    fast paths off, then the example host project from the built wheel (make example); each runs even when
+    one before it fails."""
     ensure_packages()
     if make("venv"):
         return 1
     with postgres_url() as url:
         results = {"SQLite": make("test-sqlite"), "PostgreSQL": make("test-postgres", DATABASE_URL=url),
                    "PostgreSQL, general paths": make("test-postgres-general", DATABASE_URL=url)}
+    results["example host project (built wheel)"] = make("example")
     for name, code in results.items():
         print(f"== {name} pass: {'passed' if code == 0 else f'FAILED (exit {code})'}")
     return max(results.values())
