@@ -67,8 +67,9 @@ def rest_framework(app_configs=None, **kwargs):
     """datp.E014: a REST_FRAMEWORK entry the API relies on is missing or different; datp.W010: so is an
     SPECTACULAR_SETTINGS entry its OpenAPI document relies on."""
     problems = []
-    for setting, wanted, level, check_id in (("REST_FRAMEWORK", setup.REST_FRAMEWORK, Error, "datp.E014"),
-                                             ("SPECTACULAR_SETTINGS", setup.SPECTACULAR_SETTINGS, Warning, "datp.W010")):
+    for setting, wanted, level, check_id in (
+            ("REST_FRAMEWORK", setup.REST_FRAMEWORK, Error, "datp.E014"),
+            ("SPECTACULAR_SETTINGS", setup.SPECTACULAR_SETTINGS, Warning, "datp.W010")):
         present = getattr(settings, setting, None) or {}
         for key, value in wanted.items():
             if key in ("TITLE", "DESCRIPTION", "VERSION"):

@@ -26,7 +26,7 @@ def run_in_process(settings):
     cluster = getattr(settings, "Q_CLUSTER", None)
     if isinstance(cluster, dict):
         cluster["sync"] = True
-    from django_q.conf import Conf
+    from django_q.conf import Conf  # Why here: it reads the settings when imported, which this module must not
 
     Conf.SYNC = True
 
@@ -35,12 +35,13 @@ def run_in_process(settings):
 def _datp_in_process(request):
     """Set the engine to run in-process for the whole session, when this is a Django project with DATP."""
     try:
+        # Why here: the plugin loads in any pytest run of a venv holding the wheel, Django or not.
         from django.conf import settings
     except ImportError:
         return
     if not request.config.getini("datp_in_process") or not settings.configured:
         return
-    from django.apps import apps
+    from django.apps import apps  # Why here: as django.conf above
 
     if apps.ready and apps.is_installed("engine"):
         run_in_process(settings)
@@ -49,6 +50,7 @@ def _datp_in_process(request):
 @pytest.fixture
 def harness(db):
     """An engine.testing.Harness for the test, opened and closed around it (in virtual time)."""
+    # Why here: both load the models, which wait for pytest-django's Django set-up.
     from engine.runtime import faults
     from engine.testing import Harness
 

@@ -19,7 +19,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(content_negotiation_class=DefaultContentNegotiation),
          name="api-schema"),
     # Swagger UI with its set-up script served apart (?script), so that the CSP needs no inline script.
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="engine/swagger_ui.html"),
+    path("api/docs/",
+         SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="engine/swagger_ui.html"),
          name="api-docs"),
     re_path(r"^api/", route_not_found),
 ]

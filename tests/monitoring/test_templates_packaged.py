@@ -9,7 +9,8 @@ from django.test import override_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("engine", "monitoring")
-NAMED = re.compile(r"""(?:template_name\s*=\s*|render\(request,\s*|\{%\s*(?:extends|include)\s+|return \[)["']([\w/.-]+\.html)["']""")
+NAMED = re.compile(r"(?:template_name\s*=\s*|render\(request,\s*|\{%\s*(?:extends|include)\s+|return \[)"
+                   r"""["']([\w/.-]+\.html)["']""")
 
 
 def named_templates():
