@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 from tests.machine import free_port
@@ -53,6 +54,7 @@ def build_and_install():
     run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, ROOT, cwd=ROOT, env=dict(os.environ))
     shutil.rmtree(ROOT / "build", ignore_errors=True)  # setuptools' leftovers
     wheel = next(dist.glob("datp_django-*.whl"))
+    check_contents(wheel)
     if not PY.exists():
         run(sys.executable, "-m", "venv", VENV, cwd=ROOT)
     run(PY, "-m", "pip", "install", "-q", "--disable-pip-version-check", wheel, "pytest>=8", "pytest-django>=4.8",
@@ -63,6 +65,18 @@ def build_and_install():
     if any(not path.startswith(str(VENV)) for path in where):
         raise StepFailed(f"the shop imports DATP from {where}, not from the installed wheel")
     return wheel
+
+
+def check_contents(wheel):
+    """The wheel holds the two apps with their templates, static files and migrations, and nothing else."""
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0] for name in names if not name.startswith("datp_django-")}
+    wanted = ["monitoring/templates/monitoring/base.html", "engine/templates/engine/swagger_ui.html",
+              "monitoring/static/monitoring/mondat.css", "engine/static/engine/swagger_ui.css",
+              "engine/migrations/0001_initial.py", "engine/management/commands/datp_node.py"]
+    missing = [name for name in wanted if name not in names]
+    if tops != {"engine", "monitoring"} or missing:
+        raise StepFailed(f"the wheel holds {sorted(tops)} (wanted engine and monitoring); missing: {missing}")
 
 
 def request(method, url, key, body=None):
@@ -115,6 +129,13 @@ def end_to_end():
                                   stdout=logs["node"], stderr=subprocess.STDOUT)]
     try:
         wait_for_health(base, processes[0], time.monotonic() + 30)
+        for page in ("/mondat/login/", "/api/docs/"):  # rendered from the wheel's templates
+            try:
+                with urllib.request.urlopen(f"{base}{page}", timeout=30) as response:
+                    if b"</html>" not in response.read():
+                        raise StepFailed(f"GET {page} answered no page")
+            except urllib.error.HTTPError as exc:
+                raise StepFailed(f"GET {page} answered {exc.code}: {exc.read()[:2000]!r}") from exc
         code, body = request("POST", f"{base}/api/v1/transactions", key,
                              {"transaction_type": "shop-order", "data": {"sku": "A1", "quantity": 1}})
         if code != 201 and code != 200:
