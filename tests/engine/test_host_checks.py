@@ -2,6 +2,7 @@
 the line to add; this project's own settings pass them all."""
 import pytest
 from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from engine import checks_host, setup
@@ -110,5 +111,5 @@ def test_a_base_dir_without_manage_py_is_named(tmp_path):
 
 def test_manage_py_check_reports_them(settings):
     settings.Q_CLUSTER = None
-    with pytest.raises(Exception, match="datp.E012"):
+    with pytest.raises(SystemCheckError, match="datp.E012"):
         call_command("check")
