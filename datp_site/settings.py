@@ -67,7 +67,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    *datp.MIDDLEWARE[1:],
+    *(name for name in datp.MIDDLEWARE if name != datp.SECURITY_MIDDLEWARE),
 ]
 
 ROOT_URLCONF = "datp_site.urls"
@@ -79,7 +79,7 @@ TEMPLATES = [
         "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
-            "context_processors": datp.CONTEXT_PROCESSORS,
+            "context_processors": [*datp.CONTEXT_PROCESSORS],
         },
     },
 ]
@@ -107,7 +107,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # django-axes counts failed logins (MONDAT's and the admin's) by username and address together, in the
 # database; after AXES_FAILURE_LIMIT failures that pair is refused for AXES_COOLOFF_MINUTES, counted from
 # its latest attempt. The lock-out page says when to try again (monitoring/views/login.py).
-AUTHENTICATION_BACKENDS = datp.AUTHENTICATION_BACKENDS
+AUTHENTICATION_BACKENDS = [*datp.AUTHENTICATION_BACKENDS]
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
@@ -154,8 +154,8 @@ LOGIN_URL = datp.LOGIN_URL
 LOGIN_REDIRECT_URL = "/mondat/"
 
 # The API's and its OpenAPI document's settings, from their one home (engine/setup.py).
-REST_FRAMEWORK = datp.REST_FRAMEWORK
-SPECTACULAR_SETTINGS = datp.SPECTACULAR_SETTINGS
+REST_FRAMEWORK = {**datp.REST_FRAMEWORK}
+SPECTACULAR_SETTINGS = {**datp.SPECTACULAR_SETTINGS}
 
 # The engine's own settings: defaults live in engine/conf.py; these are the environment's overrides.
 DATP = {

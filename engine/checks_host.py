@@ -1,4 +1,4 @@
-"""System checks of a host project's settings (ids datp.E010-E019, datp.W010): each names a piece DATP needs
+"""System checks of a host project's settings (ids datp.E010-E018, datp.W010): each names a piece DATP needs
 that the host lacks, with the line to add (docs/install.md; the values live in engine/setup.py).
 
 django-axes checks its own middleware and backend (axes.W002, axes.W003); these do not repeat them.

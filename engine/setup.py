@@ -2,36 +2,38 @@
 
     from engine import setup as datp
 
-    INSTALLED_APPS = [..., *datp.APPS]
-    MIDDLEWARE = [...]             # with datp.API_MIDDLEWARE after SecurityMiddleware, datp.AXES_MIDDLEWARE last
-    TEMPLATES[0]["OPTIONS"]["context_processors"] += datp.CONTEXT_PROCESSORS
-    AUTHENTICATION_BACKENDS = datp.AUTHENTICATION_BACKENDS
-    REST_FRAMEWORK = datp.REST_FRAMEWORK
-    SPECTACULAR_SETTINGS = datp.SPECTACULAR_SETTINGS
+    INSTALLED_APPS = [..., *datp.CONTRIB_APPS, *datp.APPS]
+    MIDDLEWARE = [*datp.MIDDLEWARE]  # or yours with datp.API_MIDDLEWARE after SecurityMiddleware, AXES_MIDDLEWARE last
+    TEMPLATES[0]["OPTIONS"]["context_processors"] = [*datp.CONTEXT_PROCESSORS]
+    AUTHENTICATION_BACKENDS = [*datp.AUTHENTICATION_BACKENDS]
+    REST_FRAMEWORK = {**datp.REST_FRAMEWORK}
+    SPECTACULAR_SETTINGS = {**datp.SPECTACULAR_SETTINGS, "TITLE": "..."}
     Q_CLUSTER = datp.q_cluster()
     LOGIN_URL = datp.LOGIN_URL
 
-The system checks datp.E010-E019 (engine/checks_host.py) name each piece that is missing. This module imports
+The system checks datp.E010-E018 and W010 (engine/checks_host.py) name each piece that is missing. This module imports
 nothing of Django's app registry, so settings may import it.
 """
 import os
 
 # Django's own apps the console needs (log-in, sessions, messages, its static files), then DATP's.
-CONTRIB_APPS = [
+# Tuples, and the dicts are to be copied ({**datp.REST_FRAMEWORK, ...}): a host's additions stay its own.
+CONTRIB_APPS = (
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-]
-APPS = ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar", "django_q", "axes", "engine", "monitoring"]
+)
+APPS = ("rest_framework", "drf_spectacular", "drf_spectacular_sidecar", "django_q", "axes", "engine", "monitoring")
 
 API_MIDDLEWARE = "engine.api.middleware.ApiMiddleware"
 AXES_MIDDLEWARE = "axes.middleware.AxesMiddleware"
 # The middleware the API and the console need, in their order; API_MIDDLEWARE before the session's, so an
 # oversized or unstorable API request is refused before anything reads it, and AXES_MIDDLEWARE last.
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+SECURITY_MIDDLEWARE = "django.middleware.security.SecurityMiddleware"
+MIDDLEWARE = (
+    SECURITY_MIDDLEWARE,
     API_MIDDLEWARE,
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -39,18 +41,18 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     AXES_MIDDLEWARE,
-]
+)
 
-CONTEXT_PROCESSORS = [
+CONTEXT_PROCESSORS = (
     "django.template.context_processors.request",
     "django.contrib.auth.context_processors.auth",
     "django.contrib.messages.context_processors.messages",
     "monitoring.context_processors.console",
     "monitoring.context_processors.limits",
-]
+)
 
 # django-axes counts failed console log-ins; its backend must come first.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ("axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend")
 LOGIN_URL = "/mondat/login/"
 
 REST_FRAMEWORK = {

@@ -113,3 +113,12 @@ def test_manage_py_check_reports_them(settings):
     settings.Q_CLUSTER = None
     with pytest.raises(SystemCheckError, match="datp.E012"):
         call_command("check")
+
+
+def test_q_cluster_names_this_node_groups_entry_and_takes_the_broker(monkeypatch):
+    monkeypatch.setenv("Q_CLUSTER_NAME", "reports")
+    cluster = setup.q_cluster(workers=3)
+    assert (cluster["workers"], cluster["ALT_CLUSTERS"], cluster["orm"]) == (3, {"reports": {"workers": 3}}, "default")
+    redis = setup.q_cluster(broker="redis", redis_url="redis://cache:6379/1", sync=True)
+    assert ("orm" in redis, "broker_class" in redis, redis["redis"], redis["sync"]) == (
+        False, False, "redis://cache:6379/1", True)

@@ -18,12 +18,12 @@ INSTALLED_APPS = [
     *datp.APPS,  # DATP: rest_framework, drf_spectacular(_sidecar), django_q, axes, engine, monitoring
     "shop",
 ]
-MIDDLEWARE = datp.MIDDLEWARE  # DATP: Django's usual ones with ApiMiddleware and AxesMiddleware in place
+MIDDLEWARE = [*datp.MIDDLEWARE]  # DATP: Django's usual ones with ApiMiddleware and AxesMiddleware in place
 ROOT_URLCONF = "shop_site.urls"
 TEMPLATES = [{
     "BACKEND": "django.template.backends.django.DjangoTemplates",
     "APP_DIRS": True,
-    "OPTIONS": {"context_processors": datp.CONTEXT_PROCESSORS},  # DATP
+    "OPTIONS": {"context_processors": [*datp.CONTEXT_PROCESSORS]},  # DATP
 }]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "shop.sqlite3",
                          "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE",
@@ -32,8 +32,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 STATIC_URL = "static/"
 
-AUTHENTICATION_BACKENDS = datp.AUTHENTICATION_BACKENDS  # DATP
-REST_FRAMEWORK = datp.REST_FRAMEWORK  # DATP
+AUTHENTICATION_BACKENDS = [*datp.AUTHENTICATION_BACKENDS]  # DATP
+REST_FRAMEWORK = {**datp.REST_FRAMEWORK}  # DATP
 SPECTACULAR_SETTINGS = {**datp.SPECTACULAR_SETTINGS, "TITLE": "Shop API"}  # DATP
 LOGIN_URL = datp.LOGIN_URL  # DATP
 Q_CLUSTER = datp.q_cluster()  # DATP
