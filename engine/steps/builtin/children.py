@@ -37,10 +37,12 @@ class ChildPipeline(Step):
     config_schema = {
         "type": "object",
         "properties": {
-            "pipeline": PIPELINE_NAME,
-            "field": {"type": "string", "minLength": 1},
-            "map": {"type": "object", "additionalProperties": PIPELINE_NAME},
-            "default": PIPELINE_NAME,
+            "pipeline": {**PIPELINE_NAME, "description": "The child pipeline to run."},
+            "field": {"type": "string", "minLength": 1,
+                      "description": "Dotted path of the input whose value chooses the pipeline in `map`."},
+            "map": {"type": "object", "additionalProperties": PIPELINE_NAME,
+                    "description": "Value (as text; booleans `true`/`false`) to pipeline name."},
+            "default": {**PIPELINE_NAME, "description": "The pipeline when `map` has no entry for the value."},
         },
         "oneOf": [{"required": ["pipeline"]}, {"required": ["field", "map"]}],
         "additionalProperties": False,
@@ -69,10 +71,14 @@ class Call(Step):
     config_schema = {
         "type": "object",
         "properties": {
-            "transaction_type": PIPELINE_NAME,
-            "data": {"type": "object"},
-            "background": {"type": "boolean"},
-            "callback": {"type": "string", "pattern": NAME_PATTERN},
+            "transaction_type": {**PIPELINE_NAME, "description": "The child pipeline to start."},
+            "data": {"type": "object", "default": {},
+                     "description": "Deep-merged over the input into the child's input."},
+            "background": {"type": "boolean", "default": False,
+                           "description": "Succeed at once instead of waiting for the child."},
+            "callback": {"type": "string", "pattern": NAME_PATTERN,
+                         "description": "A callback of this transaction that the child's end reports to "
+                         "(background only)."},
         },
         "required": ["transaction_type"],
         "additionalProperties": False,
