@@ -1,7 +1,8 @@
 """The settings tables of the step-types reference, generated from each step type's `config_schema`.
 
 A Markdown file holds, for each step type it documents, a section between the markers
-`<!-- settings: TYPE -->` and `<!-- /settings -->`; `update_sections` rewrites what lies between them,
+`<!-- settings: TYPE -->` and `<!-- /settings -->`; `update_sections` rewrites what lies between them
+(the table with a blank line on each side, so that Markdown renders it as a table),
 so the prose around each table is written by hand and the table can never drift from the schema.
 """
 import json
@@ -87,7 +88,7 @@ def update_sections(text, types):
         step_type = types.get(match["type"])
         if step_type is None:
             return match.group(0)
-        return f"{match.group(1)}{settings_table(step_type.config_schema)}{match.group(4)}"
+        return f"{match.group(1)}\n{settings_table(step_type.config_schema)}\n{match.group(4)}"
     return SECTION.sub(replace, text)
 
 
@@ -100,6 +101,6 @@ def reference(types):
     """Return a Markdown reference of `types` ({name: class}): a heading, description and table each."""
     parts = []
     for name, step_type in types.items():
-        parts.append(f"### `{name}`\n\n{step_type.describe()}\n\n<!-- settings: {name} -->\n"
-                     f"{settings_table(step_type.config_schema)}<!-- /settings -->\n")
+        parts.append(f"### `{name}`\n\n{step_type.describe()}\n\n<!-- settings: {name} -->\n\n"
+                     f"{settings_table(step_type.config_schema)}\n<!-- /settings -->\n")
     return "\n".join(parts)
