@@ -12,7 +12,7 @@ from engine.errors import InvalidPipeline, NotFound
 from engine.limits import PIPELINE_NAME_PATTERN, STEP_NAME_PATTERN
 from engine.models import NodeGroup, Pipeline, PipelineVersion
 from engine.states import ROUTABLE_OUTCOMES
-from engine.steps import registry
+from engine.steps import hints, registry
 
 NAME_RE = re.compile(PIPELINE_NAME_PATTERN)
 STEP_NAME_RE = re.compile(STEP_NAME_PATTERN)
@@ -104,7 +104,7 @@ def _check_steps(steps, errors):
         names.append(name)
         step_type = registry.get(step.get("type")) if isinstance(step.get("type"), str) else None
         if step_type is None:
-            errors.append(f"{where}.type: unknown step type {step.get('type')!r}")
+            errors.append(f"{where}.type: {hints.unknown_message(step.get('type'))}")
         config = step.get("config", {})
         if not isinstance(config, dict):
             errors.append(f"{where}.config: must be an object")
