@@ -8,7 +8,11 @@ from django.core.management import CommandError, call_command
 
 from engine.errors import InvalidPipeline
 from engine.models import Pipeline, PipelineVersion
-from engine.services.pipelines import pipeline_publish, pipeline_validate, pipelines_publish_all
+from engine.services.pipelines import (
+    pipeline_publish,
+    pipeline_validate,
+    pipelines_publish_all,
+)
 
 ECHO = {"name": "echo", "type": "util/echo"}
 

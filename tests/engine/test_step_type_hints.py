@@ -68,10 +68,10 @@ def one_step(step_type, name="orders"):
 
 
 def test_a_class_defined_but_not_registered_is_named_with_its_file_and_the_line_to_add(db, shop_app):
-    assert problems(one_step("shop/reserve")) == [
+    assert problems(one_step("shop/reserve")) == [(
         "steps[1].type: unknown step type 'shop/reserve': `ShopReserve` is defined in `shop/steps.py` but not "
         'registered: add `@register("shop/reserve")`'
-    ]
+    )]
 
 
 def test_following_the_hint_registers_the_class_under_that_name(db, shop_app):
@@ -88,10 +88,10 @@ def test_register_with_a_name_refuses_a_class_that_declares_another(db):
 
 
 def test_a_declared_type_name_finds_its_class_whatever_the_class_is_called(db):
-    assert problems(one_step("shop/pack")) == [
+    assert problems(one_step("shop/pack")) == [(
         "steps[1].type: unknown step type 'shop/pack': `PackingStep` is defined in "
         '`tests/engine/test_step_type_hints.py` but not registered: add `@register("shop/pack")`'
-    ]
+    )]
 
 
 def test_a_misspelt_name_close_to_a_registered_one_says_did_you_mean(db, reserve_stock):
