@@ -22,7 +22,7 @@ from engine.runtime import executor
 from engine.selectors import journal_of, step_runs_of, transaction_get
 from engine.services import callbacks, duties, switches, transactions, waker
 from engine.services.owners import owner_ensure
-from engine.services.pipelines import pipeline_publish
+from engine.services.pipelines import pipelines_publish_all
 
 __all__ = ["Harness", "TxResult", "VirtualClock"]
 
@@ -98,8 +98,8 @@ class Harness:
     # Set-up --------------------------------------------------------------------------------
 
     def load(self, *definitions):
-        """Publish pipeline definitions (dicts); return their versions."""
-        return [pipeline_publish(definition=definition)[0] for definition in definitions]
+        """Publish pipeline definitions (dicts), which may name each other as children; return their versions."""
+        return [version for version, _ in pipelines_publish_all(definitions=[(None, d) for d in definitions])]
 
     def start(self, transaction_type, data=None, **kwargs):
         """Start a transaction for the harness's owner and return its id (nothing runs yet)."""

@@ -71,6 +71,21 @@ def test_an_invalid_definition_lists_every_problem_and_stores_nothing(system_api
     assert not Pipeline.objects.filter(pk="broken").exists()
 
 
+def test_a_misspelt_step_type_or_a_missing_child_pipeline_says_what_to_do(system_api):
+    response = publish(system_api, "orders", {"steps": [
+        {"name": "a", "type": "util/sleap", "config": {"duration": "PT1M"}},
+        {"name": "b", "type": "util/child-pipeline", "config": {"pipeline": "helpr"}},
+        {"name": "c", "type": "util/call", "config": {"transaction_type": "orders"}},
+    ]})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_pipeline"
+    assert response.json()["extra"]["errors"] == [
+        "steps[0].type: unknown step type 'util/sleap': did you mean `util/sleep`?",
+        "steps[1].config.pipeline: no pipeline named 'helpr': did you mean `helper`?",
+    ]
+    assert not Pipeline.objects.filter(pk="orders").exists()
+
+
 def test_a_definition_naming_another_pipeline_is_refused(system_api):
     response = publish(system_api, "greet", {**GREET, "name": "other"})
     assert response.status_code == 400 and response.json()["extra"]["fields"] == {

@@ -48,6 +48,12 @@ class ChildPipeline(Step):
         "additionalProperties": False,
     }
 
+    @classmethod
+    def pipelines_named(cls, config):
+        named = [(("pipeline",), config["pipeline"])] if "pipeline" in config else []
+        named += [(("map", key), name) for key, name in config.get("map", {}).items()]
+        return named + ([(("default",), config["default"])] if "default" in config else [])
+
     def invoke(self, ctx):
         pipeline = ctx.config.get("pipeline")
         if pipeline is None:
@@ -83,6 +89,10 @@ class Call(Step):
         "required": ["transaction_type"],
         "additionalProperties": False,
     }
+
+    @classmethod
+    def pipelines_named(cls, config):
+        return [(("transaction_type",), config["transaction_type"])]
 
     def invoke(self, ctx):
         data = deep_merge(ctx.input, ctx.config.get("data", {}))
