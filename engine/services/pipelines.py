@@ -7,7 +7,7 @@ import re
 import jsonschema
 from django.db import transaction
 
-from engine import clock, durations
+from engine import clock, conf, durations
 from engine.errors import InvalidPipeline, NotFound
 from engine.limits import PIPELINE_NAME_PATTERN, STEP_NAME_PATTERN
 from engine.models import NodeGroup, Pipeline, PipelineVersion
@@ -164,7 +164,7 @@ def pipeline_validate(*, definition, together=()):
         errors.append("name: required; lower-case letters, digits and _.- (at most 100), starting with a letter or digit")
     if "description" in definition and not isinstance(definition["description"], str):
         errors.append("description: must be text")
-    group = definition.get("node_group", "master")
+    group = definition.get("node_group", conf.get("DEFAULT_NODE_GROUP"))
     if not isinstance(group, str) or not NAME_RE.match(group):
         errors.append("node_group: lower-case letters, digits and _.- (at most 100)")
     if not isinstance(definition.get("transaction_type", True), bool):

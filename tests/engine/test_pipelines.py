@@ -141,6 +141,12 @@ def test_a_missing_node_group_is_created_and_the_pipeline_records_its_fields():
     assert (pipeline.node_group_id, pipeline.description, pipeline.transaction_type) == ("billing", "Quick", False)
 
 
+def test_a_pipeline_without_node_group_runs_on_the_datp_default_node_group(settings):
+    settings.DATP = {**settings.DATP, "DEFAULT_NODE_GROUP": "blue"}
+    pipeline_publish(definition={"name": "p", "steps": [ECHO]})
+    assert Pipeline.objects.get(pk="p").node_group_id == "blue"
+
+
 def test_a_pipeline_that_is_not_a_transaction_type_cannot_be_started_directly(harness):
     harness.load({"name": "inner", "transaction_type": False, "steps": [ECHO]})
     with pytest.raises(UnknownTransactionType) as caught:

@@ -273,3 +273,11 @@ def test_a_crash_loses_only_the_step_that_was_running(harness):
     assert result.steps == [("first", "success"), ("second", "lost"), ("second", "success")]
     assert len(calls(tx_id)) == 1
     assert result.step_runs[2].input == result.step_runs[1].input == {"attempt": 1}
+
+
+def test_an_empty_retry_policy_is_the_default_policy_three_executions(harness):
+    harness.load({"name": "rec-empty", "steps": [{"name": "flaky", "type": "test/recovery-raises", "retry": {}}]})
+    tx_id = harness.start("rec-empty", {})
+    started = harness.now()
+    assert harness.run(tx_id).status == "internal_error"
+    assert [(count, (at - started).total_seconds()) for count, at in calls(tx_id)] == [(0, 0), (1, 1), (2, 3)]
