@@ -16,7 +16,7 @@ A `P30D` sleep costs milliseconds: when nothing is ready, the clock jumps to the
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from engine import clock, durations, tokens
+from engine import clock, deprecation, durations, tokens
 from engine.models import NodeGroup, Sleeper, Switch
 from engine.runtime import executor
 from engine.selectors import journal_of, step_runs_of, transaction_get
@@ -57,8 +57,15 @@ class TxResult:
         return self.tx.status
 
     @property
-    def output(self):
+    def data(self):
+        """The transaction's data: what `data` holds in the REST body (its output once it has ended)."""
         return self.tx.output
+
+    @property
+    def output(self):
+        """Deprecated name of `data` (warns once per process)."""
+        deprecation.warn_once("TxResult.output", "TxResult.data")
+        return self.data
 
     @property
     def note(self):

@@ -5,7 +5,7 @@ from engine.util import deep_merge, get_path
 
 PIPELINE_NAME = {"type": "string", "pattern": PIPELINE_NAME_PATTERN}
 CHILD_OUTCOMES = {"success": "succeeded", "failed": "failed", "internal_error": "failed", "aborted": "aborted",
-                  "timeout": "timed_out", "cancelled": "cancelled"}
+                  "timeout": "timeout", "cancelled": "cancelled"}
 
 
 def _selection_key(value):
