@@ -33,6 +33,13 @@ def _url(callback, make):
     return None if token is None else make(token)
 
 
+def callback_url_of(*, callback, absolute=None):
+    """Return the URL a partner reports to for an open `callback` (None once final, or for a token issued
+    before tokens could be derived again); `absolute` makes the path whole (request.build_absolute_uri).
+    It carries the token: show it only to someone who may act for the owner."""
+    return _url(callback, _url_maker(absolute or True))
+
+
 def waiting_as_dict(*, sleeper, callback_url=False, open_callbacks=None):
     """Return what a sleeping transaction waits on (None if it is not sleeping).
 

@@ -4,6 +4,7 @@ deprecated path. Nobody else reads them, and no log line carries the token."""
 import logging
 
 import pytest
+from rest_framework.test import APIClient
 
 from engine import tokens
 from engine.models import Callback
@@ -96,3 +97,12 @@ def test_reading_and_misusing_the_url_logs_no_token(api, anon, awaiting, harness
     assert anon.post(url, {"status": "nonsense"}, format="json").status_code == 400
     assert anon.get(url + "x").status_code == 404
     assert caplog.records and token not in caplog.text
+
+
+def test_the_openapi_schema_describes_the_callback_urls_and_marks_url_deprecated(db):
+    document = APIClient().get("/api/schema/?format=json").json()
+    waiting = document["components"]["schemas"]["Transaction"]["properties"]["waiting"]["properties"]
+    assert waiting["callback_url"]["format"] == "uri" and waiting["callback_url"]["nullable"] is True
+    item = waiting["callbacks"]["items"]
+    assert set(item["properties"]) == set(item["required"]) == {"name", "status", "timeout_at", "url"}
+    assert waiting["url"]["deprecated"] is True
