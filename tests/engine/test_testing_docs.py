@@ -1,15 +1,13 @@
 """docs/testing.md runs as written: its step module is installed as `shop.steps`, and every test function
 of its example blocks (one module, in order) passes; a broken step type makes them fail."""
-import linecache
 import re
-import sys
-import types
 from pathlib import Path
 
 import pytest
 
-from engine.steps import registry
 from engine.testing import Harness, TxResult
+from tests.doc_examples import compiled as compile_block
+from tests.doc_examples import installed_steps
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
 TEXT = DOC.read_text()
@@ -20,9 +18,7 @@ SHOP_TYPES = ("shop/reserve", "shop/await-payment", "shop/send-receipt")
 
 def compiled(name):
     """Compile a block under a name that tracebacks can show the lines of."""
-    code, filename = BLOCKS[name], f"docs/testing.md[testing-example:{name}]"
-    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-    return compile(code, filename, "exec")
+    return compile_block(BLOCKS[name], f"docs/testing.md[testing-example:{name}]")
 
 
 def doc_module():
@@ -39,18 +35,8 @@ TEST_NAMES = [name for block in TEST_BLOCKS for name in re.findall(r"^def (test_
 @pytest.fixture
 def shop_steps():
     """Install the page's step module as `shop.steps`, as an installed app would provide it."""
-    package, module = types.ModuleType("shop"), types.ModuleType("shop.steps")
-    package.__path__ = []
-    package.steps = module
-    sys.modules.update({"shop": package, "shop.steps": module})
-    try:
-        exec(compiled("steps"), module.__dict__)
+    with installed_steps("shop.steps", compiled("steps"), type_names=SHOP_TYPES) as module:
         yield module
-    finally:
-        for type_name in SHOP_TYPES:
-            registry.unregister(type_name)
-        sys.modules.pop("shop.steps", None)
-        sys.modules.pop("shop", None)
 
 
 def test_the_page_has_the_step_module_and_an_example_for_each_part():
