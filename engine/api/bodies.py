@@ -1,5 +1,5 @@
 """The transaction object as the API answers it: for a caller that may act for the owner, `waiting.callback_url`
-and `waiting.callbacks[].url` carry the absolute URLs of its open callbacks (webhooks never get them)."""
+and `waiting.callbacks[].url` carry the paths of its open callbacks (webhooks never get them)."""
 from engine.selectors import transaction_as_dict, transactions_as_dicts
 
 
@@ -8,14 +8,9 @@ def shows_callback_url(request):
     return request.user.role != "viewer"
 
 
-def callback_urls(request):
-    """What `waiting_as_dict` takes as `callback_url`: absolute URLs for the caller, or none for a viewer."""
-    return request.build_absolute_uri if shows_callback_url(request) else False
-
-
 def transaction_body(request, tx, **kwargs):
-    return transaction_as_dict(tx=tx, callback_url=callback_urls(request), **kwargs)
+    return transaction_as_dict(tx=tx, callback_url=shows_callback_url(request), **kwargs)
 
 
 def transaction_bodies(request, txs, **kwargs):
-    return transactions_as_dicts(txs=txs, callback_url=callback_urls(request), **kwargs)
+    return transactions_as_dicts(txs=txs, callback_url=shows_callback_url(request), **kwargs)

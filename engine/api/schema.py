@@ -35,14 +35,14 @@ WAITING = {**_object({
     "reason": {"type": "string", "enum": list(WaitReason.values)},
     "switch": NULL_STRING, "scope": NULL_STRING, "callback": NULL_STRING, "child_tx_id": NULL_STRING,
     "wake_at": NULL_STAMP, "timeout_at": NULL_STAMP, "since": NULL_STAMP, "step": NULL_STRING,
-    # The URL (with its token) of the callback it awaits, and of every open callback: only for a caller
-    # that may act for the owner, through the API; absolute, as the request reached the server.
-    "callback_url": {**NULL_STRING, "format": "uri"},
+    # The path (with its token) a partner reports to, of the callback it awaits and of every open callback:
+    # only for a caller that may act for the owner, through the API.
+    "callback_url": NULL_STRING,
     "callbacks": {"type": "array", "items": _object({
         "name": {"type": "string"}, "status": {"type": "string", "enum": list(CALLBACK_ACTIVE_VALUES)},
-        "timeout_at": NULL_STAMP, "url": {**NULL_STRING, "format": "uri"}})},
+        "timeout_at": NULL_STAMP, "url": NULL_STRING})},
     "url": {**NULL_STRING, "deprecated": True,
-            "description": "Deprecated: the path of `callback_url` (use `callback_url`)."},
+            "description": "Deprecated: the former name of `callback_url`."},
 }), "nullable": True}
 
 TRANSACTION = _object({

@@ -44,9 +44,9 @@ def waiting_as_dict(*, sleeper, callback_url=False, open_callbacks=None):
     """Return what a sleeping transaction waits on (None if it is not sleeping).
 
     `callback_url` says whether to show callback URLs (credentials: the API, for a caller that may act for
-    the owner; never in webhooks): False for none, True for paths, or a function making a path absolute
-    (the API's request.build_absolute_uri). `callback_url` is the URL of the callback it awaits; `callbacks`
-    lists every open callback of the transaction ({name, status, timeout_at, url}), read here unless
+    the owner; never in webhooks): False for none, True for paths (as the API writes its links), or a
+    function making a path absolute. `callback_url` is the URL of the callback it awaits; `callbacks` lists
+    every open callback of the transaction ({name, status, timeout_at, url}), read here unless
     `open_callbacks` (a list of Callback rows) is given; `url` is the deprecated name of `callback_url`,
     always a path."""
     if sleeper is None:
