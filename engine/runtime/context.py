@@ -244,4 +244,7 @@ class StepContext:
         )
 
     def get_child(self, tx_id):
-        return children.child_state(parent_id=self.tx_id, child_id=tx_id)
+        """A child's state: {"tx_id", "status", "data", "note", "transaction_type"}, `data` as in the REST body
+        (its output once it has ended); the old key "output" still reads it and warns once."""
+        return deprecation.AliasedDict(children.child_state(parent_id=self.tx_id, child_id=tx_id),
+                                       aliases={"output": "data"}, owner="ctx.get_child()")

@@ -89,3 +89,31 @@ def test_built_ins_map_callback_and_child_ends_to_builders_spelled_like_the_stat
         warnings.simplefilter("error", DeprecationWarning)
         ends = [harness.run(harness.start(name, {})).status for name in ("await-late", "switch-late")]
     assert ends == ["timeout", "timeout"]
+
+
+class ReadsChild(Step):
+    """Start a child, wait for it, and report what get_child says of it, under the new and the old key."""
+
+    type_name = "test/reads-child"
+
+    def invoke(self, ctx):
+        child = ctx.get_child(ctx.start_child("set", {}))
+        if child["status"] != "success":
+            return ctx.wait(child=child["tx_id"])
+        return ctx.succeeded(output={"keys": sorted(child), "data": child["data"], "old": child["output"],
+                                     "old_get": child.get("output")})
+
+
+def test_get_child_says_data_like_the_rest_body_and_output_still_reads_it_with_one_warning(harness):
+    registry.register(ReadsChild)
+    try:
+        harness.load({"name": "set", "transaction_type": False,
+                      "steps": [{"type": "util/set", "config": {"values": {"x": 1}}}]},
+                     {"name": "reads", "steps": [{"type": "test/reads-child"}]})
+        with pytest.warns(DeprecationWarning, match=r"ctx\.get_child\(\)\['output'\] is deprecated") as caught:
+            result = harness.run(harness.start("reads", {}))
+    finally:
+        registry.unregister(ReadsChild.type_name)
+    assert result.data == {"keys": ["data", "note", "status", "transaction_type", "tx_id"],
+                           "data": {"x": 1}, "old": {"x": 1}, "old_get": {"x": 1}}
+    assert len([w for w in caught if issubclass(w.category, DeprecationWarning)]) == 1

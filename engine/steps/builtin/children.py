@@ -22,7 +22,7 @@ def follow_child(ctx, pipeline, data):
     builder = CHILD_OUTCOMES.get(child["status"])
     if builder is None:
         return ctx.wait(child=child_id, note=f"waiting for child {child_id}")
-    output = child["output"] if isinstance(child["output"], dict) else {}
+    output = child["data"] if isinstance(child["data"], dict) else {}
     if builder == "succeeded":
         return ctx.succeeded(child["note"], output)
     return getattr(ctx, builder)(child["note"] or f"Child {child_id} ended {child['status']}", output)
