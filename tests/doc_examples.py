@@ -17,11 +17,13 @@ def compiled(code, filename):
 @contextmanager
 def installed_steps(dotted, code, *, type_names):
     """Install `code` as the module `dotted` (e.g. `shop.steps`) of a package, as an installed app would
-    provide it; on leaving, unregister `type_names` and remove both modules."""
+    provide it; on leaving, unregister `type_names` and put back whatever held those names before (a real
+    app of that name, e.g. an example project's, imported in the same session)."""
     package_name, module_name = dotted.split(".")
     package, module = types.ModuleType(package_name), types.ModuleType(dotted)
     package.__path__ = []
     setattr(package, module_name, module)
+    before = {name: sys.modules.get(name) for name in (package_name, dotted)}
     sys.modules.update({package_name: package, dotted: module})
     try:
         exec(code, module.__dict__)
@@ -29,5 +31,8 @@ def installed_steps(dotted, code, *, type_names):
     finally:
         for type_name in type_names:
             registry.unregister(type_name)
-        sys.modules.pop(dotted, None)
-        sys.modules.pop(package_name, None)
+        for name, previous in before.items():
+            if previous is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = previous
