@@ -116,8 +116,8 @@ def test_using_an_earlier_version_rolls_back_and_running_transactions_keep_their
     assert response.json()["version"] == first
     assert {v["version"]: v["in_use"] for v in response.json()["versions"]} == {first: True, second: False}
     on_first = start(api, "greet", data={"v": 1})
-    assert harness.run(on_second).output == {"v": 2}
-    assert harness.run(on_first).output == {"v": 1}
+    assert harness.run(on_second).data == {"v": 2}
+    assert harness.run(on_first).data == {"v": 1}
 
 
 def test_using_an_unknown_version_or_pipeline_is_not_found(system_api):

@@ -181,8 +181,8 @@ def test_a_changed_pipeline_is_a_new_version_in_use_and_pinned_transactions_fini
         harness.run(tx_id)
         harness.set_switch(tx_id, "go", True)
     old, new = harness.run(old_tx), harness.run(new_tx)
-    assert (old.status, old.output, old.tx.version_id) == ("success", {"v": 1}, v1.pk)
-    assert (new.status, new.output, new.tx.version_id) == ("success", {"v": 2}, version.pk)
+    assert (old.status, old.data, old.tx.version_id) == ("success", {"v": 1}, v1.pk)
+    assert (new.status, new.data, new.tx.version_id) == ("success", {"v": 2}, version.pk)
 
 
 def test_use_version_rolls_back_and_new_transactions_start_on_the_earlier_version(harness):
@@ -193,7 +193,7 @@ def test_use_version_rolls_back_and_new_transactions_start_on_the_earlier_versio
     tx_id = harness.start("p", {})
     harness.set_switch(tx_id, "go", True)
     result = harness.run(tx_id)
-    assert (result.output, result.tx.version_id) == ({"v": 1}, v1.pk)
+    assert (result.data, result.tx.version_id) == ({"v": 1}, v1.pk)
     assert PipelineVersion.objects.filter(pk=v2.pk).exists()
 
 
@@ -237,7 +237,7 @@ def test_a_route_on_success_skips_to_the_named_step(harness):
         {"name": "last", "type": "util/set", "config": {"values": {"done": True}}},
     ]})
     result = harness.run(harness.start("p", {}))
-    assert (result.status, result.output) == ("success", {"done": True})
+    assert (result.status, result.data) == ("success", {"done": True})
     assert [name for name, _ in result.steps] == ["first", "last"]
 
 

@@ -7,7 +7,7 @@ from engine.util import deep_merge, get_path
 
 DURATION = {"type": "string", "format": "duration"}
 POLL_MIN_SECONDS, POLL_MAX_SECONDS, POLL_DEFAULT = 2, 300, "PT10S"
-FINAL_OUTCOMES = {"complete": "succeeded", "error": "failed", "cancel": "cancelled", "timeout": "timed_out"}
+FINAL_OUTCOMES = {"complete": "succeeded", "error": "failed", "cancel": "cancelled", "timeout": "timeout"}
 
 
 @register

@@ -5,7 +5,7 @@ from engine.util import deep_merge, get_path
 
 PIPELINE_NAME = {"type": "string", "pattern": PIPELINE_NAME_PATTERN}
 CHILD_OUTCOMES = {"success": "succeeded", "failed": "failed", "internal_error": "failed", "aborted": "aborted",
-                  "timeout": "timed_out", "cancelled": "cancelled"}
+                  "timeout": "timeout", "cancelled": "cancelled"}
 
 
 def _selection_key(value):
@@ -22,7 +22,7 @@ def follow_child(ctx, pipeline, data):
     builder = CHILD_OUTCOMES.get(child["status"])
     if builder is None:
         return ctx.wait(child=child_id, note=f"waiting for child {child_id}")
-    output = child["output"] if isinstance(child["output"], dict) else {}
+    output = child["data"] if isinstance(child["data"], dict) else {}
     if builder == "succeeded":
         return ctx.succeeded(child["note"], output)
     return getattr(ctx, builder)(child["note"] or f"Child {child_id} ended {child['status']}", output)

@@ -121,5 +121,5 @@ class WaitSwitch(Step):
         if _matches(ctx.get_switch(name, scope=scope), ctx.config):
             return ctx.succeeded()
         if timeout is not None and ctx.timeout_passed(timeout):
-            return ctx.timed_out(f"Switch {name} was not set within {timeout}")
+            return ctx.timeout(f"Switch {name} was not set within {timeout}")
         return ctx.wait(switch=name, scope=scope, timeout=timeout, note=f"waiting for switch {name}")
