@@ -1,5 +1,6 @@
 """Run code blocks of the Markdown docs as tests: compile a block under a name tracebacks can show, and
 install a step module from a block as the app module it stands for."""
+import gc
 import linecache
 import sys
 import types
@@ -36,3 +37,7 @@ def installed_steps(dotted, code, *, type_names):
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = previous
+        # Let its Step classes die: a stale class would still be found by the "defined but not registered"
+        # hint (Step.__subclasses__ holds only weak references).
+        module.__dict__.clear()
+        gc.collect()
