@@ -1,5 +1,5 @@
-"""The transaction object as the API answers it: for a caller that may act for the owner, `waiting.url`
-carries the URL of the open callback it awaits (webhooks and the console never get it)."""
+"""The transaction object as the API answers it: for a caller that may act for the owner, `waiting.callback_url`
+and `waiting.callbacks[].url` carry the paths of its open callbacks (webhooks never get them)."""
 from engine.selectors import transaction_as_dict, transactions_as_dicts
 
 

@@ -10,7 +10,7 @@ from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 from engine.limits import REASON_MAX
-from engine.states import TxStatus, WaitReason
+from engine.states import CALLBACK_ACTIVE_VALUES, TxStatus, WaitReason
 
 ANY = {}  # any JSON value
 STAMP = {"type": "string", "format": "date-time"}
@@ -35,8 +35,14 @@ WAITING = {**_object({
     "reason": {"type": "string", "enum": list(WaitReason.values)},
     "switch": NULL_STRING, "scope": NULL_STRING, "callback": NULL_STRING, "child_tx_id": NULL_STRING,
     "wake_at": NULL_STAMP, "timeout_at": NULL_STAMP, "since": NULL_STAMP, "step": NULL_STRING,
-    # The open callback's URL (its token): only for the owner, through the API.
-    "url": NULL_STRING,
+    # The path (with its token) a partner reports to, of the callback it awaits and of every open callback:
+    # only for a caller that may act for the owner, through the API.
+    "callback_url": NULL_STRING,
+    "callbacks": {"type": "array", "items": _object({
+        "name": {"type": "string"}, "status": {"type": "string", "enum": list(CALLBACK_ACTIVE_VALUES)},
+        "timeout_at": NULL_STAMP, "url": NULL_STRING})},
+    "url": {**NULL_STRING, "deprecated": True,
+            "description": "Deprecated: the former name of `callback_url`."},
 }), "nullable": True}
 
 TRANSACTION = _object({

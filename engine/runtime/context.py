@@ -7,7 +7,7 @@ import dataclasses
 import logging
 from datetime import datetime, timedelta
 
-from engine import clock, conf, durations
+from engine import clock, conf, deprecation, durations
 from engine.errors import InvalidRequest
 from engine.services import callbacks, children, execution, switches, transactions
 from engine.steps.outcomes import Outcome, Wait
@@ -115,8 +115,14 @@ class StepContext:
     def aborted(self, note, output=None):
         return Outcome("aborted", note, output)
 
-    def timed_out(self, note, output=None):
+    def timeout(self, note, output=None):
+        """End the step `timeout` (routable with `on.timeout`), e.g. when what it waited for never came."""
         return Outcome("timeout", note, output)
+
+    def timed_out(self, note, output=None):
+        """Deprecated spelling of `timeout` (warns once per process)."""
+        deprecation.warn_once("ctx.timed_out()", "ctx.timeout()")
+        return self.timeout(note, output)
 
     def cancelled(self, note, output=None):
         return Outcome("cancelled", note, output)
@@ -238,4 +244,7 @@ class StepContext:
         )
 
     def get_child(self, tx_id):
-        return children.child_state(parent_id=self.tx_id, child_id=tx_id)
+        """A child's state: {"tx_id", "status", "data", "note", "transaction_type"}, `data` as in the REST body
+        (its output once it has ended); the old key "output" still reads it and warns once."""
+        return deprecation.AliasedDict(children.child_state(parent_id=self.tx_id, child_id=tx_id),
+                                       aliases={"output": "data"}, owner="ctx.get_child()")

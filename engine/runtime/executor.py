@@ -9,7 +9,7 @@ from engine.errors import LeaseLost
 from engine.runtime import faults, node_metrics
 from engine.runtime.context import StepContext
 from engine.services.execution import step_complete, tx_claim
-from engine.steps import registry
+from engine.steps import hints, registry
 from engine.steps.outcomes import Outcome, Wait
 
 logger = logging.getLogger(__name__)
@@ -19,7 +19,8 @@ def invoke(run):
     """Run one step; return (outcome, traceback or None, log lines). Never raises for the step's faults."""
     step_type = registry.get(run.step_type)
     if step_type is None:
-        note = f"Step type {run.step_type!r} is no longer registered"
+        hint = hints.unregistered_hint(run.step_type)
+        note = f"Step type {run.step_type!r} is no longer registered" + (f": {hint}" if hint else "")
         return Outcome("internal_error", note), None, []
     ctx = StepContext(run, run.config)
     try:

@@ -37,7 +37,14 @@ def hit(point, run):
 
 
 def install(point, hook):
+    """Call `hook(run)` at `point` (replacing the hook installed there before)."""
     _hooks[point] = hook
+
+
+def remove(point, hook):
+    """Remove `hook` from `point` if it is the one installed there."""
+    if _hooks.get(point) == hook:
+        del _hooks[point]
 
 
 def clear():

@@ -5,7 +5,6 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.urls import reverse
 
-from engine import tokens
 from engine.errors import NotFound, TransactionNotFound
 from engine.models import (
     GlobalSwitch,
@@ -20,40 +19,10 @@ from engine.models import (
     Switch,
     Transaction,
 )
+from engine.selectors.formats import iso
+from engine.selectors.waiting import open_callbacks_of, waiting_as_dict
 from engine.states import TX_TERMINAL_VALUES, TxStatus
 from engine.steps import registry
-
-
-def iso(moment):
-    if moment is None:
-        return None
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def waiting_as_dict(*, sleeper, callback_url=False):
-    """Return what a sleeping transaction waits on. With `callback_url` (the API, for the owner), the `url` of
-    the open callback it awaits, its token derived again; never in webhooks or the console."""
-    if sleeper is None:
-        return None
-    return {
-        "reason": sleeper.reason,
-        "switch": sleeper.switch,
-        "scope": sleeper.scope if sleeper.switch else None,
-        "callback": sleeper.callback.name if sleeper.callback_id else None,
-        "child_tx_id": sleeper.child_id,
-        "wake_at": iso(sleeper.wake_at),
-        "timeout_at": iso(sleeper.timeout_at),
-        "since": iso(sleeper.since),
-        "step": sleeper.step,
-        "url": _open_callback_url(sleeper.callback) if callback_url and sleeper.callback_id else None,
-    }
-
-
-def _open_callback_url(callback):
-    if callback.is_final:
-        return None
-    token = tokens.of_callback(callback)
-    return None if token is None else tokens.url(token)
 
 
 def transaction_links(*, tx_id):
@@ -63,9 +32,10 @@ def transaction_links(*, tx_id):
     return {"self": reverse("api:transaction", kwargs={"tx_id": tx_id}), "console": console}
 
 
-def transaction_as_dict(*, tx, payload=True, prefetched=None, callback_url=False):
+def transaction_as_dict(*, tx, payload=True, prefetched=None, callback_url=False, open_callbacks=None):
     """Return the transaction object of api.md. `prefetched` is (sleeper or None, [Switch]) when the caller
-    already read them (a list page reads them for every row at once); `callback_url`: see waiting_as_dict."""
+    already read them (a list page reads them for every row at once), like `open_callbacks`; `callback_url`:
+    see waiting_as_dict."""
     if prefetched is not None:
         sleeper, switch_rows = prefetched
     else:
@@ -85,7 +55,7 @@ def transaction_as_dict(*, tx, payload=True, prefetched=None, callback_url=False
         "node_group": tx.node_group_id,
         "status": tx.status,
         "note": tx.note,
-        "waiting": waiting_as_dict(sleeper=sleeper, callback_url=callback_url),
+        "waiting": waiting_as_dict(sleeper=sleeper, callback_url=callback_url, open_callbacks=open_callbacks),
         "switches": switches,
         "deadline_at": iso(tx.deadline_at),
         "cancel_requested": tx.cancel_requested,
@@ -243,16 +213,18 @@ def _finished_parts(queryset, *, limit, owner=None, owners=None, statuses=None, 
 
 
 def transactions_as_dicts(*, txs, payload=False, callback_url=False):
-    """Return the transaction objects for a page of rows, reading their sleepers and switches in two queries."""
+    """Return the transaction objects for a page of rows, reading their sleepers, the sleepers' open
+    callbacks and the switches in three queries."""
     if not txs:
         return []
     sleeping = [tx.pk for tx in txs if tx.status == TxStatus.SLEEPING]
     sleepers = {s.tx_id: s for s in Sleeper.objects.select_related("callback").filter(tx_id__in=sleeping)}
+    callbacks = open_callbacks_of(tx_ids=list(sleepers))
     switches = {tx.pk: [] for tx in txs}
     for row in Switch.objects.filter(tx_id__in=list(switches)):
         switches[row.tx_id].append(row)
     return [transaction_as_dict(tx=tx, payload=payload, prefetched=(sleepers.get(tx.pk), switches[tx.pk]),
-                                callback_url=callback_url) for tx in txs]
+                                callback_url=callback_url, open_callbacks=callbacks.get(tx.pk)) for tx in txs]
 
 
 # Global switches ---------------------------------------------------------------------------------

@@ -42,5 +42,5 @@ def child_state(*, parent_id, child_id):
     ).first()
     if child is None:
         raise TransactionNotFound()
-    return {"tx_id": child["id"], "status": child["status"], "output": child["output"], "note": child["note"],
+    return {"tx_id": child["id"], "status": child["status"], "data": child["output"], "note": child["note"],
             "transaction_type": child["pipeline_name"]}

@@ -7,12 +7,13 @@ import re
 import jsonschema
 from django.db import transaction
 
-from engine import clock, durations
+from engine import clock, conf, durations
 from engine.errors import InvalidPipeline, NotFound
 from engine.limits import PIPELINE_NAME_PATTERN, STEP_NAME_PATTERN
 from engine.models import NodeGroup, Pipeline, PipelineVersion
+from engine.services.pipelines_children import check_children
 from engine.states import ROUTABLE_OUTCOMES
-from engine.steps import registry
+from engine.steps import hints, registry
 
 NAME_RE = re.compile(PIPELINE_NAME_PATTERN)
 STEP_NAME_RE = re.compile(STEP_NAME_PATTERN)
@@ -84,7 +85,8 @@ def _check_duration(value, where, errors):
         errors.append(f"{where}: {problem}")
 
 
-def _check_steps(steps, errors):
+def _check_steps(steps, errors, children):
+    """Check each step; add `(path, pipeline name)` of each child pipeline a valid step names to `children`."""
     names = []
     for index, step in enumerate(steps):
         where = f"steps[{index}]"
@@ -104,12 +106,16 @@ def _check_steps(steps, errors):
         names.append(name)
         step_type = registry.get(step.get("type")) if isinstance(step.get("type"), str) else None
         if step_type is None:
-            errors.append(f"{where}.type: unknown step type {step.get('type')!r}")
+            errors.append(f"{where}.type: {hints.unknown_message(step.get('type'))}")
         config = step.get("config", {})
         if not isinstance(config, dict):
             errors.append(f"{where}.config: must be an object")
         elif step_type is not None:
-            errors.extend(_schema_errors(step_type.config_schema, config, [where, "config"]))
+            problems = _schema_errors(step_type.config_schema, config, [where, "config"])
+            errors.extend(problems)
+            if not problems:
+                children.extend((_path([where, "config", *path]), name)
+                                for path, name in step_type.pipelines_named(config))
         retry = step.get("retry")
         if retry is not None:
             if not isinstance(retry, dict):
@@ -142,8 +148,12 @@ def _check_routes(steps, names, errors):
                 errors.append(f"{where}: route to unknown step {target!r}")
 
 
-def pipeline_validate(*, definition):
-    """Return the normalised definition, or raise InvalidPipeline with every problem and its path."""
+def pipeline_validate(*, definition, together=()):
+    """Return the normalised definition, or raise InvalidPipeline with every problem and its path.
+
+    A child pipeline a step names must exist: be stored, be this one, or be among the names `together`
+    (the pipelines loaded with it).
+    """
     errors = []
     if not isinstance(definition, dict):
         raise InvalidPipeline(["(root): a pipeline definition must be a JSON object"])
@@ -154,7 +164,7 @@ def pipeline_validate(*, definition):
         errors.append("name: required; lower-case letters, digits and _.- (at most 100), starting with a letter or digit")
     if "description" in definition and not isinstance(definition["description"], str):
         errors.append("description: must be text")
-    group = definition.get("node_group", "master")
+    group = definition.get("node_group", conf.get("DEFAULT_NODE_GROUP"))
     if not isinstance(group, str) or not NAME_RE.match(group):
         errors.append("node_group: lower-case letters, digits and _.- (at most 100)")
     if not isinstance(definition.get("transaction_type", True), bool):
@@ -165,8 +175,10 @@ def pipeline_validate(*, definition):
     if not isinstance(steps, list) or not steps:
         errors.append("steps: required, a list of at least one step")
         steps = []
-    names = _check_steps(steps, errors)
+    children = []
+    names = _check_steps(steps, errors, children)
     _check_routes(steps, names, errors)
+    check_children(children, known={*together, *([name] if isinstance(name, str) else [])}, errors=errors)
     if errors:
         raise InvalidPipeline(errors)
     return {
@@ -197,9 +209,12 @@ def node_group_ensure(*, name, now=None):
     return group
 
 
-def pipeline_publish(*, definition, create_node_group=True):
-    """Validate and store `definition` as the version in use. Return (version, created)."""
-    normal = pipeline_validate(definition=definition)
+def pipeline_publish(*, definition, create_node_group=True, together=()):
+    """Validate and store `definition` as the version in use. Return (version, created).
+
+    `together`: the names of pipelines published in the same transaction, which its steps may name.
+    """
+    normal = pipeline_validate(definition=definition, together=together)
     now = clock.now()
     with transaction.atomic():
         if create_node_group:
@@ -243,17 +258,22 @@ def pipeline_use_version(*, name, version):
 
 
 def pipelines_publish_all(*, definitions):
-    """Validate every definition first; store them all only if none has a problem."""
+    """Validate every `(label, definition)` first; store them all only if none has a problem. They may
+    name each other as child pipelines, in any order. A problem starts with its label; with label None,
+    with the pipeline's name when there are several, else nothing."""
+    together = {d.get("name") for _, d in definitions if isinstance(d, dict) and isinstance(d.get("name"), str)}
     errors = []
     for label, definition in definitions:
+        if label is None and len(definitions) > 1:
+            label = definition.get("name") if isinstance(definition, dict) else None
         try:
-            pipeline_validate(definition=definition)
+            pipeline_validate(definition=definition, together=together)
         except InvalidPipeline as exc:
-            errors.extend(f"{label}: {error}" for error in exc.errors)
+            errors.extend(f"{label}: {error}" if label else error for error in exc.errors)
     if errors:
         raise InvalidPipeline(errors)
     with transaction.atomic():
-        return [pipeline_publish(definition=definition) for _, definition in definitions]
+        return [pipeline_publish(definition=definition, together=together) for _, definition in definitions]
 
 
 UNCHANGED = object()

@@ -119,7 +119,7 @@ def retry_policy_wait(run, *, now, raised):
     if not raised:
         return None
     policy = step_definition(version_id=run.version_id, step_name=run.step_name).get("retry")
-    if not policy:
+    if policy is None:  # no policy: no retries; {} is the default policy
         return None
     if run.retry_count + 1 >= int(policy.get("max_attempts", 3)):
         return None

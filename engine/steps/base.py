@@ -18,6 +18,12 @@ class Step:
         raise NotImplementedError
 
     @classmethod
+    def pipelines_named(cls, config):
+        """Return `(path within config, pipeline name)` for each pipeline a step of this type with the
+        (valid) `config` may start as a child, so loading can refuse a name that does not exist."""
+        return []
+
+    @classmethod
     def describe(cls):
         text = cls.description or (cls.__doc__ or "").strip()
         return " ".join(text.split())

@@ -12,8 +12,20 @@ _types = {}
 _aliases = {"util/wait": "util/wait-switch"}
 
 
-def register(cls):
-    """Register a Step subclass under its `type_name`; usable as a class decorator."""
+def register(cls_or_name):
+    """Register a Step subclass under its `type_name`; a class decorator, as `@register` or, naming the
+    type, `@register("shop/reserve")` (which sets the class's `type_name`)."""
+    if isinstance(cls_or_name, str):
+        return lambda cls: _register(cls, cls_or_name)
+    return _register(cls_or_name, None)
+
+
+def _register(cls, name):
+    own = cls.__dict__.get("type_name")
+    if name is not None:
+        if own and own != name:
+            raise ValueError(f"{cls.__name__} has type_name {own!r}, not {name!r}")
+        cls.type_name = name
     name = getattr(cls, "type_name", None)
     if not name:
         raise ValueError(f"{cls.__name__} has no type_name")
@@ -36,6 +48,11 @@ def canonical_name(name):
 
 def all_types():
     return dict(sorted(_types.items()))
+
+
+def known_names():
+    """Every name `get` answers: the registered names and the aliases."""
+    return [*_types, *_aliases]
 
 
 def autodiscover():

@@ -6,6 +6,7 @@ from django.views.generic import TemplateView
 
 from engine import clock
 from engine.selectors.transaction_detail import transaction_detail
+from engine.selectors.waiting import callback_url_of
 from engine.selectors.why import humanize, humanize_seconds, relative, stamp, transaction_why
 from monitoring.views.base import ConsoleMixin
 
@@ -100,7 +101,10 @@ class TransactionDetailView(ConsoleMixin, TransactionStatusMixin, TemplateView):
             "switch_history": [(entry, stamp(entry.at), compact(entry.data.get("value")))
                                for entry in detail.switch_history.rows],
             "callback_rows": [{"callback": cb, "data": pretty(cb.data), "timeout": stamp(cb.timeout_at),
-                               "updates": [(u, stamp(u.at), compact(u.data)) for u in cb.recent_updates]}
+                               "updates": [(u, stamp(u.at), compact(u.data)) for u in cb.recent_updates],
+                               # The URL carries the token: only for someone who may act (not a viewer).
+                               "url": callback_url_of(callback=cb, absolute=self.request.build_absolute_uri)
+                               if self.scope.allows("operator") else None}
                               for cb in detail.callbacks],
             "delivery_rows": [(d, stamp(d.created_at), stamp(d.next_attempt_at), stamp(d.delivered_at))
                               for d in detail.deliveries],

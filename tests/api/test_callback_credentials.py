@@ -91,15 +91,15 @@ def test_a_finished_transaction_leaves_its_callback_token_nowhere(api, anon, har
     webhooks_deliver_due()
 
     ref = tokens.marker(tx_id, "pay")
-    assert result.output["callback"] == {"name": "pay", "token": ref, "url": ref}
-    assert result.output["told"] == tokens.url(ref) and result.output["approved"] is True
+    assert result.data["callback"] == {"name": "pay", "token": ref, "url": ref}
+    assert result.data["told"] == tokens.url(ref) and result.data["approved"] is True
     [kid] = Transaction.objects.filter(parent_id=tx_id, pipeline_name="kid")
     assert work.input["callback"] == {"name": "pay", "token": ref, "url": ref}
     assert kid.input["told"] == tokens.url(ref)
     reads = {path: api.get(f"/api/v1/transactions/{tx_id}{path}").content.decode()
              for path in ("", "/steps", "/journal")}
     places = {
-        "final data": json.dumps(result.output),
+        "final data": json.dumps(result.data),
         "step outputs as a child sees them": json.dumps([kid.input, work.input]),
         "step runs": json.dumps([(run.input, run.output, run.note, run.logs, run.error)
                                  for run in result.step_runs + harness.result(work.pk).step_runs]),
@@ -200,7 +200,7 @@ def test_with_callback_requires_key_the_owners_key_and_the_token_complete_it(req
     assert api.get(url).json()["callback"]["status"] == "created"
     response = api.post(url, {"status": "complete", "data": {"ok": True}}, format="json")
     assert response.status_code == 200 and response.json()["action"] == "woken"
-    assert harness.run(awaiting).output["ok"] is True
+    assert harness.run(awaiting).data["ok"] is True
     system = client_for("test", "ops", system=True)
     assert system.post(url, {"status": "progress"}, format="json").json()["code"] == "callback_final"
 
@@ -229,7 +229,7 @@ def test_the_shipped_example_partner_is_completed_as_the_readme_shows(api, anon,
     assert anon.post(url, {"status": "progress", "data": {"percent": 40}}, format="json").json()["action"] == "updated"
     assert anon.post(url, {"status": "complete", "data": {"approved": True}}, format="json").json()["action"] == "woken"
     result = harness.run(tx_id)
-    assert (result.status, result.output["approved"], result.output["percent"]) == ("success", True, 40)
+    assert (result.status, result.data["approved"], result.data["percent"]) == ("success", True, 40)
     late = anon.post(url, {"status": "progress"}, format="json")
     assert (late.status_code, late.json()["code"]) == (409, "callback_final")
 

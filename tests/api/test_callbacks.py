@@ -41,7 +41,7 @@ def test_complete_wakes_the_awaiting_step_and_the_journal_names_the_callback(ano
     response = anon.post(cb_url(token), {"status": "complete", "data": {"approved": True}}, format="json")
     assert response.status_code == 200 and response.json()["action"] == "woken"
     result = harness.run(tx_id)
-    assert result.status == "success" and result.output["approved"] is True
+    assert result.status == "success" and result.data["approved"] is True
     reports = [entry for entry in result.journal if entry.kind == "callback" and entry.data["status"] == "complete"]
     assert [entry.actor for entry in reports] == ["callback:default"]
 

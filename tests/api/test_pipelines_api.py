@@ -71,6 +71,21 @@ def test_an_invalid_definition_lists_every_problem_and_stores_nothing(system_api
     assert not Pipeline.objects.filter(pk="broken").exists()
 
 
+def test_a_misspelt_step_type_or_a_missing_child_pipeline_says_what_to_do(system_api):
+    response = publish(system_api, "orders", {"steps": [
+        {"name": "a", "type": "util/sleap", "config": {"duration": "PT1M"}},
+        {"name": "b", "type": "util/child-pipeline", "config": {"pipeline": "helpr"}},
+        {"name": "c", "type": "util/call", "config": {"transaction_type": "orders"}},
+    ]})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_pipeline"
+    assert response.json()["extra"]["errors"] == [
+        "steps[0].type: unknown step type 'util/sleap': did you mean `util/sleep`?",
+        "steps[1].config.pipeline: no pipeline named 'helpr': did you mean `helper`?",
+    ]
+    assert not Pipeline.objects.filter(pk="orders").exists()
+
+
 def test_a_definition_naming_another_pipeline_is_refused(system_api):
     response = publish(system_api, "greet", {**GREET, "name": "other"})
     assert response.status_code == 400 and response.json()["extra"]["fields"] == {
@@ -101,8 +116,8 @@ def test_using_an_earlier_version_rolls_back_and_running_transactions_keep_their
     assert response.json()["version"] == first
     assert {v["version"]: v["in_use"] for v in response.json()["versions"]} == {first: True, second: False}
     on_first = start(api, "greet", data={"v": 1})
-    assert harness.run(on_second).output == {"v": 2}
-    assert harness.run(on_first).output == {"v": 1}
+    assert harness.run(on_second).data == {"v": 2}
+    assert harness.run(on_first).data == {"v": 1}
 
 
 def test_using_an_unknown_version_or_pipeline_is_not_found(system_api):

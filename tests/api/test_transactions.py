@@ -66,6 +66,17 @@ def test_an_unknown_or_child_only_type_is_unknown_transaction_type(api, transact
     assert response.json()["code"] == "unknown_transaction_type"
 
 
+def test_starting_a_child_only_type_or_a_misspelt_one_says_what_to_do(api):
+    response = api.post(START, {"transaction_type": "helper"}, format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "unknown_transaction_type")
+    assert response.json()["message"] == (
+        "`helper` is a child-only pipeline: start it from a parent's step (util/child-pipeline or util/call), "
+        "not directly.")
+    response = api.post(START, {"transaction_type": "ecoh"}, format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "unknown_transaction_type")
+    assert response.json()["message"] == "No transaction type named 'ecoh'. Did you mean `echo`?"
+
+
 @pytest.mark.parametrize("fields, bad", [
     ({}, "transaction_type"),
     ({"transaction_type": 17}, "transaction_type"),

@@ -209,7 +209,7 @@ def test_update_callback_completes_the_awaited_callback(h):
     assert (progress["action"], progress["callback"]["status"]) == ("updated", "progress")
     assert client.update_callback(token=token, status="complete", data={"done": True})["action"] == "woken"
     result = h.run(tx_id)
-    assert (result.status, result.output["pct"], result.output["done"]) == ("success", 50, True)
+    assert (result.status, result.data["pct"], result.data["done"]) == ("success", 50, True)
     assert actors(h, tx_id, "callback")[1:] == ["app:worker", "app:python"]
     assert code_of(client.update_callback, token=token, status="error") == "callback_final"
     assert code_of(client.update_callback, token="no-such-token", status="complete") == "not_found"

@@ -161,7 +161,7 @@ def test_wake_now_queues_a_sleeping_transaction_before_its_timer(harness):
     assert (entry.kind, entry.actor) == ("woken", "app:test")
     assert "operator impatient" in entry.data["why"]
     result = harness.run(tx_id)
-    assert result.status == "success" and result.output == {"a": 1, "retry_count": 1}
+    assert result.status == "success" and result.data == {"a": 1, "retry_count": 1}
     assert harness.now() == started
 
 
@@ -192,12 +192,12 @@ def test_retry_runs_again_from_the_step_that_ended_it(harness, kind, status):
     BROKEN.discard(tx_id)
     transactions.transaction_retry(tx_id=tx_id, actor="user:ops", reason="fixed the bug")
     result = harness.result(tx_id)
-    assert result.status == "queued" and result.note is None and result.output is None
+    assert result.status == "queued" and result.note is None and result.data is None
     entry = last_move(result)
     assert (entry.kind, entry.actor, entry.data["reason"], entry.data["from"]) == (
         "retry", "user:ops", "fixed the bug", status)
     result = harness.run(tx_id)
-    assert result.status == "success" and result.output == {"fixed": True}
+    assert result.status == "success" and result.data == {"fixed": True}
     assert result.steps == [("prepare", "success"), ("flaky", status), ("flaky", "success")]
     assert result.step_runs[2].pk != result.step_runs[1].pk
     assert SEEN[tx_id] == [({"prepared": True}, 0), ({"prepared": True}, 0)]

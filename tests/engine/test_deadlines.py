@@ -41,7 +41,7 @@ class WaitWithTimeout(Step):
         if ctx.get_switch("go"):
             return ctx.succeeded()
         if ctx.timeout_passed(ctx.config["timeout"]):
-            return ctx.timed_out("no go")
+            return ctx.timeout("no go")
         return ctx.wait(switch="go", timeout=ctx.config["timeout"])
 
 
@@ -113,7 +113,7 @@ def test_a_sleeping_transaction_times_out_at_its_deadline_and_routes_do_not_catc
     assert result.journal[-1].data["to"] == "timeout" and result.journal[-1].actor == "system"
 
 
-@pytest.mark.parametrize("kind", ["succeeded", "failed", "timed_out"])
+@pytest.mark.parametrize("kind", ["succeeded", "failed", "timeout"])
 def test_a_running_transaction_times_out_at_its_checkpoint_whatever_the_outcome(harness, kind):
     pipeline(harness, "dl-busy", [
         {"name": "work", "type": "test/deadlines-busy", "config": {"seconds": 7200, "kind": kind},

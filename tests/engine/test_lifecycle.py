@@ -123,7 +123,7 @@ def test_each_step_gets_the_previous_output_and_every_step_sees_the_same_metadat
     assert [run.output for run in result.step_runs] == [
         {"x": 0, "a": 1}, {"x": 0, "a": 1, "b": 2}, {"x": 0, "a": 1, "b": 2}
     ]
-    assert result.output == {"x": 0, "a": 1, "b": 2}
+    assert result.data == {"x": 0, "a": 1, "b": 2}
     # Metadata: every step sees it, and a step changing its copy changes nothing.
     assert [r["metadata"] for r in seen(tx_id)] == [{"m": "keep"}] * 3
     assert result.tx.metadata == {"m": "keep"}
@@ -134,7 +134,7 @@ def test_a_step_without_output_passes_its_input_through(harness):
     tx_id = harness.start("passthrough", {"keep": [1, 2]})
     result = harness.run(tx_id)
     assert result.step_runs[0].output == {"keep": [1, 2]}
-    assert result.output == {"keep": [1, 2]}
+    assert result.data == {"keep": [1, 2]}
 
 
 @pytest.mark.parametrize("field", ["data", "metadata"])
@@ -163,8 +163,8 @@ def test_a_sleeping_transaction_finishes_on_the_version_it_started_with(harness)
         {"name": "reply", "type": "util/fixed-reply", "config": {"reply": {"version": 2}}},
     ]})
     new = harness.start("pinned", {})
-    assert harness.run(old).output == {"version": 1}
-    assert harness.run(new).output == {"version": 2}
+    assert harness.run(old).data == {"version": 1}
+    assert harness.run(new).data == {"version": 2}
     assert harness.result(old).tx.version_id != harness.result(new).tx.version_id
 
 
@@ -174,12 +174,12 @@ def test_publishing_while_a_step_runs_does_not_change_the_running_transaction(ha
         {"name": "second", "type": "util/fixed-reply", "config": {"reply": {"version": 1}}},
     ]})
     tx_id = harness.start("pinned-run", {})
-    assert harness.run(tx_id).output == {"version": 1}
-    assert harness.run(harness.start("pinned-run", {})).output == {"version": 2}
+    assert harness.run(tx_id).data == {"version": 1}
+    assert harness.run(harness.start("pinned-run", {})).data == {"version": 2}
 
 
 @pytest.mark.parametrize(("kind", "status"), [
-    ("failed", "failed"), ("aborted", "aborted"), ("timed_out", "timeout"), ("cancelled", "cancelled"),
+    ("failed", "failed"), ("aborted", "aborted"), ("timeout", "timeout"), ("cancelled", "cancelled"),
 ])
 def test_an_unrouted_outcome_ends_the_transaction_with_its_status(harness, kind, status):
     harness.load({"name": "ends", "steps": [
@@ -189,12 +189,12 @@ def test_an_unrouted_outcome_ends_the_transaction_with_its_status(harness, kind,
     result = harness.run(harness.start("ends", {}))
     assert result.status == status
     assert result.note == kind
-    assert result.output == {"why": kind}
+    assert result.data == {"why": kind}
     assert result.steps == [("decide", status)]
 
 
 @pytest.mark.parametrize(("kind", "outcome"), [
-    ("failed", "failed"), ("aborted", "aborted"), ("timed_out", "timeout"), ("cancelled", "cancelled"),
+    ("failed", "failed"), ("aborted", "aborted"), ("timeout", "timeout"), ("cancelled", "cancelled"),
 ])
 def test_a_routed_outcome_keeps_the_transaction_running(harness, kind, outcome):
     harness.load({"name": "routes", "steps": [
@@ -205,7 +205,7 @@ def test_a_routed_outcome_keeps_the_transaction_running(harness, kind, outcome):
     result = harness.run(harness.start("routes", {}))
     assert result.status == "success"
     assert result.steps == [("decide", outcome), ("handle", "success")]
-    assert result.output == {"handled": outcome}
+    assert result.data == {"handled": outcome}
 
 
 def test_a_success_route_skips_the_steps_in_between(harness):
@@ -225,7 +225,7 @@ def test_a_route_to_end_finishes_with_success(harness):
     ]})
     result = harness.run(harness.start("to-end", {}))
     assert result.status == "success"
-    assert result.output == {"o": 1}
+    assert result.data == {"o": 1}
     assert result.steps == [("a", "failed")]
 
 
@@ -237,7 +237,7 @@ def test_routes_may_loop_and_each_pass_is_a_new_step_run(harness):
     assert result.status == "success"
     assert result.steps == [("poll", "failed"), ("poll", "failed"), ("poll", "success")]
     assert len({run.pk for run in result.step_runs}) == 3
-    assert result.output == {"passes": 3}
+    assert result.data == {"passes": 3}
 
 
 def test_a_raising_step_is_an_internal_error_with_its_traceback(harness):

@@ -131,16 +131,16 @@ def test_each_shipped_example_finishes_with_success_on_an_empty_input(harness, n
 def test_the_shipped_examples_produce_their_documented_outputs(harness):
     load(SHIPPED)
     example = harness.run(harness.start("example", {}))
-    assert example.output == {"greeting": "Hello from DATP"}
+    assert example.data == {"greeting": "Hello from DATP"}
     assert example.tx.progress == {"done": 2, "of": 3}
     sleep_tx = harness.start("example-sleep", {})
     started = harness.now()
     sleep = harness.run(sleep_tx)
     assert (sleep.tx.completed_at - started).total_seconds() == pytest.approx(10, abs=1)
     awaited = harness.run(harness.start("example-await", {}))
-    assert awaited.output["report"] == "ready"
-    assert awaited.output["requested"] == "report"
+    assert awaited.data["report"] == "ready"
+    assert awaited.data["requested"] == "report"
     child_b = harness.run(harness.start("example-child", {"kind": "b"}))
-    assert child_b.output == {"kind": "b", "handled_by": "example-child-b"}
+    assert child_b.data == {"kind": "b", "handled_by": "example-child-b"}
     child_default = harness.run(harness.start("example-child", {}))
-    assert child_default.output == {"handled_by": "example-child-a"}
+    assert child_default.data == {"handled_by": "example-child-a"}

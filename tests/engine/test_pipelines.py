@@ -141,6 +141,12 @@ def test_a_missing_node_group_is_created_and_the_pipeline_records_its_fields():
     assert (pipeline.node_group_id, pipeline.description, pipeline.transaction_type) == ("billing", "Quick", False)
 
 
+def test_a_pipeline_without_node_group_runs_on_the_datp_default_node_group(settings):
+    settings.DATP = {**settings.DATP, "DEFAULT_NODE_GROUP": "blue"}
+    pipeline_publish(definition={"name": "p", "steps": [ECHO]})
+    assert Pipeline.objects.get(pk="p").node_group_id == "blue"
+
+
 def test_a_pipeline_that_is_not_a_transaction_type_cannot_be_started_directly(harness):
     harness.load({"name": "inner", "transaction_type": False, "steps": [ECHO]})
     with pytest.raises(UnknownTransactionType) as caught:
@@ -175,8 +181,8 @@ def test_a_changed_pipeline_is_a_new_version_in_use_and_pinned_transactions_fini
         harness.run(tx_id)
         harness.set_switch(tx_id, "go", True)
     old, new = harness.run(old_tx), harness.run(new_tx)
-    assert (old.status, old.output, old.tx.version_id) == ("success", {"v": 1}, v1.pk)
-    assert (new.status, new.output, new.tx.version_id) == ("success", {"v": 2}, version.pk)
+    assert (old.status, old.data, old.tx.version_id) == ("success", {"v": 1}, v1.pk)
+    assert (new.status, new.data, new.tx.version_id) == ("success", {"v": 2}, version.pk)
 
 
 def test_use_version_rolls_back_and_new_transactions_start_on_the_earlier_version(harness):
@@ -187,7 +193,7 @@ def test_use_version_rolls_back_and_new_transactions_start_on_the_earlier_versio
     tx_id = harness.start("p", {})
     harness.set_switch(tx_id, "go", True)
     result = harness.run(tx_id)
-    assert (result.output, result.tx.version_id) == ({"v": 1}, v1.pk)
+    assert (result.data, result.tx.version_id) == ({"v": 1}, v1.pk)
     assert PipelineVersion.objects.filter(pk=v2.pk).exists()
 
 
@@ -231,7 +237,7 @@ def test_a_route_on_success_skips_to_the_named_step(harness):
         {"name": "last", "type": "util/set", "config": {"values": {"done": True}}},
     ]})
     result = harness.run(harness.start("p", {}))
-    assert (result.status, result.output) == ("success", {"done": True})
+    assert (result.status, result.data) == ("success", {"done": True})
     assert [name for name, _ in result.steps] == ["first", "last"]
 
 

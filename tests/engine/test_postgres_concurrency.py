@@ -111,7 +111,7 @@ def test_twenty_setters_wake_a_sleeping_transaction_exactly_once_and_every_chang
     latest = Switch.objects.get(tx_id=tx_id, name="s").value
     assert latest == changes[-1]
     result = harness.run(tx_id)
-    assert (result.status, result.output) == ("success", {"seen": latest})
+    assert (result.status, result.data) == ("success", {"seen": latest})
 
 
 def test_setters_racing_the_step_going_to_sleep_lose_no_wake_up(harness, steps):
@@ -145,7 +145,7 @@ def test_setters_racing_the_step_going_to_sleep_lose_no_wake_up(harness, steps):
     assert changes[-1] == switch.value
     harness.set_switch(tx_id, "s", "final")
     final = harness.run(tx_id)
-    assert (final.status, final.output) == ("success", {"seen": "final"})
+    assert (final.status, final.data) == ("success", {"seen": "final"})
 
 
 def test_max_concurrency_of_a_node_group_holds_under_concurrent_claims(harness):

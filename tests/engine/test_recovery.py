@@ -103,7 +103,7 @@ def test_recovery_marks_the_step_run_lost_and_runs_the_step_again_with_the_next_
     assert result.steps == [("work", "lost"), ("work", "success")]
     assert [run.attempt for run in result.step_runs] == [1, 2]
     assert [attempt for attempt, _ in calls(tx_id)] == [1, 2]
-    assert result.output == {"attempt": 2}
+    assert result.data == {"attempt": 2}
     assert calls(tx_id)[1][1] - started == timedelta(seconds=30)
     lost = [e for e in result.journal if e.data.get("why") == "worker lost"]
     assert len(lost) == 1 and lost[0].actor == "system" and lost[0].data["attempt"] == 2
@@ -140,7 +140,7 @@ def test_a_stale_workers_late_checkpoint_is_refused_and_the_new_result_stands(ha
         step_complete(run=stale[0], outcome=Outcome("success", output={"by": "stale"}))
     assert step_complete(run=fresh, outcome=Outcome("success", output={"by": "fresh"})) is None
     result = harness.result(tx_id)
-    assert result.status == "success" and result.output == {"by": "fresh"}
+    assert result.status == "success" and result.data == {"by": "fresh"}
     assert result.steps == [("work", "lost"), ("work", "success")]
     with pytest.raises(LeaseLost):
         step_complete(run=stale[0], outcome=Outcome("failed", note="late"))
@@ -181,7 +181,7 @@ def test_a_retry_policy_lets_a_step_that_recovers_succeed(harness):
                   "config": {"succeed_on": 2}, "retry": {"max_attempts": 3, "backoff": "PT5S"}}]})
     tx_id = harness.start("rec-recovers", {})
     result = harness.run(tx_id)
-    assert result.status == "success" and result.output == {"runs": 2}
+    assert result.status == "success" and result.data == {"runs": 2}
     assert result.steps == [("flaky", "internal_error"), ("flaky", "success")]
 
 
@@ -250,7 +250,7 @@ def test_a_crash_right_after_the_claim_is_recovered_like_any_other(harness):
     faults.clear()
     assert calls(tx_id) == []
     result = harness.run(tx_id)
-    assert result.status == "success" and result.output == {"attempt": 2}
+    assert result.status == "success" and result.data == {"attempt": 2}
     assert result.steps == [("work", "lost"), ("work", "success")]
 
 
@@ -273,3 +273,11 @@ def test_a_crash_loses_only_the_step_that_was_running(harness):
     assert result.steps == [("first", "success"), ("second", "lost"), ("second", "success")]
     assert len(calls(tx_id)) == 1
     assert result.step_runs[2].input == result.step_runs[1].input == {"attempt": 1}
+
+
+def test_an_empty_retry_policy_is_the_default_policy_three_executions(harness):
+    harness.load({"name": "rec-empty", "steps": [{"name": "flaky", "type": "test/recovery-raises", "retry": {}}]})
+    tx_id = harness.start("rec-empty", {})
+    started = harness.now()
+    assert harness.run(tx_id).status == "internal_error"
+    assert [(count, (at - started).total_seconds()) for count, at in calls(tx_id)] == [(0, 0), (1, 1), (2, 3)]

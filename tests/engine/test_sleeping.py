@@ -50,7 +50,7 @@ def test_a_short_sleep_stays_in_the_worker_without_a_sleeper(harness, seconds):
     assert result.steps == [("nap", "sleeping"), ("nap", "success")]
     assert [run.retry_count for run in result.step_runs] == [0, 1]
     assert result.step_runs[0].pk != result.step_runs[1].pk
-    assert result.output == {"retry_count": 1}
+    assert result.data == {"retry_count": 1}
     assert RUNS[tx_id][1][0] - started == timedelta(seconds=seconds)
 
 

@@ -109,7 +109,7 @@ def test_setting_the_awaited_switch_wakes_the_transaction_at_once(harness):
     woken = [e for e in result.journal if e.kind == "woken"]
     assert len(woken) == 1 and woken[0].actor == "app:test"
     result = harness.run(tx_id)
-    assert result.status == "success" and result.output == {"seen": "yes"}
+    assert result.status == "success" and result.data == {"seen": "yes"}
     assert [run.retry_count for run in result.step_runs] == [0, 1]
 
 
@@ -137,7 +137,7 @@ def test_a_switch_set_while_the_step_runs_requeues_instead_of_sleeping(harness):
     harness.settle()
     result = harness.result(tx_id)
     assert result.status == "success"
-    assert result.output == {"go": True}
+    assert result.data == {"go": True}
     assert result.steps == [("s", "sleeping"), ("s", "success")]
     assert not [e for e in result.journal if e.data.get("to") == "sleeping"]
     requeued = [e for e in result.journal if e.data.get("to") == "queued"]

@@ -28,7 +28,7 @@ def test_a_thirty_day_sleep_finishes_in_well_under_a_second_of_wall_time(harness
     wall = time.perf_counter()
     result = harness.run(tx_id)
     assert time.perf_counter() - wall < 1.0
-    assert (result.status, result.output) == ("success", {"up": True})
+    assert (result.status, result.data) == ("success", {"up": True})
     assert result.tx.completed_at - started == timedelta(days=30)
     assert result.steps == [("nap", "sleeping"), ("nap", "success"), ("up", "success")]
 

@@ -209,3 +209,16 @@ def test_pipeline_pages_need_a_login(world, client):
     response = client.get("/mondat/pipelines/")
     assert response.status_code == 302
     assert response["Location"].startswith("/mondat/login/")
+
+
+def test_check_names_a_missing_child_pipeline_and_a_misspelt_step_type(world, system_user):
+    text = json.dumps({"name": "orders", "steps": [
+        {"name": "a", "type": "util/sleap", "config": {"duration": "PT1M"}},
+        {"name": "b", "type": "util/child-pipeline", "config": {"pipeline": "no-such-child"}},
+    ]})
+    checked = system_user.post("/mondat/pipelines/_load/", {"definition": text, "action": "check"})
+    assert checked.status_code == 400
+    assert checked.context["errors"] == [
+        "steps[0].type: unknown step type 'util/sleap': did you mean `util/sleep`?",
+        "steps[1].config.pipeline: no pipeline named 'no-such-child'",
+    ]

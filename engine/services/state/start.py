@@ -4,6 +4,8 @@ journal entry and the work notice, in one statement on PostgreSQL (`insert`).
 `new_transaction` builds the row (the pipeline and version in use, the deadline); the API's start
 (`engine.services.transactions`) and a step's child (`engine.services.children`) both insert with it.
 """
+import difflib
+
 from django.db import connection, transaction
 
 from engine import durations, notices
@@ -26,6 +28,21 @@ def _pipeline(name):
     return Pipeline.objects.filter(name=name).values(*PIPELINE_COLUMNS).first()
 
 
+def unknown_type_message(name, pipeline):
+    """Say why `name` cannot start a transaction: a child-only pipeline, or no such type (and the startable
+    type it is close to)."""
+    if pipeline is not None and pipeline["current_version_id"] is not None:
+        return (f"`{name}` is a child-only pipeline: start it from a parent's step (util/child-pipeline or "
+                "util/call), not directly.")
+    text = f"No transaction type named {name!r}."
+    if isinstance(name, str):
+        names = Pipeline.objects.filter(transaction_type=True, current_version__isnull=False)
+        close = difflib.get_close_matches(name, sorted(names.values_list("name", flat=True)), n=1)
+        if close:
+            text += f" Did you mean `{close[0]}`?"
+    return text
+
+
 def new_transaction(*, owner, transaction_type, data, metadata, deadline, now, external_id=None, webhook=None,
                     webhook_progress=False, parent=None, parent_key=None, report_to_id=None,
                     allow_child_only=False):
@@ -34,9 +51,7 @@ def new_transaction(*, owner, transaction_type, data, metadata, deadline, now, e
     pipeline = _pipeline(transaction_type) if isinstance(transaction_type, str) else None
     if pipeline is None or pipeline["current_version_id"] is None or \
             not (pipeline["transaction_type"] or allow_child_only):
-        raise UnknownTransactionType(
-            f"No transaction type named {transaction_type!r}."
-        )
+        raise UnknownTransactionType(unknown_type_message(transaction_type, pipeline))
     version_id = pipeline["current_version_id"]
     definition = definition_of(version_id=version_id)  # versions are immutable: read once per process
     deadline_at = durations.resolve_deadline(deadline, now)

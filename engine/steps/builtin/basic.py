@@ -23,7 +23,9 @@ class Set(Step):
     type_name = "util/set"
     config_schema = {
         "type": "object",
-        "properties": {"values": OBJECT},
+        "properties": {
+            "values": {**OBJECT, "description": "Deep-merged into the input (its keys win); the result is the output."},
+        },
         "required": ["values"],
         "additionalProperties": False,
     }
@@ -40,9 +42,10 @@ class FixedReply(Step):
     config_schema = {
         "type": "object",
         "properties": {
-            "reply": OBJECT,
-            "note": {"type": "string"},
-            "status": {"enum": ["success", "failed", "aborted"]},
+            "reply": {**OBJECT, "default": {}, "description": "The step's output."},
+            "note": {"type": "string", "description": "The step's note."},
+            "status": {"enum": ["success", "failed", "aborted"], "default": "success",
+                       "description": "The outcome the step ends with."},
         },
         "additionalProperties": False,
     }
@@ -65,7 +68,10 @@ class MandatoryFields(Step):
     type_name = "util/mandatory-fields"
     config_schema = {
         "type": "object",
-        "properties": {"fields": {"type": "array", "items": {"type": "string", "minLength": 1}}},
+        "properties": {
+            "fields": {"type": "array", "items": {"type": "string", "minLength": 1},
+                       "description": "Dotted paths (`order.id`) that must be present, and not null, in the input."},
+        },
         "required": ["fields"],
         "additionalProperties": False,
     }
@@ -84,7 +90,10 @@ class Fail(Step):
     type_name = "util/fail"
     config_schema = {
         "type": "object",
-        "properties": {"note": {"type": "string"}, "output": OBJECT},
+        "properties": {
+            "note": {"type": "string", "default": "Failed by util/fail", "description": "The step's note."},
+            "output": {**OBJECT, "default": {}, "description": "The step's output."},
+        },
         "additionalProperties": False,
     }
 
@@ -99,7 +108,7 @@ class Progress(Step):
     type_name = "util/progress"
     config_schema = {
         "type": "object",
-        "properties": {"report": OBJECT},
+        "properties": {"report": {**OBJECT, "description": "The progress report that replaces the transaction's."}},
         "required": ["report"],
         "additionalProperties": False,
     }

@@ -7,7 +7,7 @@ from engine.util import deep_merge, get_path
 
 DURATION = {"type": "string", "format": "duration"}
 POLL_MIN_SECONDS, POLL_MAX_SECONDS, POLL_DEFAULT = 2, 300, "PT10S"
-FINAL_OUTCOMES = {"complete": "succeeded", "error": "failed", "cancel": "cancelled", "timeout": "timed_out"}
+FINAL_OUTCOMES = {"complete": "succeeded", "error": "failed", "cancel": "cancelled", "timeout": "timeout"}
 
 
 @register
@@ -19,9 +19,12 @@ class CreateCallback(Step):
     config_schema = {
         "type": "object",
         "properties": {
-            "name": {"type": "string", "pattern": NAME_PATTERN},
-            "callback_data": {"type": "object"},
-            "timeout": DURATION,
+            "name": {"type": "string", "pattern": NAME_PATTERN, "default": "default",
+                     "description": "The callback's name, unique in the transaction."},
+            "callback_data": {"type": "object", "default": {},
+                              "description": "Data kept with the callback; util/await merges it into its output."},
+            "timeout": {**DURATION, "description": "The callback's own deadline, from its creation: the "
+                        "engine forces it to `timeout` then, awaited or not."},
         },
         "additionalProperties": False,
     }
@@ -42,9 +45,11 @@ class CallbackUpdate(Step):
     config_schema = {
         "type": "object",
         "properties": {
-            "status": {"enum": ["start", "progress", "complete", "error", "cancel"]},
-            "data": {"type": "object"},
-            "token_field": {"type": "string", "minLength": 1},
+            "status": {"enum": ["start", "progress", "complete", "error", "cancel"],
+                       "description": "The status to report."},
+            "data": {"type": "object", "description": "Deep-merged into the callback's saved data."},
+            "token_field": {"type": "string", "minLength": 1, "default": "callback.token",
+                            "description": "Dotted path of the input that holds the token or marker."},
         },
         "required": ["status"],
         "additionalProperties": False,
@@ -80,10 +85,13 @@ class Await(Step):
     config_schema = {
         "type": "object",
         "properties": {
-            "callback": {"type": "string", "pattern": NAME_PATTERN},
-            "poll_interval": DURATION,
-            "callbackPollInterval": DURATION,
-            "timeout": DURATION,
+            "callback": {"type": "string", "pattern": NAME_PATTERN, "default": "default",
+                         "description": "The name of the callback to await."},
+            "poll_interval": {**DURATION, "default": "PT10S",
+                              "description": "How often the waker re-checks the callback (clamped to PT2S..PT5M)."},
+            "callbackPollInterval": {**DURATION, "description": "Alias of `poll_interval` (original DATP)."},
+            "timeout": {**DURATION, "description": "End the step `timeout`, forcing the callback to `timeout`, "
+                        "when this passes (from the step's first run)."},
         },
         "additionalProperties": False,
     }

@@ -5,7 +5,7 @@ from engine.util import deep_merge, get_path
 
 PIPELINE_NAME = {"type": "string", "pattern": PIPELINE_NAME_PATTERN}
 CHILD_OUTCOMES = {"success": "succeeded", "failed": "failed", "internal_error": "failed", "aborted": "aborted",
-                  "timeout": "timed_out", "cancelled": "cancelled"}
+                  "timeout": "timeout", "cancelled": "cancelled"}
 
 
 def _selection_key(value):
@@ -22,7 +22,7 @@ def follow_child(ctx, pipeline, data):
     builder = CHILD_OUTCOMES.get(child["status"])
     if builder is None:
         return ctx.wait(child=child_id, note=f"waiting for child {child_id}")
-    output = child["output"] if isinstance(child["output"], dict) else {}
+    output = child["data"] if isinstance(child["data"], dict) else {}
     if builder == "succeeded":
         return ctx.succeeded(child["note"], output)
     return getattr(ctx, builder)(child["note"] or f"Child {child_id} ended {child['status']}", output)
@@ -37,14 +37,22 @@ class ChildPipeline(Step):
     config_schema = {
         "type": "object",
         "properties": {
-            "pipeline": PIPELINE_NAME,
-            "field": {"type": "string", "minLength": 1},
-            "map": {"type": "object", "additionalProperties": PIPELINE_NAME},
-            "default": PIPELINE_NAME,
+            "pipeline": {**PIPELINE_NAME, "description": "The child pipeline to run."},
+            "field": {"type": "string", "minLength": 1,
+                      "description": "Dotted path of the input whose value chooses the pipeline in `map`."},
+            "map": {"type": "object", "additionalProperties": PIPELINE_NAME,
+                    "description": "Value (as text; booleans `true`/`false`) to pipeline name."},
+            "default": {**PIPELINE_NAME, "description": "The pipeline when `map` has no entry for the value."},
         },
         "oneOf": [{"required": ["pipeline"]}, {"required": ["field", "map"]}],
         "additionalProperties": False,
     }
+
+    @classmethod
+    def pipelines_named(cls, config):
+        named = [(("pipeline",), config["pipeline"])] if "pipeline" in config else []
+        named += [(("map", key), name) for key, name in config.get("map", {}).items()]
+        return named + ([(("default",), config["default"])] if "default" in config else [])
 
     def invoke(self, ctx):
         pipeline = ctx.config.get("pipeline")
@@ -69,14 +77,22 @@ class Call(Step):
     config_schema = {
         "type": "object",
         "properties": {
-            "transaction_type": PIPELINE_NAME,
-            "data": {"type": "object"},
-            "background": {"type": "boolean"},
-            "callback": {"type": "string", "pattern": NAME_PATTERN},
+            "transaction_type": {**PIPELINE_NAME, "description": "The child pipeline to start."},
+            "data": {"type": "object", "default": {},
+                     "description": "Deep-merged over the input into the child's input."},
+            "background": {"type": "boolean", "default": False,
+                           "description": "Succeed at once instead of waiting for the child."},
+            "callback": {"type": "string", "pattern": NAME_PATTERN,
+                         "description": "A callback of this transaction that the child's end reports to "
+                         "(background only)."},
         },
         "required": ["transaction_type"],
         "additionalProperties": False,
     }
+
+    @classmethod
+    def pipelines_named(cls, config):
+        return [(("transaction_type",), config["transaction_type"])]
 
     def invoke(self, ctx):
         data = deep_merge(ctx.input, ctx.config.get("data", {}))

@@ -23,9 +23,10 @@ class Sleep(Step):
     config_schema = {
         "type": "object",
         "properties": {
-            "duration": DURATION,
-            "until": {"type": "string", "format": "date-time"},
-            "duration_field": {"type": "string", "minLength": 1},
+            "duration": {**DURATION, "description": "How long to sleep, from the step's first run."},
+            "until": {"type": "string", "format": "date-time", "description": "When to wake (with a zone)."},
+            "duration_field": {"type": "string", "minLength": 1,
+                               "description": "Dotted path of the input that holds the duration."},
         },
         "oneOf": [{"required": ["duration"]}, {"required": ["until"]}, {"required": ["duration_field"]}],
         "additionalProperties": False,
@@ -59,7 +60,10 @@ class Delay(Step):
     type_name = "util/delay"
     config_schema = {
         "type": "object",
-        "properties": {"min_ms": MILLISECONDS, "max_ms": MILLISECONDS},
+        "properties": {
+            "min_ms": {**MILLISECONDS, "default": 500, "description": "Shortest delay, in milliseconds."},
+            "max_ms": {**MILLISECONDS, "default": 10000, "description": "Longest delay, in milliseconds."},
+        },
         "additionalProperties": False,
     }
 
@@ -99,10 +103,12 @@ class WaitSwitch(Step):
     config_schema = {
         "type": "object",
         "properties": {
-            "switch": {"type": "string", "pattern": NAME_PATTERN},
-            "scope": {"enum": ["transaction", "global"]},
-            "value": {"type": ["boolean", "number", "string", "null"]},
-            "timeout": DURATION,
+            "switch": {"type": "string", "pattern": NAME_PATTERN, "description": "The switch's name."},
+            "scope": {"enum": ["transaction", "global"], "default": "transaction",
+                      "description": "The transaction's own switch, or the owner's global switch."},
+            "value": {"type": ["boolean", "number", "string", "null"],
+                      "description": "Wait for exactly this value (same JSON type) instead of any truthy one."},
+            "timeout": {**DURATION, "description": "End the step `timeout` when this passes (from its first run)."},
         },
         "required": ["switch"],
         "additionalProperties": False,
@@ -115,5 +121,5 @@ class WaitSwitch(Step):
         if _matches(ctx.get_switch(name, scope=scope), ctx.config):
             return ctx.succeeded()
         if timeout is not None and ctx.timeout_passed(timeout):
-            return ctx.timed_out(f"Switch {name} was not set within {timeout}")
+            return ctx.timeout(f"Switch {name} was not set within {timeout}")
         return ctx.wait(switch=name, scope=scope, timeout=timeout, note=f"waiting for switch {name}")

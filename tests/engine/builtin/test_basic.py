@@ -23,7 +23,7 @@ def run_one(harness, step_type, config=None, data=None):
 def test_echo_succeeds_at_once_with_the_input_as_output(harness):
     result = run_one(harness, "util/echo", data={"a": 1, "b": {"c": [1, 2]}})
     assert result.status == "success"
-    assert result.output == {"a": 1, "b": {"c": [1, 2]}}
+    assert result.data == {"a": 1, "b": {"c": [1, 2]}}
     assert result.steps == [("only", "success")]
     assert not Sleeper.objects.exists()
 
@@ -35,7 +35,7 @@ def test_echo_passes_the_previous_steps_output_on(harness):
     ]})
     result = harness.run(harness.start("p", {"a": 0}))
     assert result.status == "success"
-    assert result.output == {"a": 0, "x": 1}
+    assert result.data == {"a": 0, "x": 1}
     assert [run.input for run in result.step_runs] == [{"a": 0}, {"a": 0, "x": 1}]
 
 
@@ -49,7 +49,7 @@ def test_set_deep_merges_values_into_the_input(harness):
         data={"order": {"id": 7, "state": "new", "lines": [1, 2]}, "keep": "me"},
     )
     assert result.status == "success"
-    assert result.output == {
+    assert result.data == {
         "order": {"id": 7, "state": "paid", "lines": [3]},
         "keep": "me",
         "flag": True,
@@ -58,7 +58,7 @@ def test_set_deep_merges_values_into_the_input(harness):
 
 def test_set_replaces_a_scalar_with_an_object_and_an_object_with_a_scalar(harness):
     result = run_one(harness, "util/set", {"values": {"a": {"x": 1}, "b": 2}}, data={"a": 5, "b": {"y": 1}})
-    assert result.output == {"a": {"x": 1}, "b": 2}
+    assert result.data == {"a": {"x": 1}, "b": 2}
 
 
 # util/fixed-reply ----------------------------------------------------------------------------
@@ -67,7 +67,7 @@ def test_set_replaces_a_scalar_with_an_object_and_an_object_with_a_scalar(harnes
 def test_fixed_reply_succeeds_with_its_reply_and_note(harness):
     result = run_one(harness, "util/fixed-reply", {"reply": {"ok": True}, "note": "All good"}, data={"in": 1})
     assert result.status == "success"
-    assert result.output == {"ok": True}
+    assert result.data == {"ok": True}
     assert result.note == "All good"
     assert result.step_runs[0].note == "All good"
 
@@ -75,7 +75,7 @@ def test_fixed_reply_succeeds_with_its_reply_and_note(harness):
 def test_fixed_reply_defaults_to_an_empty_reply_and_success(harness):
     result = run_one(harness, "util/fixed-reply", {}, data={"in": 1})
     assert result.status == "success"
-    assert result.output == {}
+    assert result.data == {}
 
 
 @pytest.mark.parametrize("status", ["failed", "aborted"])
@@ -83,7 +83,7 @@ def test_fixed_reply_ends_the_step_with_its_status(harness, status):
     result = run_one(harness, "util/fixed-reply", {"status": status, "note": "No", "reply": {"why": "x"}})
     assert result.status == status
     assert result.note == "No"
-    assert result.output == {"why": "x"}
+    assert result.data == {"why": "x"}
     assert result.steps == [("only", status)]
 
 
@@ -96,7 +96,7 @@ def test_fixed_reply_failed_status_is_routable(harness):
     ]})
     result = harness.run(harness.start("p"))
     assert result.status == "success"
-    assert result.output == {"r": 1, "routed": True}
+    assert result.data == {"r": 1, "routed": True}
     assert result.steps == [("no", "failed"), ("after", "success")]
 
 
@@ -108,7 +108,7 @@ def test_mandatory_fields_passes_the_input_when_every_path_is_present(harness):
     result = run_one(harness, "util/mandatory-fields",
                      {"fields": ["order_id", "customer.address.zip", "zero", "empty"]}, data=data)
     assert result.status == "success"
-    assert result.output == data
+    assert result.data == data
 
 
 def test_mandatory_fields_fails_listing_absent_and_null_paths(harness):
@@ -118,13 +118,13 @@ def test_mandatory_fields_fails_listing_absent_and_null_paths(harness):
                      data=data)
     assert result.status == "failed"
     assert result.note == "Missing fields"
-    assert result.output == {"missing": ["order_id", "customer.address.zip", "currency"]}
+    assert result.data == {"missing": ["order_id", "customer.address.zip", "currency"]}
 
 
 def test_mandatory_fields_does_not_descend_into_a_scalar(harness):
     result = run_one(harness, "util/mandatory-fields", {"fields": ["a.b"]}, data={"a": "text"})
     assert result.status == "failed"
-    assert result.output == {"missing": ["a.b"]}
+    assert result.data == {"missing": ["a.b"]}
 
 
 # util/fail -----------------------------------------------------------------------------------
@@ -134,7 +134,7 @@ def test_fail_ends_failed_with_its_note_and_output(harness):
     result = run_one(harness, "util/fail", {"note": "Nope", "output": {"code": 42}}, data={"in": 1})
     assert result.status == "failed"
     assert result.note == "Nope"
-    assert result.output == {"code": 42}
+    assert result.data == {"code": 42}
     assert result.steps == [("only", "failed")]
 
 
@@ -160,7 +160,7 @@ def test_fail_journals_the_step_as_the_actor_of_the_end(harness):
 def test_progress_sets_the_report_succeeds_and_passes_the_input(harness):
     result = run_one(harness, "util/progress", {"report": {"percent": 50, "stage": "half"}}, data={"a": 1})
     assert result.status == "success"
-    assert result.output == {"a": 1}
+    assert result.data == {"a": 1}
     assert result.tx.progress == {"percent": 50, "stage": "half"}
 
 
@@ -172,4 +172,4 @@ def test_progress_replaces_the_previous_report(harness):
     result = harness.run(harness.start("p", {"k": "v"}))
     assert result.status == "success"
     assert result.tx.progress == {"percent": 90}
-    assert result.output == {"k": "v"}
+    assert result.data == {"k": "v"}

@@ -40,7 +40,7 @@ def test_callback_step_names_the_callback_and_puts_its_marker_where_the_token_wa
     result = harness.run(harness.start("p", {"a": 1}))
     assert result.status == "success"
     ref = tokens.marker(result.tx.pk, "pay")
-    assert result.output == {"a": 1, "callback": {"name": "pay", "token": ref, "url": ref}}
+    assert result.data == {"a": 1, "callback": {"name": "pay", "token": ref, "url": ref}}
     token = harness.callback_token(result.tx.pk, "pay")
     row = Callback.objects.get(tx_id=result.tx.pk, name="pay")
     assert row.token_hash == tokens.digest(token) and token not in (row.token_hash, row.token_salt)
@@ -77,7 +77,7 @@ def test_callback_update_reports_status_and_data_to_the_token_in_the_input(harne
     ]})
     result = harness.run(harness.start("p", {"a": 1}))
     assert result.status == "success"
-    assert result.output == {"a": 1, "callback": result.output["callback"]}
+    assert result.data == {"a": 1, "callback": result.data["callback"]}
     callback = callback_by_name(tx_id=result.tx.pk, name="default")
     assert (callback["status"], callback["data"]) == ("progress", {"pct": 40})
     update = CallbackUpdate.objects.get(callback__tx_id=result.tx.pk)
@@ -151,7 +151,7 @@ def test_await_output_merges_callback_data_then_the_saved_data_and_updates_deep_
     harness.report_callback(tx_id, "complete", {"ctx": {"n": 3}, "pct": 100})
     result = harness.run(tx_id)
     assert result.status == "success"
-    output = dict(result.output)
+    output = dict(result.data)
     assert output.pop("callback")["name"] == "default"
     assert output == {"a": 1, "pct": 100, "ctx": {"from": "callback_data", "k": 1, "m": 2, "n": 3}}
 
@@ -229,4 +229,4 @@ def test_the_await_recheck_wakes_a_sleeper_whose_callback_became_final_unnoticed
     harness.settle()
     result = harness.result(tx_id)
     assert result.status == "success"
-    assert result.output["late"] is True
+    assert result.data["late"] is True

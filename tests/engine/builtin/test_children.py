@@ -53,7 +53,7 @@ def test_child_pipeline_runs_the_child_with_the_input_and_returns_its_output(har
     load_children(harness)
     result = harness.run(harness.start(parent(harness, "util/child-pipeline", {"pipeline": "kid-a"}), {"n": 1}))
     assert result.status == "success"
-    assert result.output == {"n": 1, "by": "a"}
+    assert result.data == {"n": 1, "by": "a"}
     [child] = children_of(result.tx.pk)
     assert (child.pipeline_name, child.status, child.input, child.owner_id) == ("kid-a", "success", {"n": 1}, "test")
     assert result.steps == [("child", "sleeping"), ("child", "success")]
@@ -87,7 +87,7 @@ def test_child_pipeline_outcome_follows_the_child(harness, child_step, status):
     harness.load({"name": "kid", "steps": [child_step]})
     result = harness.run(harness.start(parent(harness, "util/child-pipeline", {"pipeline": "kid"})))
     assert result.status == status
-    assert result.output == {"e": 1}
+    assert result.data == {"e": 1}
     assert result.note == "no"
 
 
@@ -108,7 +108,7 @@ def test_a_failed_child_is_routable_in_the_parent(harness):
     ]})
     result = harness.run(harness.start("parent"))
     assert result.status == "success"
-    assert result.output == {"fixed": True}
+    assert result.data == {"fixed": True}
 
 
 def test_the_child_runs_on_its_own_pipelines_node_group(harness):
@@ -137,7 +137,7 @@ def test_the_parent_wakes_the_moment_its_child_finishes(harness):
     harness.settle()
     result = harness.result(parent_id)
     assert result.status == "success"
-    assert result.output == {"n": 1, "waited": True}
+    assert result.data == {"n": 1, "waited": True}
     assert harness.now() == before
     assert any(e.kind == "woken" and child.pk in e.data["why"] for e in result.journal)
 
@@ -176,7 +176,7 @@ def test_call_in_the_foreground_merges_data_over_the_input_and_returns_the_child
     assert result.status == "success"
     [child] = children_of(result.tx.pk)
     assert child.input == {"n": 2, "extra": {"x": 1, "y": 2}}
-    assert result.output == {"n": 2, "extra": {"x": 1, "y": 2}, "by": "a"}
+    assert result.data == {"n": 2, "extra": {"x": 1, "y": 2}, "by": "a"}
     assert result.steps == [("child", "sleeping"), ("child", "success")]
 
 
@@ -205,7 +205,7 @@ def test_call_in_the_background_succeeds_at_once_with_the_childs_id(harness):
     result = harness.run(harness.start(background_parent(harness, "kid-wait", callback=False), {"a": 1}))
     [child] = children_of(result.tx.pk)
     assert result.status == "success"
-    assert result.output == {"a": 1, "call": {"tx_id": child.pk}}
+    assert result.data == {"a": 1, "call": {"tx_id": child.pk}}
     assert result.steps == [("call", "success")]
     assert (child.status, child.input) == ("sleeping", {"a": 1})
 
@@ -244,7 +244,7 @@ def test_a_background_childs_end_reports_to_its_callback(harness, raising_step, 
     assert (update.status, update.actor) == (callback_status, f"child:{child.pk}")
     if callback_status == "complete":
         assert callback.data == child.output
-        assert result.output["result"] == 42 and result.output["order"] == 7
+        assert result.data["result"] == 42 and result.data["order"] == 7
 
 
 def test_a_cancelled_background_child_reports_cancel(harness):
@@ -270,7 +270,7 @@ def test_an_await_flow_with_a_background_child_that_reports_progress(harness):
     assert harness.result(parent_id).status == "sleeping"
     result = harness.run(parent_id)
     assert result.status == "success"
-    assert {key: result.output[key] for key in ("a", "order", "stage", "result")} == \
+    assert {key: result.data[key] for key in ("a", "order", "stage", "result")} == \
         {"a": 1, "order": 7, "stage": "half", "result": 42}
     statuses = list(CallbackUpdate.objects.filter(callback__tx_id=parent_id).order_by("id").values_list(
         "status", flat=True))

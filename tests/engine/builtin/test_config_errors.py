@@ -102,9 +102,11 @@ def test_a_bad_builtin_config_is_refused_with_its_path(db, step_type, config, pa
     ("util/callback-update", {"status": "progress"}), ("util/await", {"callbackPollInterval": "PT1M"}),
 ])
 def test_a_good_builtin_config_loads(db, step_type, config):
+    for child in ("kid", "x"):  # the child pipelines the configs name must exist
+        pipeline_publish(definition={"name": child, "steps": [{"type": "util/echo"}]})
     version, created = pipeline_publish(definition=definition({"type": step_type, "config": config}))
     assert created
-    assert PipelineVersion.objects.get().pk == version.pk
+    assert PipelineVersion.objects.get(pipeline_id=version.pipeline_id).pk == version.pk
 
 
 def test_a_bad_duration_names_the_step_and_the_field(db):

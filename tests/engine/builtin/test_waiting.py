@@ -41,7 +41,7 @@ def test_sleep_for_a_duration_releases_the_worker_then_succeeds_with_the_input(h
     assert harness.result(tx_id).status == "sleeping"
     result = harness.run(tx_id)
     assert result.status == "success"
-    assert result.output == {"a": 1}
+    assert result.data == {"a": 1}
     assert harness.now() == started + timedelta(hours=1)
 
 
@@ -80,7 +80,7 @@ def test_sleep_reads_its_duration_from_a_dotted_field_of_the_input(harness):
     started = harness.now()
     tx_id = start_and_settle(harness, "util/sleep", {"duration_field": "timing.wait"}, {"timing": {"wait": "P2D"}})
     assert harness.result(tx_id).sleeper.wake_at == started + timedelta(days=2)
-    assert harness.run(tx_id).output == {"timing": {"wait": "P2D"}}
+    assert harness.run(tx_id).data == {"timing": {"wait": "P2D"}}
 
 
 def test_sleep_fails_when_the_duration_field_is_absent(harness):
@@ -159,7 +159,7 @@ def test_delay_defaults_to_between_half_a_second_and_ten_seconds(harness):
     tx_id = start_and_settle(harness, "util/delay", {}, {"a": 1})
     result = harness.run(tx_id)
     assert result.status == "success"
-    assert result.output == {"a": 1}
+    assert result.data == {"a": 1}
     assert timedelta(milliseconds=500) <= harness.now() - started <= timedelta(seconds=10)
 
 
@@ -174,7 +174,7 @@ def test_the_inputs_delay_overrides_min_ms_and_max_ms(harness):
     started = harness.now()
     tx_id = start_and_settle(harness, "util/delay", {"min_ms": 1, "max_ms": 2}, {"delay": 60000})
     assert harness.result(tx_id).sleeper.wake_at == started + timedelta(minutes=1)
-    assert harness.run(tx_id).output == {"delay": 60000}
+    assert harness.run(tx_id).data == {"delay": 60000}
 
 
 def test_a_delay_of_zero_succeeds_at_once(harness):
@@ -211,7 +211,7 @@ def test_wait_switch_sleeps_on_the_switch_and_succeeds_when_it_turns_truthy(harn
     harness.settle()
     result = harness.result(tx_id)
     assert result.status == "success"
-    assert result.output == {"a": 1}
+    assert result.data == {"a": 1}
 
 
 def test_wait_switch_set_before_the_step_runs_succeeds_at_once(harness):
@@ -271,7 +271,7 @@ def test_wait_switch_timeout_is_routable_with_on_timeout(harness):
     result = harness.run(harness.start("p", {"a": 1}))
     assert result.status == "success"
     assert result.steps[-2:] == [("wait", "timeout"), ("escalate", "success")]
-    assert result.output == {"a": 1, "escalated": True}
+    assert result.data == {"a": 1, "escalated": True}
 
 
 def test_wait_switch_timeout_is_measured_from_the_first_run(harness):
