@@ -9,8 +9,8 @@ def test_an_order_in_stock_is_reserved_and_ready_to_ship(harness):
     harness.load(PIPELINE)
     result = harness.run(harness.start("shop-order", {"sku": "A1", "quantity": 2}))
     assert result.status == "success"
-    assert result.tx.output == {"sku": "A1", "quantity": 2, "ready_to_ship": True,
-                                "reserved": {"warehouse": "east", "quantity": 2}}
+    assert result.data == {"sku": "A1", "quantity": 2, "ready_to_ship": True,
+                           "reserved": {"warehouse": "east", "quantity": 2}}
 
 
 def test_an_order_out_of_stock_fails_naming_the_sku(harness):
