@@ -153,7 +153,8 @@ CONTENT_SECURITY_POLICY = {
 LOGIN_URL = datp.LOGIN_URL
 LOGIN_REDIRECT_URL = "/mondat/"
 
-# The API's and its OpenAPI document's settings, from their one home (engine/setup.py).
+# drf-spectacular's schema class and the OpenAPI document's settings, from their one home (engine/setup.py);
+# the API's other DRF classes are set on its base view (engine/api/base.py).
 REST_FRAMEWORK = {**datp.REST_FRAMEWORK}
 SPECTACULAR_SETTINGS = {**datp.SPECTACULAR_SETTINGS}
 

@@ -63,23 +63,29 @@ def q_cluster(app_configs=None, **kwargs):
 
 
 @register()
-def rest_framework(app_configs=None, **kwargs):
-    """datp.E014: a REST_FRAMEWORK entry the API relies on is missing or different; datp.W010: so is an
-    SPECTACULAR_SETTINGS entry its OpenAPI document relies on."""
-    problems = []
-    for setting, wanted, level, check_id in (
-            ("REST_FRAMEWORK", setup.REST_FRAMEWORK, Error, "datp.E014"),
-            ("SPECTACULAR_SETTINGS", setup.SPECTACULAR_SETTINGS, Warning, "datp.W010")):
-        present = getattr(settings, setting, None) or {}
-        for key, value in wanted.items():
-            if key in ("TITLE", "DESCRIPTION", "VERSION"):
-                continue  # the host's own words
-            if present.get(key) != value:
-                problems.append(level(f"{setting}[{key!r}] is {present.get(key)!r}; DATP's API needs {value!r}.",
-                                      hint=f"{setting} = {{**engine.setup.{setting}, ...}} (or "
-                                           f"{setting}[{key!r}] = {value!r})",
-                                      id=check_id))
-    return problems
+def schema_class(app_configs=None, **kwargs):
+    """datp.E014: REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] is not drf-spectacular's, which its @extend_schema on
+    DATP's views reads when they are imported (the one DRF setting DATP needs globally)."""
+    wanted = setup.REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]
+    present = (getattr(settings, "REST_FRAMEWORK", None) or {}).get("DEFAULT_SCHEMA_CLASS")
+    if present == wanted:
+        return []
+    return [Error(f"REST_FRAMEWORK['DEFAULT_SCHEMA_CLASS'] is {present!r}; DATP's API documents itself with "
+                  f"drf-spectacular, which needs {wanted!r}.",
+                  hint=f'REST_FRAMEWORK = {{..., "DEFAULT_SCHEMA_CLASS": "{wanted}"}}', id="datp.E014")]
+
+
+@register()
+def spectacular_settings(app_configs=None, **kwargs):
+    """datp.W010: an SPECTACULAR_SETTINGS entry the OpenAPI document at /api/schema/ relies on is missing or
+    different (drf-spectacular reads them globally)."""
+    present = getattr(settings, "SPECTACULAR_SETTINGS", None) or {}
+    return [Warning(f"SPECTACULAR_SETTINGS[{key!r}] is {present.get(key)!r}; DATP's OpenAPI document needs {value!r}.",
+                    hint=f"SPECTACULAR_SETTINGS = {{**engine.setup.SPECTACULAR_SETTINGS, ...}} "
+                         f"(or SPECTACULAR_SETTINGS[{key!r}] = {value!r})",
+                    id="datp.W010")
+            for key, value in setup.SPECTACULAR_SETTINGS.items()
+            if key not in ("TITLE", "DESCRIPTION", "VERSION") and present.get(key) != value]
 
 
 def _resolves(name, path):

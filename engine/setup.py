@@ -6,18 +6,19 @@
     MIDDLEWARE = [*datp.MIDDLEWARE]  # or yours with datp.API_MIDDLEWARE after SecurityMiddleware, AXES_MIDDLEWARE last
     TEMPLATES[0]["OPTIONS"]["context_processors"] = [*datp.CONTEXT_PROCESSORS]
     AUTHENTICATION_BACKENDS = [*datp.AUTHENTICATION_BACKENDS]
-    REST_FRAMEWORK = {**datp.REST_FRAMEWORK}
+        REST_FRAMEWORK = {**datp.REST_FRAMEWORK}  # or DEFAULT_SCHEMA_CLASS added to yours
     SPECTACULAR_SETTINGS = {**datp.SPECTACULAR_SETTINGS, "TITLE": "..."}
     Q_CLUSTER = datp.q_cluster()
     LOGIN_URL = datp.LOGIN_URL
 
 The system checks datp.E010-E018 and W010 (engine/checks_host.py) name each piece that is missing. This module imports
-nothing of Django's app registry, so settings may import it.
+nothing of Django's app registry, so settings may import it. DRF's classes are set on the API's own base view
+(engine/api/base.py): of a host's REST_FRAMEWORK DATP needs only drf-spectacular's DEFAULT_SCHEMA_CLASS.
 """
 import os
 
 # Django's own apps the console needs (log-in, sessions, messages, its static files), then DATP's.
-# Tuples, and the dicts are to be copied ({**datp.REST_FRAMEWORK, ...}): a host's additions stay its own.
+# Tuples, and the dict is to be copied ({**datp.SPECTACULAR_SETTINGS, ...}): a host's additions stay its own.
 CONTRIB_APPS = (
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -67,6 +68,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+# drf-spectacular's own install line; DRF's other classes are set on DATP's views (engine/api/base.py).
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 
 # The OpenAPI 3 document at /api/schema/ (Swagger UI at /api/docs/), generated from the views.
 SPECTACULAR_SETTINGS = {

@@ -189,7 +189,12 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
 
 class DatpEndpointEnumerator(EndpointEnumerator):
-    """Also list the views behind a `by_method` route (engine.api.methods), one per method."""
+    """Also list the views behind a `by_method` route (engine.api.methods), one per method; list only
+    /api/v1/, so neither the document's own views nor a host project's API join it."""
+
+    def get_api_endpoints(self, patterns=None, prefix=""):
+        return [endpoint for endpoint in super().get_api_endpoints(patterns, prefix)
+                if endpoint[0].startswith("/api/v1/")]
 
     def _get_api_endpoints(self, patterns, prefix):
         if patterns is None:

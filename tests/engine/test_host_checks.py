@@ -16,7 +16,7 @@ def ids(errors):
 
 def test_this_projects_settings_pass_every_host_check():
     found = [error for check in (checks_host.installed_apps, checks_host.middleware, checks_host.q_cluster,
-                                 checks_host.rest_framework, checks_host.urls, checks_host.templates,
+                                 checks_host.schema_class, checks_host.spectacular_settings, checks_host.urls, checks_host.templates,
                                  checks_host.login_url, checks_host.manage_py) for error in check()]
     assert found == []
 
@@ -60,18 +60,17 @@ def test_alt_clusters_without_this_node_group_is_named(settings, monkeypatch):
             assert checks_host.q_cluster() == []
 
 
-def test_a_rest_framework_entry_the_api_needs_is_named(settings):
-    with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "EXCEPTION_HANDLER": None}):
-        errors = checks_host.rest_framework()
-    assert ids(errors) == ["datp.E014"]
-    assert "REST_FRAMEWORK['EXCEPTION_HANDLER'] is None" in errors[0].msg
-    assert "engine.api.exceptions.exception_handler" in errors[0].hint
+def test_a_schema_class_other_than_drf_spectaculars_is_named():
+    with override_settings(REST_FRAMEWORK={"DEFAULT_AUTHENTICATION_CLASSES": []}):
+        errors = checks_host.schema_class()
+    assert ids(errors) == ["datp.E014"] and "REST_FRAMEWORK['DEFAULT_SCHEMA_CLASS'] is None" in errors[0].msg
+    assert errors[0].hint == 'REST_FRAMEWORK = {..., "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}'
 
 
 def test_a_different_openapi_setting_is_a_warning():
     with override_settings(SPECTACULAR_SETTINGS={**setup.SPECTACULAR_SETTINGS, "TITLE": "Shop",
                                                  "SCHEMA_PATH_PREFIX": "/shop"}):
-        errors = checks_host.rest_framework()
+        errors = checks_host.spectacular_settings()
     assert [(error.id, error.is_serious()) for error in errors] == [("datp.W010", False)]
 
 

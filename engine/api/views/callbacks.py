@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from engine.api.base import ApiView
 
 from engine import conf
 from engine.api import schema
@@ -18,7 +18,7 @@ def public(callback):
     return {key: callback[key] for key in ("name", "status", "data", "updated_at")}
 
 
-class TokenApi(APIView):
+class TokenApi(ApiView):
     permission_classes = [AllowAny]
 
     def get_authenticators(self):

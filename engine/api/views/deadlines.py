@@ -1,7 +1,7 @@
 """PATCH /transactions/{tx_id}: move or clear the deadline of an unfinished transaction."""
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from engine.api.base import ApiView
 
 from engine.api import schema
 from engine.api.bodies import transaction_body
@@ -10,7 +10,7 @@ from engine.limits import REASON_MAX
 from engine.services import transactions
 
 
-class TransactionUpdateApi(APIView):
+class TransactionUpdateApi(ApiView):
     """PATCH /transactions/{tx_id} with `{"deadline": "PT1H" | timestamp | null, "reason"}`."""
 
     @extend_schema(operation_id="transaction_update", request=schema.DEADLINE_BODY,

@@ -1,7 +1,7 @@
 """An owner's global switches: list and set (setting one wakes every transaction waiting on it)."""
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from engine.api.base import ApiView
 
 from engine.api import schema
 from engine.api.inputs import Fields, json_body
@@ -10,7 +10,7 @@ from engine.selectors import global_switch_list
 from engine.services import switches
 
 
-class GlobalSwitchListApi(APIView):
+class GlobalSwitchListApi(ApiView):
     """GET /switches."""
 
     @extend_schema(operation_id="global_switch_list", responses=schema.responses("SwitchList"))
@@ -18,7 +18,7 @@ class GlobalSwitchListApi(APIView):
         return Response({"switches": global_switch_list(owner=request.user.owner)})
 
 
-class GlobalSwitchSetApi(APIView):
+class GlobalSwitchSetApi(ApiView):
     """PUT /switches/{name} with `{"value", "reason"}` → `{"switch", "action", "woken"}`."""
 
     @extend_schema(operation_id="global_switch_set", request=schema.SWITCH_BODY,

@@ -1,7 +1,7 @@
 """Finding transactions: the filtered, keyset-paged list, and lookup by external id."""
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from engine.api.base import ApiView
 
 from engine import durations
 from engine.api import schema
@@ -63,7 +63,7 @@ def _after(request):
                              fields={"cursor": ["Not a valid cursor."]}) from exc
 
 
-class TransactionListApi(APIView):
+class TransactionListApi(ApiView):
     """GET /transactions: the owner's transactions, newest first, filtered and paged; payloads only
     with `?expand=payload`."""
 
@@ -83,7 +83,7 @@ class TransactionListApi(APIView):
         })
 
 
-class TransactionByExternalIdApi(APIView):
+class TransactionByExternalIdApi(ApiView):
     """GET /transactions/by-external-id/{external_id}, with `?wait=` as for the status."""
 
     @extend_schema(operation_id="transaction_by_external_id", parameters=[schema.WAIT],

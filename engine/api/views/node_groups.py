@@ -1,7 +1,7 @@
 """Node groups belong to the installation; the counts they report are the caller's owner's."""
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from engine.api.base import ApiView
 
 from engine.api import schema
 from engine.api.inputs import MISSING, json_body
@@ -11,7 +11,7 @@ from engine.selectors import node_group_detail, node_group_list
 from engine.services import pipelines
 
 
-class NodeGroupListApi(APIView):
+class NodeGroupListApi(ApiView):
     """GET /node-groups."""
 
     @extend_schema(operation_id="node_group_list", responses=schema.responses("NodeGroupList"))
@@ -43,7 +43,7 @@ def _changes(body):
     return changes
 
 
-class NodeGroupUpdateApi(APIView):
+class NodeGroupUpdateApi(ApiView):
     """PATCH /node-groups/{name} with `paused` and/or `max_concurrency` (system credentials)."""
 
     permission_classes = [IsSystem]
@@ -56,7 +56,7 @@ class NodeGroupUpdateApi(APIView):
         return Response(node_group_detail(name=name, owner=request.user.owner))
 
 
-class NodeGroupGetApi(APIView):
+class NodeGroupGetApi(ApiView):
     """GET /node-groups/{name}: one group as the list shows it."""
 
     @extend_schema(operation_id="node_group_get", responses=schema.responses("NodeGroup"))

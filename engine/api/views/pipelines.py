@@ -1,7 +1,7 @@
 """Pipelines belong to the installation: anyone may read them, only system credentials publish."""
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from engine.api.base import ApiView
 
 from engine.api import schema
 from engine.api.inputs import json_body
@@ -11,7 +11,7 @@ from engine.selectors import pipeline_detail, pipeline_list
 from engine.services import pipelines
 
 
-class PipelineListApi(APIView):
+class PipelineListApi(ApiView):
     """GET /pipelines."""
 
     @extend_schema(operation_id="pipeline_list", responses=schema.responses("PipelineList"))
@@ -19,7 +19,7 @@ class PipelineListApi(APIView):
         return Response({"results": pipeline_list()})
 
 
-class PipelineGetApi(APIView):
+class PipelineGetApi(ApiView):
     """GET /pipelines/{name}, with every version."""
 
     @extend_schema(operation_id="pipeline_get", responses=schema.responses("PipelineDetail"))
@@ -27,7 +27,7 @@ class PipelineGetApi(APIView):
         return Response(pipeline_detail(name=name))
 
 
-class PipelinePublishApi(APIView):
+class PipelinePublishApi(ApiView):
     """PUT /pipelines/{name} with a definition → `{"version", "created"}`; the node group must exist."""
 
     permission_classes = [IsSystem]
@@ -42,7 +42,7 @@ class PipelinePublishApi(APIView):
         return Response({"version": version.version, "created": created})
 
 
-class PipelineUseVersionApi(APIView):
+class PipelineUseVersionApi(ApiView):
     """POST /pipelines/{name}/versions/{version}/use: make that version the one in use (a rollback)."""
 
     permission_classes = [IsSystem]

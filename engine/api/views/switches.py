@@ -1,7 +1,7 @@
 """A transaction's switches: list, set, clear."""
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from engine.api.base import ApiView
 
 from engine.api import schema
 from engine.api.inputs import Fields, json_body
@@ -10,7 +10,7 @@ from engine.selectors import transaction_get
 from engine.services import switches
 
 
-class SwitchListApi(APIView):
+class SwitchListApi(ApiView):
     """GET /transactions/{tx_id}/switches."""
 
     @extend_schema(operation_id="switch_list", responses=schema.responses("SwitchList"))
@@ -19,7 +19,7 @@ class SwitchListApi(APIView):
         return Response({"switches": switches.switches_of(tx_id=tx.pk)})
 
 
-class SwitchSetApi(APIView):
+class SwitchSetApi(ApiView):
     """PUT /transactions/{tx_id}/switches/{name} with `{"value", "reason"}`."""
 
     @extend_schema(operation_id="switch_set", request=schema.SWITCH_BODY,
@@ -33,7 +33,7 @@ class SwitchSetApi(APIView):
                                             owner=request.user.owner, actor=request.user.actor))
 
 
-class SwitchClearApi(APIView):
+class SwitchClearApi(ApiView):
     """DELETE /transactions/{tx_id}/switches/{name}: the value becomes null."""
 
     @extend_schema(operation_id="switch_clear", request=schema.REASON_BODY,

@@ -5,7 +5,7 @@ from django.db import DatabaseError
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from engine.api.base import ApiView
 
 from engine import clock
 from engine.api import schema
@@ -14,7 +14,7 @@ from engine.selectors import node_count_seen_since, step_type_list
 NODE_SEEN_SECONDS = 60
 
 
-class HealthApi(APIView):
+class HealthApi(ApiView):
     """GET /health: 200 when the database answers, 503 `degraded` when it does not."""
 
     authentication_classes = []
@@ -31,7 +31,7 @@ class HealthApi(APIView):
         return Response({"status": "ok", "database": "ok", "nodes": nodes})
 
 
-class StepTypeListApi(APIView):
+class StepTypeListApi(ApiView):
     """GET /step-types."""
 
     @extend_schema(operation_id="step_type_list", responses=schema.responses("StepTypeList"))

@@ -2,7 +2,7 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from engine.api.base import ApiView
 
 from engine.api import schema
 from engine.api.bodies import transaction_body
@@ -20,7 +20,7 @@ from engine.selectors import (
 from engine.services import transactions
 
 
-class TransactionStartApi(APIView):
+class TransactionStartApi(ApiView):
     """POST /transactions: start one (201), replay an identical start (200), or refuse a clash (409)."""
 
     @extend_schema(operation_id="transaction_start", request=schema.START_BODY, responses={
@@ -49,7 +49,7 @@ class TransactionStartApi(APIView):
         return Response(body, headers={"Idempotent-Replayed": "true"})
 
 
-class TransactionGetApi(APIView):
+class TransactionGetApi(ApiView):
     """GET /transactions/{tx_id}, with `?wait=` to hold the reply until it finishes."""
 
     @extend_schema(operation_id="transaction_get", parameters=[schema.WAIT], responses=schema.responses("Transaction"))
@@ -61,7 +61,7 @@ class TransactionGetApi(APIView):
         return Response(transaction_body(request, tx))
 
 
-class TransactionStepsApi(APIView):
+class TransactionStepsApi(ApiView):
     """GET /transactions/{tx_id}/steps: its step runs, oldest first, paged."""
 
     @extend_schema(operation_id="transaction_steps", parameters=[schema.LIMIT, schema.CURSOR],
@@ -74,7 +74,7 @@ class TransactionStepsApi(APIView):
         return Response(paged(request, rows, limit, lambda run: [run.seq], lambda run: step_run_as_dict(run=run)))
 
 
-class TransactionJournalApi(APIView):
+class TransactionJournalApi(ApiView):
     """GET /transactions/{tx_id}/journal: everything that happened to it, oldest first, paged."""
 
     @extend_schema(operation_id="transaction_journal", parameters=[schema.LIMIT, schema.CURSOR],
@@ -92,7 +92,7 @@ def _reason(fields):
     return fields.string("reason", max_length=REASON_MAX, default="")
 
 
-class _ReasonActionApi(APIView):
+class _ReasonActionApi(ApiView):
     """An action that takes only an optional reason and answers with the transaction object."""
 
     service = None
@@ -118,7 +118,7 @@ class TransactionWakeApi(_ReasonActionApi):
     service = transactions.transaction_wake
 
 
-class TransactionRetryApi(APIView):
+class TransactionRetryApi(ApiView):
     """POST /transactions/{tx_id}/retry, with an optional new `deadline`."""
 
     @extend_schema(operation_id="transaction_retry", request=schema.RETRY_BODY,
