@@ -15,9 +15,10 @@ def ids(errors):
 
 
 def test_this_projects_settings_pass_every_host_check():
-    found = [error for check in (checks_host.installed_apps, checks_host.middleware, checks_host.q_cluster,
-                                 checks_host.schema_class, checks_host.spectacular_settings, checks_host.urls, checks_host.templates,
-                                 checks_host.login_url, checks_host.manage_py) for error in check()]
+    checks = (checks_host.installed_apps, checks_host.middleware, checks_host.q_cluster, checks_host.schema_class,
+              checks_host.spectacular_settings, checks_host.urls, checks_host.templates, checks_host.login_url,
+              checks_host.manage_py)
+    found = [error for check in checks for error in check()]
     assert found == []
 
 
