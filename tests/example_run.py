@@ -169,6 +169,8 @@ def main():
 
     try:
         shutil.rmtree(WORK / "run", ignore_errors=True)
+        for name in ("runserver", "node"):  # a failure shows only this run's logs
+            (WORK / f"{name}.log").unlink(missing_ok=True)
         step("build the wheel and install it", build_and_install)
         step("manage.py check", run, PY, "manage.py", "check", "--fail-level", "WARNING")
         step("manage.py migrate", run, PY, "manage.py", "migrate", "--no-input")
