@@ -5,7 +5,7 @@ from django.db import DatabaseError
 
 from engine import clock, conf, durations
 from engine.models import Pipeline, PipelineVersion, Transaction
-from engine.steps import registry
+from engine.steps import hints, registry
 
 SETTINGS_TAG = "datp_settings"
 
@@ -78,7 +78,8 @@ def missing_step_types(app_configs=None, databases=None, **kwargs):
                     Warning(
                         f"Pipeline {version.pipeline_id} (version {version.pk[:12]}) uses step type "
                         f"{step.get('type')!r} in step {step.get('name')!r}, which is not registered.",
-                        hint="Install the app that defines it, or publish a version without it.",
+                        hint=hints.unknown_hint(step.get("type"))
+                        or "Install the app that defines it, or publish a version without it.",
                         id="datp.W001",
                     )
                 )

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from engine import checks
 from engine.errors import InvalidPipeline
 from engine.services.pipelines import pipeline_publish, pipeline_validate
 from engine.steps import Step, hints, register, registry
@@ -142,3 +143,12 @@ def test_a_step_type_gone_at_run_time_names_the_class_left_unregistered(harness,
 def test_a_registered_class_is_never_offered_as_unregistered(db, reserve_stock):
     assert hints.unregistered_for("shop/reserve-stock") is None
     assert hints.unregistered_for("shop/reservestock") is None
+
+
+def test_the_start_up_check_of_pipelines_in_use_gives_the_same_hint(db, reserve_stock):
+    pipeline_publish(definition=one_step("shop/reserve-stock"))
+    registry.unregister("shop/reserve-stock")
+    [warning] = checks.missing_step_types(databases=["default"])
+    assert warning.id == "datp.W001"
+    assert warning.hint == ('`ReserveStock` is defined in `tests/engine/test_step_type_hints.py` but not registered: '
+                            'add `@register("shop/reserve-stock")`')
