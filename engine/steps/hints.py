@@ -1,6 +1,7 @@
 """What to do about a step type name the registry does not know: the class defined for it but not
 registered, or the registered name it is close to."""
 import difflib
+import importlib.util
 import re
 import sys
 from pathlib import PurePath
@@ -52,6 +53,33 @@ def unregistered_for(name):
     return None
 
 
+def unimported_module(name):
+    """Return the dotted name of a `steps` module that exists for the namespace of step type `name`
+    (`shipping.steps` for `shipping/quote`) but was never imported, so nothing in it is registered; or None."""
+    space = name.rpartition("/")[0].replace("-", "_")
+    if not space.isidentifier():
+        return None
+    dotted = f"{space}.steps"
+    if dotted in sys.modules:
+        return None
+    try:
+        found = importlib.util.find_spec(dotted)
+    except (ImportError, ValueError):  # no package of that name, or one that fails to import
+        return None
+    return dotted if found is not None else None
+
+
+def unimported_hint(name):
+    """Say how to import the `steps` module that most likely defines step type `name`; "" when none."""
+    dotted = unimported_module(name)
+    if dotted is None:
+        return ""
+    package = dotted.rpartition(".")[0]
+    return (f"`{dotted.replace('.', '/')}.py` exists but is never imported, so nothing in it is registered: "
+            f"add `\"{package}\"` to INSTALLED_APPS, or `{dotted}` to DATP[\"STEP_MODULES\"] "
+            f"(environment: DATP_STEP_MODULES), or import it in your test")
+
+
 def _likeness(name, known):
     """How alike two step type names are, from 0 to 1. In the same namespace only the part after it counts
     (else every `util/…` looks like every other), and a part that begins the other (`child` of
@@ -82,10 +110,10 @@ def unregistered_hint(name):
 
 def unknown_hint(name):
     """Say what to do about step type `name` that is not registered: register the class that is defined for
-    it, or use the registered name it is close to. Return "" when there is nothing to suggest."""
+    it, import the app's steps module that was never imported, or use the registered name it is close to. Return "" when there is nothing to suggest."""
     if not isinstance(name, str) or not name:
         return ""
-    unregistered = unregistered_hint(name)
+    unregistered = unregistered_hint(name) or unimported_hint(name)
     if unregistered:
         return unregistered
     close = closest(name, registry.known_names())

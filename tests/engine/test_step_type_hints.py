@@ -152,3 +152,25 @@ def test_the_start_up_check_of_pipelines_in_use_gives_the_same_hint(db, reserve_
     assert warning.id == "datp.W001"
     assert warning.hint == ('`ReserveStock` is defined in `tests/engine/test_step_type_hints.py` but not registered: '
                             'add `@register("shop/reserve-stock")`')
+
+
+def test_an_app_steps_module_never_imported_says_how_to_import_it(db, tmp_path, monkeypatch):
+    """A first-time author's app outside INSTALLED_APPS: its steps module exists but nothing imported it."""
+    (tmp_path / "shipping").mkdir()
+    (tmp_path / "shipping" / "__init__.py").write_text("")
+    (tmp_path / "shipping" / "steps.py").write_text(
+        "from engine.steps import Step, register\n\n\n@register\nclass Quote(Step):\n"
+        "    type_name = 'shipping/quote'\n\n    def invoke(self, ctx):\n        return ctx.succeeded('quoted')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert problems(one_step("shipping/quote")) == [
+            "steps[1].type: unknown step type 'shipping/quote': `shipping/steps.py` exists but is never imported, "
+            'so nothing in it is registered: add `"shipping"` to INSTALLED_APPS, or `shipping.steps` to '
+            'DATP["STEP_MODULES"] (environment: DATP_STEP_MODULES), or import it in your test'
+        ]
+        importlib.import_module("shipping.steps")
+        assert pipeline_validate(definition=one_step("shipping/quote"))["steps"][1]["type"] == "shipping/quote"
+    finally:
+        registry.unregister("shipping/quote")
+        for name in ("shipping.steps", "shipping"):
+            sys.modules.pop(name, None)
