@@ -5,7 +5,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from csp.constants import NONE, SELF
 
 from engine import setup as datp
 
@@ -60,15 +59,11 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 INSTALLED_APPS = ["django.contrib.admin", *datp.CONTRIB_APPS, *datp.APPS]
 
-# The header middleware come first, so that every response carries their headers: static files and the
-# API's early refusals included. AxesMiddleware comes last, as django-axes asks.
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    *(name for name in datp.MIDDLEWARE if name != datp.SECURITY_MIDDLEWARE),
-]
+# engine.setup's MIDDLEWARE (the header middleware first, so that every response carries their headers:
+# static files and the API's early refusals included; AxesMiddleware last), with WhiteNoise serving the
+# static files after the header middleware.
+MIDDLEWARE = [*datp.MIDDLEWARE]
+MIDDLEWARE.insert(len(datp.HEADER_MIDDLEWARE), "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "datp_site.urls"
 WSGI_APPLICATION = "datp_site.wsgi.application"
@@ -130,25 +125,11 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # Security headers. SecurityMiddleware sends X-Content-Type-Options: nosniff, Referrer-Policy: same-origin
 # and Cross-Origin-Opener-Policy: same-origin by default; XFrameOptionsMiddleware sends X-Frame-Options: DENY.
-# The CSP allows scripts, styles and fonts from this site only (no inline script, no eval); Swagger UI's page
-# widens it for its own needs (engine/api/docs.py).
+# The CSP (engine/setup.py) allows scripts, styles and fonts from this site only (no inline script, no eval).
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": [SELF],
-        "script-src": [SELF],
-        "style-src": [SELF],
-        "img-src": [SELF, "data:"],
-        "font-src": [SELF],
-        "connect-src": [SELF],
-        "object-src": [NONE],
-        "base-uri": [NONE],
-        "form-action": [SELF],
-        "frame-ancestors": [NONE],
-    },
-}
+CONTENT_SECURITY_POLICY = datp.CONTENT_SECURITY_POLICY
 
 LOGIN_URL = datp.LOGIN_URL
 LOGIN_REDIRECT_URL = "/mondat/"

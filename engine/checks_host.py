@@ -1,7 +1,9 @@
-"""System checks of a host project's settings (ids datp.E010-E018, datp.W010): each names a piece DATP needs
-that the host lacks, with the line to add (docs/install.md; the values live in engine/setup.py).
+"""System checks of a host project's settings (ids datp.E010-E019, datp.W010-W011): each names a piece DATP
+needs that the host lacks, with the line to add (docs/install.md; the values live in engine/setup.py). Each
+check stands alone, so the first `manage.py check` names every missing piece at once.
 
-django-axes checks its own middleware and backend (axes.W002, axes.W003); these do not repeat them.
+django-axes' own checks (axes.W002, axes.W003) say the same of its middleware and backend without the line
+to add; datp.E011 and datp.E019 give it.
 """
 import os
 from pathlib import Path
@@ -10,6 +12,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.urls import NoReverseMatch, reverse
+from django.utils.module_loading import import_string
 
 from engine import setup
 
@@ -25,21 +28,89 @@ def installed_apps(app_configs=None, **kwargs):
             for name in (*setup.CONTRIB_APPS, *setup.APPS) if not apps.is_installed(name)]
 
 
+MIDDLEWARE_HINTS = {
+    setup.API_MIDDLEWARE: f'Insert "{setup.API_MIDDLEWARE}" (engine.setup.API_MIDDLEWARE, one string) into MIDDLEWARE '
+                          'after SecurityMiddleware and before SessionMiddleware; or MIDDLEWARE = '
+                          '[*engine.setup.MIDDLEWARE].',
+    setup.AXES_MIDDLEWARE: f'Append "{setup.AXES_MIDDLEWARE}" (engine.setup.AXES_MIDDLEWARE, one string) to '
+                           'MIDDLEWARE, last.',
+}
+# The API's middleware refuses an oversized or unstorable request before these read it (CSRF: a POST's form).
+READ_BEFORE_API = ("django.contrib.sessions.middleware.SessionMiddleware", "django.middleware.common.CommonMiddleware",
+                   setup.CSRF_MIDDLEWARE)
+
+
 def _middleware_needed():
-    needed = [setup.API_MIDDLEWARE]
+    needed = [setup.API_MIDDLEWARE, setup.AXES_MIDDLEWARE]
     if apps.is_installed("monitoring"):
-        needed += [name for name in setup.MIDDLEWARE if name.startswith("django.contrib.")]
+        needed += [name for name in setup.MIDDLEWARE
+                   if name.startswith("django.contrib.") or name == setup.CSRF_MIDDLEWARE]
     return needed
+
+
+def _present_middleware():
+    return list(getattr(settings, "MIDDLEWARE", None) or [])
 
 
 @register()
 def middleware(app_configs=None, **kwargs):
-    """datp.E011: a middleware the API or the console needs is not in MIDDLEWARE."""
-    present = list(getattr(settings, "MIDDLEWARE", None) or [])
-    return [Error(f"{name!r} is not in MIDDLEWARE; DATP needs it.",
-                  hint=f'Add "{name}" to MIDDLEWARE (engine.setup.MIDDLEWARE lists them all in order).',
-                  id="datp.E011")
-            for name in _middleware_needed() if name not in present]
+    """datp.E011: a middleware the API or the console needs is not in MIDDLEWARE, or the API's comes after one
+    that reads the request before it may refuse it."""
+    present = _present_middleware()
+    errors = [Error(f"{name!r} is not in MIDDLEWARE; DATP needs it.",
+                    hint=MIDDLEWARE_HINTS.get(
+                        name, f'Add "{name}" to MIDDLEWARE (engine.setup.MIDDLEWARE lists them all in order).'),
+                    id="datp.E011")
+              for name in _middleware_needed() if name not in present]
+    if setup.API_MIDDLEWARE in present:
+        api = present.index(setup.API_MIDDLEWARE)
+        errors += [Error(f"{setup.API_MIDDLEWARE!r} comes after {name!r} in MIDDLEWARE; it must come before it, "
+                         "so that an oversized or unstorable API request is refused before anything reads it.",
+                         hint=MIDDLEWARE_HINTS[setup.API_MIDDLEWARE], id="datp.E011")
+                   for name in READ_BEFORE_API if name in present[:api]]
+    return errors
+
+
+@register()
+def security_headers(app_configs=None, **kwargs):
+    """datp.W011: a middleware that sends the security headers the console and the API are meant to carry
+    (nosniff, Referrer-Policy, X-Frame-Options, Content-Security-Policy) is not in MIDDLEWARE, or the CSP
+    middleware has no policy to send."""
+    present = _present_middleware()
+    warnings = [Warning(f"{name!r} is not in MIDDLEWARE: DATP's pages and API answers go without its security "
+                        "headers.",
+                        hint=f'Add "{name}" to MIDDLEWARE before "{setup.API_MIDDLEWARE}" (engine.setup.MIDDLEWARE '
+                             'lists them all in order).', id="datp.W011")
+                for name in setup.HEADER_MIDDLEWARE if name not in present]
+    if setup.CSP_MIDDLEWARE in present and not getattr(settings, "CONTENT_SECURITY_POLICY", None):
+        warnings.append(Warning("CONTENT_SECURITY_POLICY is not set: CSPMiddleware sends no Content-Security-Policy.",
+                                hint="CONTENT_SECURITY_POLICY = engine.setup.CONTENT_SECURITY_POLICY",
+                                id="datp.W011"))
+    return warnings
+
+
+@register()
+def authentication_backends(app_configs=None, **kwargs):
+    """datp.E019: django-axes' backend is not the first of AUTHENTICATION_BACKENDS, so failed console log-ins
+    are not counted (missing) or a backend before it lets a locked-out user in (not first)."""
+    backends = list(getattr(settings, "AUTHENTICATION_BACKENDS", None) or [])
+    axes = [index for index, name in enumerate(backends) if _is_axes_backend(name)]
+    if axes[:1] == [0]:
+        return []
+    first = setup.AUTHENTICATION_BACKENDS[0]
+    where = (f"comes after {backends[0]!r} in AUTHENTICATION_BACKENDS, which would let a locked-out user in"
+             if axes else "is not in AUTHENTICATION_BACKENDS; failed console log-ins would not be counted")
+    return [Error(f"django-axes' backend {first!r} {where}.",
+                  hint=f"AUTHENTICATION_BACKENDS = [*engine.setup.AUTHENTICATION_BACKENDS] (or insert {first!r} "
+                       "first in yours)", id="datp.E019")]
+
+
+def _is_axes_backend(name):
+    try:
+        backend = import_string(name)
+    except ImportError:
+        return False
+    return isinstance(backend, type) and issubclass(backend, import_string(setup.AUTHENTICATION_BACKENDS[0]))
 
 
 @register()
@@ -75,24 +146,30 @@ def schema_class(app_configs=None, **kwargs):
                   hint=f'REST_FRAMEWORK = {{..., "DEFAULT_SCHEMA_CLASS": "{wanted}"}}', id="datp.E014")]
 
 
+MISSING = object()
+
+
 @register()
 def spectacular_settings(app_configs=None, **kwargs):
-    """datp.W010: an SPECTACULAR_SETTINGS entry the OpenAPI document at /api/schema/ relies on is missing or
-    different (drf-spectacular reads them globally)."""
-    present = getattr(settings, "SPECTACULAR_SETTINGS", None) or {}
-    return [Warning(f"SPECTACULAR_SETTINGS[{key!r}] is {present.get(key)!r}; DATP's OpenAPI document needs {value!r}.",
-                    hint=f"SPECTACULAR_SETTINGS = {{**engine.setup.SPECTACULAR_SETTINGS, ...}} "
-                         f"(or SPECTACULAR_SETTINGS[{key!r}] = {value!r})",
-                    id="datp.W010")
-            for key, value in setup.SPECTACULAR_SETTINGS.items()
-            if key not in ("TITLE", "DESCRIPTION", "VERSION") and present.get(key) != value]
+    """datp.W010: SPECTACULAR_SETTINGS lacks or changes entries the OpenAPI document at /api/schema/ relies on
+    (drf-spectacular reads them globally): one warning naming each."""
+    present = getattr(settings, "SPECTACULAR_SETTINGS", None)
+    if not present:
+        return [Warning("SPECTACULAR_SETTINGS is not set; DATP's OpenAPI document needs the entries of "
+                        "engine.setup.SPECTACULAR_SETTINGS.",
+                        hint="SPECTACULAR_SETTINGS = {**engine.setup.SPECTACULAR_SETTINGS, ...}", id="datp.W010")]
+    differ = [f"{key!r} is {'not set' if present.get(key, MISSING) is MISSING else repr(present[key])} "
+              f"(DATP needs {value!r})"
+              for key, value in setup.SPECTACULAR_SETTINGS.items()
+              if key not in ("TITLE", "DESCRIPTION", "VERSION") and present.get(key, MISSING) != value]
+    if not differ:
+        return []
+    return [Warning(f"SPECTACULAR_SETTINGS differs from what DATP's OpenAPI document needs: {'; '.join(differ)}.",
+                    hint="SPECTACULAR_SETTINGS = {**engine.setup.SPECTACULAR_SETTINGS, ...}", id="datp.W010")]
 
 
 def _resolves(name, path):
-    try:
-        return reverse(name) == path
-    except NoReverseMatch:
-        return False
+    return _reversed(name) == path
 
 
 @register()
@@ -131,13 +208,22 @@ def templates(app_configs=None, **kwargs):
 @register()
 def login_url(app_configs=None, **kwargs):
     """datp.E017: LOGIN_URL does not lead to the console's log-in page, so a signed-out operator is sent
-    elsewhere."""
-    if not apps.is_installed("monitoring") or not _resolves("mondat:login", setup.LOGIN_URL):
-        return []  # without the console's URLs, datp.E015 says what to do
-    if str(settings.LOGIN_URL) in (setup.LOGIN_URL, "mondat:login"):
+    elsewhere. Compared with the console's fixed path, so it is named whether or not the URLs are included yet."""
+    if not apps.is_installed("monitoring"):
         return []
-    return [Error(f"LOGIN_URL is {settings.LOGIN_URL!r}; the console's log-in page is {setup.LOGIN_URL!r}.",
-                  hint=f"LOGIN_URL = {setup.LOGIN_URL!r}", id="datp.E017")]
+    value = str(getattr(settings, "LOGIN_URL", ""))
+    if value in (setup.LOGIN_URL, "mondat:login") or _reversed(value) == setup.LOGIN_URL:
+        return []
+    return [Error(f"LOGIN_URL is {value!r}; the console's log-in page is {setup.LOGIN_URL!r}.",
+                  hint=f"LOGIN_URL = {setup.LOGIN_URL!r} (engine.setup.LOGIN_URL)", id="datp.E017")]
+
+
+def _reversed(name):
+    """The path a URL name leads to; None when it names none."""
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None
 
 
 @register()

@@ -3,17 +3,19 @@
     from engine import setup as datp
 
     INSTALLED_APPS = [..., *datp.CONTRIB_APPS, *datp.APPS]
-    MIDDLEWARE = [*datp.MIDDLEWARE]  # or yours with datp.API_MIDDLEWARE after SecurityMiddleware, AXES_MIDDLEWARE last
+    MIDDLEWARE = [*datp.MIDDLEWARE]  # or yours with the strings docs/install.md names, in their places
+    CONTENT_SECURITY_POLICY = datp.CONTENT_SECURITY_POLICY
     TEMPLATES[0]["OPTIONS"]["context_processors"] = [*datp.CONTEXT_PROCESSORS]
     AUTHENTICATION_BACKENDS = [*datp.AUTHENTICATION_BACKENDS]
-        REST_FRAMEWORK = {**datp.REST_FRAMEWORK}  # or DEFAULT_SCHEMA_CLASS added to yours
+    REST_FRAMEWORK = {**datp.REST_FRAMEWORK}  # or DEFAULT_SCHEMA_CLASS added to yours
     SPECTACULAR_SETTINGS = {**datp.SPECTACULAR_SETTINGS, "TITLE": "..."}
     Q_CLUSTER = datp.q_cluster()
     LOGIN_URL = datp.LOGIN_URL
 
-The system checks datp.E010-E018 and W010 (engine/checks_host.py) name each piece that is missing. This module imports
-nothing of Django's app registry, so settings may import it. DRF's classes are set on the API's own base view
-(engine/api/base.py): of a host's REST_FRAMEWORK DATP needs only drf-spectacular's DEFAULT_SCHEMA_CLASS.
+The system checks datp.E010-E019, W010 and W011 (engine/checks_host.py) name each piece that is missing.
+This module imports nothing of Django's app registry, so settings may import it. DRF's classes are set on
+the API's own base view (engine/api/base.py): of a host's REST_FRAMEWORK DATP needs only drf-spectacular's
+DEFAULT_SCHEMA_CLASS.
 """
 import os
 
@@ -28,21 +30,48 @@ CONTRIB_APPS = (
 )
 APPS = ("rest_framework", "drf_spectacular", "drf_spectacular_sidecar", "django_q", "axes", "engine", "monitoring")
 
+# Single strings (not lists): MIDDLEWARE.insert(..., datp.API_MIDDLEWARE), MIDDLEWARE.append(datp.AXES_MIDDLEWARE).
 API_MIDDLEWARE = "engine.api.middleware.ApiMiddleware"
 AXES_MIDDLEWARE = "axes.middleware.AxesMiddleware"
-# The middleware the API and the console need, in their order; API_MIDDLEWARE before the session's, so an
-# oversized or unstorable API request is refused before anything reads it, and AXES_MIDDLEWARE last.
 SECURITY_MIDDLEWARE = "django.middleware.security.SecurityMiddleware"
+CSP_MIDDLEWARE = "csp.middleware.CSPMiddleware"
+X_FRAME_MIDDLEWARE = "django.middleware.clickjacking.XFrameOptionsMiddleware"
+CSRF_MIDDLEWARE = "django.middleware.csrf.CsrfViewMiddleware"
+# The security headers' middleware (spec S5: nosniff, Referrer-Policy, X-Frame-Options, the CSP below).
+HEADER_MIDDLEWARE = (SECURITY_MIDDLEWARE, CSP_MIDDLEWARE, X_FRAME_MIDDLEWARE)
+# Everything the API and the console need, in order: the header middleware first, so every response
+# carries their headers (the API's early refusals too); API_MIDDLEWARE next, before the session, common
+# and CSRF middleware, so an oversized or unstorable API request is refused before any of them reads it
+# (CsrfViewMiddleware reads a POST's form body); AXES_MIDDLEWARE last, as django-axes asks.
 MIDDLEWARE = (
-    SECURITY_MIDDLEWARE,
+    *HEADER_MIDDLEWARE,
     API_MIDDLEWARE,
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    CSRF_MIDDLEWARE,
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     AXES_MIDDLEWARE,
 )
+
+# django-csp's policy for CSP_MIDDLEWARE: scripts, styles and fonts from this site only (no inline script,
+# no eval), no framing. The console and Swagger UI at /api/docs/ work under it. Without the setting,
+# CSPMiddleware sends no header. To widen it, copy it:
+# {"DIRECTIVES": {**datp.CONTENT_SECURITY_POLICY["DIRECTIVES"], "img-src": [...]}}.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 CONTEXT_PROCESSORS = (
     "django.template.context_processors.request",
@@ -55,19 +84,6 @@ CONTEXT_PROCESSORS = (
 # django-axes counts failed console log-ins; its backend must come first.
 AUTHENTICATION_BACKENDS = ("axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend")
 LOGIN_URL = "/mondat/login/"
-
-REST_FRAMEWORK = {
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["engine.api.parsers.JsonParser"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "engine.api.negotiation.JsonAlways",
-    # The first class answers 401 with its WWW-Authenticate header; console sessions come second.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["engine.api.authentication.ApiKeyAuthentication",
-                                       "engine.api.authentication.ConsoleSessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["engine.api.permissions.RoleAllowsWrites"],
-    "EXCEPTION_HANDLER": "engine.api.exceptions.exception_handler",
-    "UNAUTHENTICATED_USER": None,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-}
 
 # drf-spectacular's own install line; DRF's other classes are set on DATP's views (engine/api/base.py).
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}

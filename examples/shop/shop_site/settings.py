@@ -18,7 +18,8 @@ INSTALLED_APPS = [
     *datp.APPS,  # DATP: rest_framework, drf_spectacular(_sidecar), django_q, axes, engine, monitoring
     "shop",
 ]
-MIDDLEWARE = [*datp.MIDDLEWARE]  # DATP: Django's usual ones with ApiMiddleware and AxesMiddleware in place
+MIDDLEWARE = [*datp.MIDDLEWARE]  # DATP: Django's usual ones, CSP, ApiMiddleware and AxesMiddleware in place
+CONTENT_SECURITY_POLICY = datp.CONTENT_SECURITY_POLICY  # DATP: the policy CSPMiddleware sends
 ROOT_URLCONF = "shop_site.urls"
 TEMPLATES = [{
     "BACKEND": "django.template.backends.django.DjangoTemplates",
