@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve example test test-sqlite test-postgres test-postgres-general fuzz latency chaos bench venv clean
+.PHONY: run serve wheel example test test-sqlite test-postgres test-postgres-general fuzz latency chaos bench venv clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,13 @@ run: venv
 serve: venv
 	$(PY) -m gunicorn datp_site.wsgi --worker-class gthread --workers 2 --threads 32 \
 	  --worker-connections 32 --keep-alive 0 --bind 127.0.0.1:8000
+
+# The installable package: dist/datp_django-<version>-py3-none-any.whl (the apps engine and monitoring),
+# for pip install into a Django project of your own (docs/install.md).
+wheel: venv
+	rm -rf dist build
+	$(PY) -m pip wheel --no-deps -q -w dist .
+	@ls dist/*.whl
 
 # The example host project (examples/shop) against the built wheel: a venv of its own in var/example/,
 # manage.py check, migrate, its own pytest, and a transaction through its runserver and node (make test runs it).

@@ -15,10 +15,14 @@ A `P30D` sleep costs milliseconds: when nothing is ready, the clock jumps to the
 A crash is one call: `h.crash_next_run()`, then `h.advance_past_lease()` lets recovery run the step
 again. docs/testing.md shows every part with examples.
 """
+import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from engine import clock, deprecation, durations, tokens
+from engine.errors import InvalidPipeline
 from engine.models import NodeGroup, Sleeper, Switch, Transaction
 from engine.runtime import executor, faults
 from engine.states import TxStatus
@@ -28,6 +32,21 @@ from engine.services.owners import owner_ensure
 from engine.services.pipelines import pipelines_publish_all
 
 __all__ = ["Crash", "Harness", "SimulatedCrash", "TxResult", "VirtualClock"]
+
+
+def _labelled(definition):
+    """Return [(label, dict)] for one argument of Harness.load: a dict, a JSON file or a folder of them."""
+    if not isinstance(definition, (str, os.PathLike)):
+        return [(None, definition)]
+    path = Path(definition)
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    labelled = []
+    for file in files:
+        try:
+            labelled.append((str(file), json.loads(file.read_text())))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidPipeline([f"{file}: not valid JSON ({exc})"]) from exc
+    return labelled
 
 
 class VirtualClock:
@@ -145,9 +164,11 @@ class Harness:
     # Set-up --------------------------------------------------------------------------------
 
     def load(self, *definitions):
-        """Publish pipeline definitions (dicts, as `datp_load` reads them), which may name each other as
-        children, all or none; return their versions. A definition with problems raises InvalidPipeline."""
-        return [version for version, _ in pipelines_publish_all(definitions=[(None, d) for d in definitions])]
+        """Publish pipeline definitions, which may name each other as children, all or none; return their
+        versions. Each is a dict, or the path of a JSON file or of a folder of them (as `datp_load_pipelines`
+        reads them): `h.load(Path(__file__).parent.parent / "pipelines")`. Problems raise InvalidPipeline."""
+        labelled = [item for definition in definitions for item in _labelled(definition)]
+        return [version for version, _ in pipelines_publish_all(definitions=labelled)]
 
     def start(self, transaction_type, data=None, **kwargs):
         """Start a transaction for the harness's owner and return its id (nothing runs yet)."""

@@ -1,6 +1,7 @@
 """MONDAT's URL map under /mondat/ (namespace "mondat")."""
 from django.contrib.auth import views as auth_views
 from django.urls import path
+from django.views.generic import RedirectView
 
 from monitoring.views import bulk, failures, sleeping, switches, transactions
 from monitoring.views.dashboard import DashboardView
@@ -30,6 +31,8 @@ urlpatterns = [
     path("transactions/<str:tx_id>/webhooks/<uuid:delivery_id>/resend", tx_actions.TransactionWebhookResendView.as_view(),
          name="transaction-webhook-resend"),
     path("transactions/", transactions.TransactionListView.as_view(), name="transactions"),
+    # The API's links.console is written without the slash: it leads here whatever the host's APPEND_SLASH.
+    path("transactions/<str:tx_id>", RedirectView.as_view(pattern_name="mondat:transaction", query_string=True)),
     path("bulk/jobs/<int:job_id>/", bulk.BulkJobView.as_view(), name="bulk-job"),
     path("bulk/<str:action>/", bulk.BulkActionView.as_view(), name="bulk"),
     path("pipelines/", pipeline_views.PipelineListView.as_view(), name="pipelines"),

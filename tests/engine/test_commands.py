@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from engine.management.commands import datp_node
 from engine.management.commands.datp_run import Command as DatpRun
 from engine.models import ApiKey, JournalEntry, Owner, Sleeper, Switch
 from engine.services.owners import api_key_authenticate
@@ -228,3 +229,20 @@ def test_datp_run_explains_each_of_its_options():
     for option, words in {"--address": "host:port", "--workers": "workers", "--pipelines": "pipeline definitions"}.items():
         line = help_text.split(option, 1)[1].split("--", 1)[0]
         assert words in " ".join(line.split()), option
+
+
+def test_datp_node_says_which_group_it_serves_before_it_runs(monkeypatch):
+    started = []
+
+    class FakeNode:
+        def __init__(self, **kwargs):
+            started.append(kwargs)
+
+        def run(self):
+            return 0
+
+    monkeypatch.setattr(datp_node, "Node", FakeNode)
+    out = StringIO()
+    call_command("datp_node", "--group", "billing", "--workers", "3", stdout=out)
+    assert out.getvalue().startswith("DATP node for node group 'billing' with 3 workers;")
+    assert started == [{"group": "billing", "workers": 3, "grace_seconds": None, "metrics_port": None}]

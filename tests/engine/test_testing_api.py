@@ -1,11 +1,14 @@
 """The crash helpers of engine.testing (issue 17): crash_next_run picks its run by step and transaction,
 the harness absorbs the crash, advance_past_lease lets recovery run the step again, and leaving the
 harness drops what is still armed. docs/testing.md's examples are run by test_testing_docs.py."""
+import json
 from datetime import timedelta
 
 import pytest
 
 from engine import conf
+from engine.errors import InvalidPipeline
+from engine.models import Pipeline
 from engine.runtime import faults
 from engine.testing import Crash, Harness
 
@@ -92,3 +95,22 @@ def test_a_hook_installed_by_hand_still_raises_its_own_crash(harness):
     faults.install(faults.AFTER_STEP_BEFORE_CHECKPOINT, crash)
     with pytest.raises(faults.WorkerCrash):
         harness.settle()
+
+
+def test_load_takes_a_json_file_or_a_folder_of_them_as_datp_load_pipelines_does(harness, tmp_path):
+    (tmp_path / "parent.json").write_text(json.dumps(
+        {"name": "file-parent", "steps": [{"type": "util/child-pipeline", "config": {"pipeline": "file-child"}}]}))
+    (tmp_path / "child.json").write_text(json.dumps(
+        {"name": "file-child", "transaction_type": False, "steps": [{"type": "util/set", "config": {"values": {"ok": 1}}}]}))
+    versions = harness.load(tmp_path)  # a folder: the parent names a child loaded in the same call
+    assert sorted(v.pipeline_id for v in versions) == ["file-child", "file-parent"]
+    assert harness.load(str(tmp_path / "child.json"))[0].pipeline_id == "file-child"
+    assert harness.run(harness.start("file-parent")).status == "success"
+
+
+def test_load_of_a_file_that_is_not_json_names_it_and_stores_nothing(harness, tmp_path):
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(InvalidPipeline) as raised:
+        harness.load({"name": "alone", "steps": [{"type": "util/echo"}]}, tmp_path / "broken.json")
+    assert raised.value.errors[0].startswith(f"{tmp_path / 'broken.json'}: not valid JSON (")
+    assert not Pipeline.objects.filter(pk="alone").exists()

@@ -6,6 +6,7 @@ import pytest
 
 from engine import conf
 from engine.models import JournalEntry, Node, NodeGroup, StepRun, Transaction, WebhookDelivery
+from engine.selectors import transaction_links
 from engine.services.execution import tx_claim
 from engine.steps import Step, register
 
@@ -296,3 +297,13 @@ def test_webhook_deliveries_are_listed_with_their_last_error(world, operator):
     WebhookDelivery.objects.filter(tx_id=tx_id).update(status="dead", attempts=12, last_error="HTTP 500 from x")
     html = page(operator, tx_id).content.decode()
     assert "transaction." in html and "HTTP 500 from x" in html and "Re-send" in html
+
+
+def test_the_apis_console_link_leads_to_the_page_without_append_slash(extra, operator, settings):
+    settings.APPEND_SLASH = False
+    tx_id = sleeping_on(extra, "parent")
+    link = transaction_links(tx_id=tx_id)["console"]
+    assert not link.endswith("/")
+    response = operator.get(f"{link}?from=api")
+    assert response.status_code == 302 and response["Location"] == f"/mondat/transactions/{tx_id}/?from=api"
+    assert operator.get(response["Location"]).status_code == 200

@@ -17,6 +17,9 @@ class Command(BaseCommand):
                             help="serve this node's own figures for Prometheus on 127.0.0.1:PORT/metrics")
 
     def handle(self, *args, group, workers, grace, metrics_port, **options):
+        self.stdout.write(f"DATP node for node group {group!r} with {workers} workers; SIGTERM or Ctrl-C stops it "
+                          "after its running steps finish.")
+        self.stdout.flush()
         code = Node(group=group, workers=workers, grace_seconds=grace, metrics_port=metrics_port).run()
         if code:
             raise SystemExit(code)
