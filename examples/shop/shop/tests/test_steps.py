@@ -1,8 +1,8 @@
-"""The shop's own tests of its step type and pipeline, with DATP's pytest plugin (the `harness` fixture)."""
-import json
+"""The shop's own tests of its step type and pipeline, with DATP's pytest plugin: the `harness` fixture brings
+the test database (no `db` fixture), and loads the pipeline from the app's own JSON file."""
 from pathlib import Path
 
-PIPELINE = json.loads((Path(__file__).resolve().parent.parent / "pipelines" / "shop-order.json").read_text())
+PIPELINE = Path(__file__).resolve().parent.parent / "pipelines" / "shop-order.json"
 
 
 def test_an_order_in_stock_is_reserved_and_ready_to_ship(harness):
