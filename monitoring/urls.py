@@ -32,7 +32,8 @@ urlpatterns = [
          name="transaction-webhook-resend"),
     path("transactions/", transactions.TransactionListView.as_view(), name="transactions"),
     # The API's links.console is written without the slash: it leads here whatever the host's APPEND_SLASH.
-    path("transactions/<str:tx_id>", RedirectView.as_view(pattern_name="mondat:transaction", query_string=True)),
+    path("transactions/<str:tx_id>", RedirectView.as_view(pattern_name="mondat:transaction", query_string=True),
+         name="transaction-link"),
     path("bulk/jobs/<int:job_id>/", bulk.BulkJobView.as_view(), name="bulk-job"),
     path("bulk/<str:action>/", bulk.BulkActionView.as_view(), name="bulk"),
     path("pipelines/", pipeline_views.PipelineListView.as_view(), name="pipelines"),
