@@ -74,8 +74,18 @@ TX_TERMINAL = frozenset(set(TxStatus) - TX_ACTIVE)
 # The ends that count as failures (the console's Failures page, the dashboard); each may be retried.
 TX_FAILURES = frozenset({TxStatus.FAILED, TxStatus.ABORTED, TxStatus.TIMEOUT, TxStatus.INTERNAL_ERROR})
 TX_RETRYABLE = TX_FAILURES
-# Outcomes a step may end with that `on` routes can catch.
+# The fixed outcomes a step may end with that `on` routes can catch; a step may also end with a name of its
+# own (a named outcome), which ends its step run `success`, or `failed` when no route catches it.
 ROUTABLE_OUTCOMES = ("success", "failed", "aborted", "timeout", "cancelled")
+# The route key that catches every outcome its step's `on` does not name.
+OTHER_OUTCOMES = "*"
+# A named outcome: lower-case, like an identifier, and no step run status (those are the fixed outcomes',
+# or are no outcome at all: `internal_error`, `running`, ...).
+OUTCOME_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+OUTCOME_NAME_MAX = 64
+NOT_OUTCOME_NAMES = frozenset(set(StepRunStatus) - set(ROUTABLE_OUTCOMES))
+# What a named outcome's step run ends with: success when a route catches it, else failed.
+NAMED_OUTCOME_STATUSES = (StepRunStatus.SUCCESS, StepRunStatus.FAILED)
 
 CALLBACK_ACTIVE = frozenset({CallbackStatus.CREATED, CallbackStatus.START, CallbackStatus.PROGRESS})
 CALLBACK_FINAL = frozenset(set(CallbackStatus) - CALLBACK_ACTIVE)

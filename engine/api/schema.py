@@ -74,6 +74,10 @@ NODE_GROUP = _object({
 })
 
 
+OUTCOME_TEXT = ("The outcome the step ended with: a fixed one (success, failed, aborted, timeout, cancelled) or a "
+                "name of its own (approved); null while it runs or sleeps, and after internal_error or lost.")
+
+
 def page_of(item):
     return _object({"results": {"type": "array", "items": item}, "next": NULL_STRING})
 
@@ -84,7 +88,8 @@ COMPONENTS = {
     "TransactionPage": page_of(ref("Transaction")),
     "StepRunPage": page_of(_object({
         "seq": {"type": "integer"}, "step": {"type": "string"}, "type": {"type": "string"},
-        "status": {"type": "string"}, "attempt": {"type": "integer"}, "retry_count": {"type": "integer"},
+        "status": {"type": "string"}, "outcome": {**NULL_STRING, "description": OUTCOME_TEXT},
+        "attempt": {"type": "integer"}, "retry_count": {"type": "integer"},
         "note": NULL_STRING, "input": ANY, "output": ANY, "error": ANY, "started_at": NULL_STAMP,
         "ended_at": NULL_STAMP, "duration_ms": {"type": "integer", "nullable": True}, "node": NULL_STRING,
         "logs": ANY,
@@ -106,7 +111,9 @@ COMPONENTS = {
     "NodeGroup": NODE_GROUP,
     "NodeGroupList": _object({"results": {"type": "array", "items": ref("NodeGroup")}}),
     "StepTypeList": _object({"results": {"type": "array", "items": _object(
-        {"type": {"type": "string"}, "description": {"type": "string"}, "config_schema": ANY})}}),
+        {"type": {"type": "string"}, "description": {"type": "string"}, "config_schema": ANY,
+         "outcomes": {"type": "array", "items": {"type": "string"}, "nullable": True,
+                      "description": "The outcomes it declares; null: it may end with any name."}})}}),
     "Health": _object({"status": {"type": "string", "enum": ["ok", "degraded"]}, "database": {"type": "string"},
                        "nodes": {"type": "integer", "nullable": True}}),
 }

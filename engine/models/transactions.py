@@ -8,7 +8,15 @@ composite or partial one already leads with them (Django would add a plain and a
 from django.db import models
 from django.db.models import Q
 
-from engine.states import TX_ACTIVE_VALUES, TX_TERMINAL_VALUES, StepRunStatus, TxStatus
+from engine.states import (
+    NAMED_OUTCOME_STATUSES,
+    OUTCOME_NAME_MAX,
+    ROUTABLE_OUTCOMES,
+    TX_ACTIVE_VALUES,
+    TX_TERMINAL_VALUES,
+    StepRunStatus,
+    TxStatus,
+)
 
 # Index conditions take lists: the migrations wrote them so.
 ACTIVE = list(TX_ACTIVE_VALUES)
@@ -124,6 +132,9 @@ class StepRun(models.Model):
     step = models.CharField(max_length=100)
     step_type = models.CharField(max_length=100)
     status = models.CharField(max_length=20, choices=StepRunStatus.choices, default=StepRunStatus.RUNNING)
+    # The name of the named outcome the step ended with (`approved`); null after a fixed one, which the
+    # status says, and while it runs.
+    outcome = models.CharField(max_length=OUTCOME_NAME_MAX, null=True, blank=True)
     visit = models.PositiveIntegerField(default=1)
     attempt = models.PositiveIntegerField(default=1)
     retry_count = models.PositiveIntegerField(default=0)
@@ -140,6 +151,11 @@ class StepRun(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tx", "seq"], name="steprun_tx_seq_uniq"),
             models.CheckConstraint(condition=Q(status__in=StepRunStatus.values), name="engine_steprun_status_valid"),
+            # A named outcome ends its step run success or failed, and is never a fixed outcome or a status.
+            models.CheckConstraint(
+                condition=Q(outcome__isnull=True) | (Q(status__in=NAMED_OUTCOME_STATUSES)
+                                                     & ~Q(outcome__in=StepRunStatus.values)),
+                name="engine_steprun_outcome_valid"),
         ]
         # The console's last-day figures per pipeline and step read step runs by start time.
         indexes = [models.Index(fields=["started_at"], name="steprun_started_idx")]
@@ -152,6 +168,14 @@ class StepRun(models.Model):
         if self.ended_at is None:
             return None
         return int((self.ended_at - self.started_at).total_seconds() * 1000)
+
+    @property
+    def outcome_name(self):
+        """The outcome the step ended with: its named outcome, else the fixed one its status is; None while it
+        runs or sleeps, and after internal_error or a lost worker."""
+        if self.outcome:
+            return self.outcome
+        return self.status if self.status in ROUTABLE_OUTCOMES else None
 
 
 class JournalEntry(models.Model):

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from engine import clock, conf, deprecation, durations
 from engine.errors import InvalidRequest
 from engine.services import callbacks, children, execution, switches, transactions
-from engine.steps.outcomes import Outcome, Wait
+from engine.steps.outcomes import Outcome, Wait, outcome_name_problem
 
 logger = logging.getLogger("engine.steps")  # step log lines keep the name they were always logged under
 
@@ -126,6 +126,14 @@ class StepContext:
 
     def cancelled(self, note, output=None):
         return Outcome("cancelled", note, output)
+
+    def outcome(self, name, *, output=None, note=None):
+        """End the step with the outcome `name`: a name of its own (`approved`), routed by `on.approved`
+        or `on["*"]`, else the transaction ends `failed`; or a fixed one (`success`, ...), as its builder."""
+        problem = outcome_name_problem(name)
+        if problem:
+            raise InvalidRequest(f"ctx.outcome({name!r}): {problem}.", fields={"name": [problem]})
+        return Outcome(name, note, output)
 
     def retry_later(self, switch=None, seconds=None, until=None, scope="transaction"):
         """Run this step again later, with the same input (see concepts.md for the defaults)."""

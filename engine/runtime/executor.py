@@ -10,7 +10,7 @@ from engine.runtime import faults, node_metrics
 from engine.runtime.context import StepContext
 from engine.services.execution import step_complete, tx_claim
 from engine.steps import hints, registry
-from engine.steps.outcomes import Outcome, Wait
+from engine.steps.outcomes import Outcome, Wait, returned_problem
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,9 @@ def invoke(run):
     if not isinstance(outcome, Outcome | Wait):
         note = f"Step {run.step_name!r} returned {type(outcome).__name__} instead of an outcome from ctx"
         return Outcome("internal_error", note), None, ctx.log.lines
+    problem = returned_problem(step_type, run.config, outcome)
+    if problem:
+        return Outcome("internal_error", f"Step {run.step_name!r} returned {problem}"), None, ctx.log.lines
     return ctx.scrub_outcome(outcome), None, ctx.log.lines
 
 

@@ -82,7 +82,8 @@ def transaction_get(*, tx_id, owner=None):
 
 def step_run_as_dict(*, run):
     return {
-        "seq": run.seq, "step": run.step, "type": run.step_type, "status": run.status, "attempt": run.attempt,
+        "seq": run.seq, "step": run.step, "type": run.step_type, "status": run.status, "outcome": run.outcome_name,
+        "attempt": run.attempt,
         "retry_count": run.retry_count, "note": run.note, "input": run.input, "output": run.output,
         "error": run.error, "started_at": iso(run.started_at), "ended_at": iso(run.ended_at),
         "duration_ms": run.duration_ms, "node": run.node, "logs": run.logs,
@@ -135,8 +136,10 @@ def node_count_seen_since(*, since):
 
 
 def step_type_list():
-    """List every registered step type: {"type", "description", "config_schema"}, by name."""
-    return [{"type": name, "description": cls.describe(), "config_schema": cls.config_schema}
+    """List every registered step type: {"type", "description", "config_schema", "outcomes"}, by name
+    (`outcomes`: the ones it declares, None when it may end with any name)."""
+    return [{"type": name, "description": cls.describe(), "config_schema": cls.config_schema,
+             "outcomes": None if cls.outcomes is None else list(cls.outcomes)}
             for name, cls in registry.all_types().items()]
 
 

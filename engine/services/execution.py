@@ -12,7 +12,7 @@ from engine.models import GlobalSwitch, Transaction
 from engine.services import statements
 from engine.services.common import lock_fenced, retry_on_deadlock
 from engine.services.followups import follow_up
-from engine.services.routing import after_outcome, after_wait, next_route, retry_policy_wait
+from engine.services.routing import after_outcome, after_wait, retry_policy_wait, routed
 from engine.services.runs import Run, end_step_run, lease_until
 from engine.services.state.advance import advance_fast
 from engine.services.state.claim import CONTENDED, claim_fast, claim_one
@@ -62,18 +62,18 @@ def step_complete(*, run, outcome, logs=None, error=None, may_continue=True):
     """
     now = clock.now()
     if isinstance(outcome, Outcome) and outcome.kind != "internal_error":
-        route = next_route(run, outcome=outcome)
+        leads = routed(run, outcome=outcome)
         output = outcome.output if outcome.output is not None else run.input
-        if route in (None, "end"):
-            ended = finish_fast(run, target=TxStatus.SUCCESS if route == "end" else outcome.kind,
-                                actor=f"step:{run.step_name}", output=output, status=outcome.kind,
-                                note=outcome.note, error=error, logs=logs, now=now)
+        if leads.route in (None, "end"):
+            ended = finish_fast(run, target=leads.end, actor=f"step:{run.step_name}", output=output,
+                                status=leads.status, outcome=leads.outcome, note=leads.note, error=error, logs=logs,
+                                now=now)
             if ended is not None:
                 follow_up(ended, now=now)
                 return None
         elif may_continue:
-            next_run = advance_fast(run, route=route, output=output, status=outcome.kind, note=outcome.note,
-                                    error=error, logs=logs, now=now)
+            next_run = advance_fast(run, route=leads.route, output=output, status=leads.status, outcome=leads.outcome,
+                                    note=leads.note, error=error, logs=logs, now=now)
             if next_run is not None:
                 return next_run
     with transaction.atomic():
@@ -90,5 +90,7 @@ def step_complete(*, run, outcome, logs=None, error=None, may_continue=True):
             end_step_run(run, status=StepRunStatus.SLEEPING, now=now, note=outcome.note, logs=logs)
             return after_wait(tx, run=run, wait=outcome, now=now, may_continue=may_continue)
         output = outcome.output if outcome.output is not None else run.input
-        end_step_run(run, status=outcome.kind, now=now, output=output, note=outcome.note, error=error, logs=logs)
+        leads = routed(run, outcome=outcome)
+        end_step_run(run, status=leads.status, now=now, output=output, note=leads.note, error=error, logs=logs,
+                     outcome=leads.outcome)
         return after_outcome(tx, run=run, outcome=outcome, output=output, now=now, may_continue=may_continue)

@@ -12,7 +12,7 @@ from engine.errors import InvalidPipeline, NotFound
 from engine.limits import PIPELINE_NAME_PATTERN, STEP_NAME_PATTERN
 from engine.models import NodeGroup, Pipeline, PipelineVersion
 from engine.services.pipelines_children import check_children
-from engine.states import ROUTABLE_OUTCOMES
+from engine.services.pipelines_routes import check_routes
 from engine.steps import hints, registry
 
 NAME_RE = re.compile(PIPELINE_NAME_PATTERN)
@@ -85,8 +85,9 @@ def _check_duration(value, where, errors):
         errors.append(f"{where}: {problem}")
 
 
-def _check_steps(steps, errors, children):
-    """Check each step; add `(path, pipeline name)` of each child pipeline a valid step names to `children`."""
+def _check_steps(steps, errors, children, outcomes):
+    """Check each step; add `(path, pipeline name)` of each child pipeline a valid step names to `children`,
+    and to `outcomes` {index: the outcomes it declares} for each step of a known type with a valid config."""
     names = []
     for index, step in enumerate(steps):
         where = f"steps[{index}]"
@@ -116,6 +117,7 @@ def _check_steps(steps, errors, children):
             if not problems:
                 children.extend((_path([where, "config", *path]), name)
                                 for path, name in step_type.pipelines_named(config))
+                outcomes[index] = step_type.outcomes_for(config)
         retry = step.get("retry")
         if retry is not None:
             if not isinstance(retry, dict):
@@ -130,22 +132,6 @@ def _check_steps(steps, errors, children):
                     if key in retry:
                         _check_duration(retry[key], f"{where}.retry.{key}", errors)
     return names
-
-
-def _check_routes(steps, names, errors):
-    for index, step in enumerate(steps):
-        if not isinstance(step, dict) or "on" not in step:
-            continue
-        routes = step["on"]
-        if not isinstance(routes, dict):
-            errors.append(f"steps[{index}].on: must be an object")
-            continue
-        for outcome, target in routes.items():
-            where = f"steps[{index}].on.{outcome}"
-            if outcome not in ROUTABLE_OUTCOMES:
-                errors.append(f"{where}: unknown outcome (one of {', '.join(ROUTABLE_OUTCOMES)})")
-            elif target != "end" and target not in names:
-                errors.append(f"{where}: route to unknown step {target!r}")
 
 
 def pipeline_validate(*, definition, together=()):
@@ -175,9 +161,9 @@ def pipeline_validate(*, definition, together=()):
     if not isinstance(steps, list) or not steps:
         errors.append("steps: required, a list of at least one step")
         steps = []
-    children = []
-    names = _check_steps(steps, errors, children)
-    _check_routes(steps, names, errors)
+    children, outcomes = [], {}
+    names = _check_steps(steps, errors, children, outcomes)
+    check_routes(steps, names, errors, outcomes)
     check_children(children, known={*together, *([name] if isinstance(name, str) else [])}, errors=errors)
     if errors:
         raise InvalidPipeline(errors)

@@ -2,7 +2,7 @@
 
 Called by the checkpoint with the transaction locked and the lease verified.
 """
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from engine import conf, durations
 from engine.models import Callback, GlobalSwitch, NodeGroup, Switch, Transaction
@@ -12,7 +12,7 @@ from engine.services.state.advance import continue_here, park
 from engine.services.state.finish import finish
 from engine.services.state.requeue import requeue
 from engine.services.state.sleep import sleep
-from engine.states import TX_TERMINAL_VALUES, TxStatus
+from engine.states import OTHER_OUTCOMES, TX_TERMINAL_VALUES, StepRunStatus, TxStatus
 from engine.steps.outcomes import Wait
 
 
@@ -26,9 +26,12 @@ def _stop_for(tx, now):
 
 
 def next_route(run, *, outcome):
-    """Return the step that follows `outcome`, "end", or None when the outcome ends the transaction."""
-    step = step_definition(version_id=run.version_id, step_name=run.step_name)
-    route = (step.get("on") or {}).get(outcome.kind) if outcome.kind != "internal_error" else None
+    """Return the step that follows `outcome`, "end", or None when the outcome ends the transaction: its own
+    route in `on`, else `on["*"]`, else (after `success` only) the next step in the list."""
+    if outcome.kind == "internal_error":
+        return None
+    routes = step_definition(version_id=run.version_id, step_name=run.step_name).get("on") or {}
+    route = routes.get(outcome.kind, routes.get(OTHER_OUTCOMES))
     if route is None and outcome.kind == "success":
         steps = [s["name"] for s in _steps(run)]
         index = steps.index(run.step_name)
@@ -36,9 +39,35 @@ def next_route(run, *, outcome):
     return route
 
 
+@dataclass(frozen=True)
+class Routed:
+    """Where an outcome leads: `route` (a step, "end", or None), the `status` and `note` its step run ends
+    with, the transaction's `end` (None while it goes on), and `outcome`, the name a named outcome records."""
+
+    route: str | None
+    status: str
+    end: str | None
+    note: str | None
+    outcome: str | None
+
+
+def routed(run, *, outcome):
+    """Route `outcome`. A fixed outcome (or internal_error) ends its step run with its own status; a named
+    one with `success`, or, when no route catches it, `failed`, and so does the transaction."""
+    route = next_route(run, outcome=outcome)
+    status, note = str(outcome.kind), outcome.note
+    if outcome.named:
+        status = StepRunStatus.SUCCESS if route is not None else StepRunStatus.FAILED
+        if route is None:
+            note = f"No route for outcome {outcome.kind!r} (on.{outcome.kind} or on.*)" + (f": {note}" if note else "")
+    end = None if route not in (None, "end") else (str(TxStatus.SUCCESS) if route == "end" else str(status))
+    return Routed(route=route, status=str(status), end=end, note=note, outcome=outcome.kind if outcome.named else None)
+
+
 def after_outcome(tx, *, run, outcome, output, now, may_continue=True):
     """Route `outcome`: end the transaction, park it, or start the next step here (its Run)."""
-    route = next_route(run, outcome=outcome)
+    leads = routed(run, outcome=outcome)
+    route = leads.route
     stop = _stop_for(tx, now)
     if stop is not None:
         if route not in (None, "end"):
@@ -46,9 +75,8 @@ def after_outcome(tx, *, run, outcome, output, now, may_continue=True):
         follow_up(finish(tx, target=stop[0], actor="system", now=now, note=stop[1], output=output), now=now)
         return None
     if route in (None, "end"):
-        target = outcome.kind if route is None else TxStatus.SUCCESS
-        follow_up(finish(tx, target=target, actor=f"step:{run.step_name}", now=now, note=outcome.note, output=output),
-                  now=now)
+        follow_up(finish(tx, target=leads.end, actor=f"step:{run.step_name}", now=now, note=leads.note,
+                         output=output), now=now)
         return None
     if not may_continue or NodeGroup.objects.filter(pk=tx.node_group_id, paused=True).exists():
         # Pausing (or stopping this worker's node) takes effect at the checkpoint: the next step

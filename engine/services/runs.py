@@ -92,7 +92,8 @@ def claim_input(tx):
     return tx.input
 
 
-def end_step_run(run, *, status, now, output=None, note=None, error=None, logs=None):
+def end_step_run(run, *, status, now, output=None, note=None, error=None, logs=None, outcome=None):
+    """End the step run of `run` with `status` (and `outcome`, the name of a named outcome)."""
     StepRun.objects.filter(pk=run.run_id).update(
-        status=status, output=output, note=note, error=error, logs=logs or [], ended_at=now
+        status=status, outcome=outcome, output=output, note=note, error=error, logs=logs or [], ended_at=now
     )

@@ -13,6 +13,9 @@ class Step:
     type_name = None
     config_schema = {"type": "object"}
     description = None
+    # The outcomes it may end with, fixed (`success`, ...) and named (`approved`): loading refuses a route
+    # on any other name, and ending with an undeclared named outcome fails the step. None: any name.
+    outcomes = None
 
     def invoke(self, ctx):
         raise NotImplementedError
@@ -22,6 +25,12 @@ class Step:
         """Return `(path within config, pipeline name)` for each pipeline a step of this type with the
         (valid) `config` may start as a child, so loading can refuse a name that does not exist."""
         return []
+
+    @classmethod
+    def outcomes_for(cls, config):
+        """Return the outcomes a step of this type with the (valid) `config` may end with (None: any name);
+        `outcomes` unless the config names them (a step type whose rules name outcomes overrides this)."""
+        return None if cls.outcomes is None else tuple(cls.outcomes)
 
     @classmethod
     def describe(cls):

@@ -5,6 +5,7 @@ import logging
 from django.apps import apps
 
 from engine import conf
+from engine.steps.outcomes import outcome_name_problem
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +30,22 @@ def _register(cls, name):
     name = getattr(cls, "type_name", None)
     if not name:
         raise ValueError(f"{cls.__name__} has no type_name")
+    _check_outcomes(cls)
     _types[name] = cls
     return cls
+
+
+def _check_outcomes(cls):
+    """Refuse a class whose `outcomes` is not None or a tuple (or list) of outcome names."""
+    declared = getattr(cls, "outcomes", None)
+    if declared is None:
+        return
+    if isinstance(declared, str) or not isinstance(declared, tuple | list):
+        raise ValueError(f"{cls.__name__}.outcomes must be a tuple of outcome names, not {declared!r}")
+    for name in declared:
+        problem = outcome_name_problem(name)
+        if problem:
+            raise ValueError(f"{cls.__name__}.outcomes: {name!r}: {problem}")
 
 
 def unregister(name):

@@ -19,8 +19,8 @@ from engine.states import TxStatus
 HELD = (str(TxStatus.RUNNING),)
 
 
-def advance_fast(run, *, route, output, status, note, error, logs, now):
-    """End `run` with `status` and start step `route` in this worker, in one statement (PostgreSQL): the
+def advance_fast(run, *, route, output, status, note, error, logs, now, outcome=None):
+    """End `run` with `status` (and `outcome`, a named outcome's name) and start step `route` in this worker, in one statement (PostgreSQL): the
     next Run, or None when a condition of this path does not hold (then nothing was written)."""
     if not statements.fast_paths():
         return None
@@ -28,7 +28,7 @@ def advance_fast(run, *, route, output, status, note, error, logs, now):
         return None
     step = step_definition(version_id=run.version_id, step_name=route)
     values = {"route": route, "step_type": step["type"], "lease_expires_at": lease_until(now), "output": output,
-              "status": status, "note": note, "error": error, "logs": logs or [], "now": now}
+              "status": status, "outcome": outcome, "note": note, "error": error, "logs": logs or [], "now": now}
     run_id = _checkpoint_postgres(run, values)
     if run_id is None:
         return None
@@ -53,8 +53,8 @@ WITH held AS (
                        AND g.paused)
     RETURNING id
 ), ended AS (
-    UPDATE engine_steprun SET status = %(status)s, output = %(output)s, note = %(note)s, error = %(error)s,
-           logs = %(logs)s, ended_at = %(now)s
+    UPDATE engine_steprun SET status = %(status)s, outcome = %(outcome)s, output = %(output)s, note = %(note)s,
+           error = %(error)s, logs = %(logs)s, ended_at = %(now)s
      WHERE id = %(run_id)s AND EXISTS (SELECT 1 FROM held)
 )
 INSERT INTO engine_steprun (tx_id, seq, step, step_type, status, visit, attempt, retry_count, input, output,

@@ -31,8 +31,8 @@ WITH held AS (
        AND deadline_at IS NOT DISTINCT FROM %(deadline_at)s AND {NO_LINKS_SQL}
     RETURNING id, step_name
 ), ended AS (
-    UPDATE engine_steprun SET status = %(status)s, output = %(output)s, note = %(note)s, error = %(error)s,
-           logs = %(logs)s, ended_at = %(now)s
+    UPDATE engine_steprun SET status = %(status)s, outcome = %(outcome)s, output = %(output)s, note = %(note)s,
+           error = %(error)s, logs = %(logs)s, ended_at = %(now)s
      WHERE id = %(run_id)s AND EXISTS (SELECT 1 FROM held)
 ), journaled AS (
     INSERT INTO engine_journalentry (tx_id, at, kind, actor, step, data)
@@ -46,8 +46,9 @@ SELECT id, CASE WHEN %(notify)s THEN pg_notify(%(channel)s, id) END FROM held
 """
 
 
-def finish_fast(run, *, target, actor, output, status, note, error, logs, now):
-    """End the transaction with `target` at `run`'s checkpoint in one statement (PostgreSQL): its
+def finish_fast(run, *, target, actor, output, status, note, error, logs, now, outcome=None):
+    """End the transaction with `target` at `run`'s checkpoint, its step run with `status` (and `outcome`, a
+    named outcome's name), in one statement (PostgreSQL): its
     `Finished` record, or None when a condition of this path does not hold (then nothing was written)."""
     if target not in FAST_TARGETS or not statements.fast_paths():
         return None
@@ -55,7 +56,7 @@ def finish_fast(run, *, target, actor, output, status, note, error, logs, now):
         return None
     found = statements.rows(FINISH_SQL, {
         "tx_id": run.tx_id, "token": run.token, "seq": run.seq, "visit": run.visit, "deadline_at": run.deadline_at,
-        "run_id": run.run_id, "target": str(target), "status": status, "actor": actor, "now": now, "note": note,
+        "run_id": run.run_id, "target": str(target), "status": status, "outcome": outcome, "actor": actor, "now": now, "note": note,
         "error": error, "output": statements.jsonb(output), "logs": statements.jsonb(logs or []),
         "notify": notices.sends_notices(), "channel": notices.FINISHED_CHANNEL,
     })

@@ -10,6 +10,7 @@ class Echo(Step):
     """Succeed at once; the output is the input."""
 
     type_name = "util/echo"
+    outcomes = ("success",)
     config_schema = {"type": "object", "additionalProperties": False}
 
     def invoke(self, ctx):
@@ -21,6 +22,7 @@ class Set(Step):
     """Succeed at once with the input deep-merged with `values`."""
 
     type_name = "util/set"
+    outcomes = ("success",)
     config_schema = {
         "type": "object",
         "properties": {
@@ -39,6 +41,7 @@ class FixedReply(Step):
     """End the step with `status` (default success), `note`, and `reply` as the output."""
 
     type_name = "util/fixed-reply"
+    outcomes = ("success", "failed", "aborted")
     config_schema = {
         "type": "object",
         "properties": {
@@ -66,6 +69,7 @@ class MandatoryFields(Step):
     """Fail with `Missing fields` and {"missing": [...]} if a dotted path is absent or null in the input."""
 
     type_name = "util/mandatory-fields"
+    outcomes = ("success", "failed")
     config_schema = {
         "type": "object",
         "properties": {
@@ -88,6 +92,7 @@ class Fail(Step):
     """Fail with `note`; the output is `output`."""
 
     type_name = "util/fail"
+    outcomes = ("failed",)
     config_schema = {
         "type": "object",
         "properties": {
@@ -106,6 +111,7 @@ class Progress(Step):
     """Set the transaction's progress report to `report` and succeed."""
 
     type_name = "util/progress"
+    outcomes = ("success",)
     config_schema = {
         "type": "object",
         "properties": {"report": {**OBJECT, "description": "The progress report that replaces the transaction's."}},

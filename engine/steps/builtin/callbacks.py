@@ -16,6 +16,7 @@ class CreateCallback(Step):
     URL there are its marker (a credential flows on with no data: the owner reads the URL by the API)."""
 
     type_name = "util/callback"
+    outcomes = ("success",)
     config_schema = {
         "type": "object",
         "properties": {
@@ -42,6 +43,7 @@ class CallbackUpdate(Step):
     """Report `status` (and `data`) to the callback whose token, or marker, is at `token_field` of the input."""
 
     type_name = "util/callback-update"
+    outcomes = ("success", "failed")
     config_schema = {
         "type": "object",
         "properties": {
@@ -82,6 +84,7 @@ class Await(Step):
     its deadline → timeout. The output is the input merged with callback_data, then the saved data."""
 
     type_name = "util/await"
+    outcomes = ("success", "failed", "cancelled", "timeout")
     config_schema = {
         "type": "object",
         "properties": {

@@ -1,5 +1,6 @@
 """Built-ins that run other pipelines: child-pipeline and call."""
 from engine.limits import NAME_PATTERN, PIPELINE_NAME_PATTERN
+from engine.states import ROUTABLE_OUTCOMES
 from engine.steps import Step, register
 from engine.util import deep_merge, get_path
 
@@ -34,6 +35,7 @@ class ChildPipeline(Step):
     finish with the child's output and status (internal_error → failed)."""
 
     type_name = "util/child-pipeline"
+    outcomes = ROUTABLE_OUTCOMES  # the child's end (its internal_error: failed)
     config_schema = {
         "type": "object",
         "properties": {
@@ -74,6 +76,7 @@ class Call(Step):
     """
 
     type_name = "util/call"
+    outcomes = ROUTABLE_OUTCOMES  # a foreground child's end (its internal_error: failed)
     config_schema = {
         "type": "object",
         "properties": {

@@ -20,6 +20,7 @@ class Sleep(Step):
     """
 
     type_name = "util/sleep"
+    outcomes = ("success", "failed")
     config_schema = {
         "type": "object",
         "properties": {
@@ -58,6 +59,7 @@ class Delay(Step):
     """Sleep a random time between `min_ms` and `max_ms` (the input's `delay`, in ms, overrides both)."""
 
     type_name = "util/delay"
+    outcomes = ("success", "failed")
     config_schema = {
         "type": "object",
         "properties": {
@@ -100,6 +102,7 @@ class WaitSwitch(Step):
     """
 
     type_name = "util/wait-switch"
+    outcomes = ("success", "timeout")
     config_schema = {
         "type": "object",
         "properties": {
