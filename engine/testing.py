@@ -110,12 +110,14 @@ class TxResult:
 
     @property
     def steps(self):
-        """(step name, step run status) for every step run, oldest first."""
-        return [(run.step, run.status) for run in self.step_runs]
+        """(step name, what its run ended with) for every step run, oldest first: the name of a named outcome
+        (`approved`), else the step run's status (`success`, `sleeping`, `internal_error`, ...)."""
+        return [(run.step, run.outcome or run.status) for run in self.step_runs]
 
     def runs(self, step=None):
-        """The step runs (of the step named `step`, if given), oldest first: each has `status`, `attempt`
-        (1, then 2 after its worker was lost, ...), `retry_count`, `input`, `output`, `note` and `logs`.
+        """The step runs (of the step named `step`, if given), oldest first: each has `status`, `outcome` (a
+        named outcome's name, else None), `attempt` (1, then 2 after its worker was lost, ...), `retry_count`,
+        `input`, `output`, `note` and `logs`.
 
             assert [(r.attempt, r.status) for r in h.result(tx_id).runs("charge")] == [(1, "lost"), (2, "success")]
         """

@@ -1,8 +1,9 @@
 """Lay a pipeline's steps out as a flow for an inline SVG: boxes top to bottom, routes as labelled arrows.
 
 Only geometry is computed here; the template draws it, so every name is escaped by Django. After
-`success` a step goes to `on.success` or else to the next step (the last one ends the pipeline);
-any other outcome follows its route in `on`, or ends the transaction with that status (not drawn).
+`success` a step goes to `on.success`, else `on["*"]`, else to the next step (the last one ends the
+pipeline); any other outcome, fixed or named, follows its route in `on` (an arrow labelled with its name,
+`*` for every other), or ends the transaction with a failure (not drawn).
 """
 from dataclasses import dataclass
 
@@ -49,7 +50,7 @@ def _routes(steps):
         on = step.get("on") or {}
         if "success" in on:
             routes.append((position, index.get(on["success"], end), "success", False))
-        else:
+        elif "*" not in on:
             routes.append((position, position + 1, "success", True))
         for outcome, target in on.items():
             if outcome != "success":

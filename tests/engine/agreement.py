@@ -30,6 +30,7 @@ from engine.services.pipelines import node_group_update
 from engine.services.runs import Run
 from engine.services.state import advance, claim, finish, start, wake
 from engine.signals import transaction_finished
+from engine.steps import Step, register
 from engine.testing import Harness
 
 # Each transition's one-statement path, known by the text it sends through `statements.rows`.
@@ -299,6 +300,24 @@ REPORTER = {"name": "reporter", "steps": [
     {"name": "call", "type": "util/call", "config": {"transaction_type": "kid", "background": True, "callback": "cb"}},
     {"name": "await", "type": "util/await", "config": {"callback": "cb"}}]}
 WEBHOOK = {"webhook": "https://hooks.example.com/datp", "webhook_progress": True}
+
+
+@register
+class Decide(Step):
+    """End with the outcome its config names; it declares none, so its routes may name any (the named
+    outcomes' cases complete its step with an Outcome of their own)."""
+
+    type_name = "test/agreement-decide"
+
+    def invoke(self, ctx):
+        return ctx.outcome(ctx.config.get("outcome", "success"))
+
+
+DECIDE = {"name": "decide", "steps": [
+    {"name": "decide", "type": "test/agreement-decide", "on": {"approved": "pay", "rejected": "end", "*": "other"}},
+    {"name": "pay", "type": "util/echo"}, {"name": "other", "type": "util/echo"}]}
+UNROUTED = {"name": "unrouted", "steps": [{"name": "decide", "type": "test/agreement-decide", "on": {"approved": "pay"}},
+                                          {"name": "pay", "type": "util/echo"}]}
 
 
 def later(h, seconds):

@@ -8,11 +8,13 @@ import pytest
 from engine.services import execution
 from engine.steps.outcomes import Outcome
 from tests.engine.agreement import (
+    DECIDE,
     LOGS,
     ONE,
     RETRYING,
     ROUTED,
     TWO,
+    UNROUTED,
     WEBHOOK,
     assert_agree,
     cases,
@@ -100,6 +102,11 @@ ADVANCE = [
     ("deadline_passed", _running(TWO, deadline="PT1M", then=_deadline_passed), NEXT, False),
     ("deadline_moved_while_running", _running(TWO, deadline="PT1H", then=_deadline_moved), NEXT, False),
     ("lease_lost", _with_lost_lease(_running(TWO)), NEXT, False),
+    ("named_outcome", _running(DECIDE), _complete("approved", note="yes", output={"n": 2}), True),
+    ("named_outcome_by_star", _running(DECIDE), _complete("maybe"), True),
+    ("fixed_outcome_by_star", _running(DECIDE), _complete("failed", note="no"), True),
+    ("named_outcome_cancel_requested", _running(DECIDE, then=_cancel_requested), _complete("approved"), False),
+    ("named_outcome_group_paused", _running(DECIDE, then=_paused), _complete("maybe"), False),
 ]
 
 
@@ -131,6 +138,13 @@ FINISH = [
     ("deadline_passed", _running(ONE, deadline="PT1M", then=_deadline_passed), DONE, False),
     ("deadline_moved_while_running", _running(ONE, deadline="PT1H", then=_deadline_moved), DONE, False),
     ("lease_lost", _with_lost_lease(_running(ONE)), DONE, False),
+    ("named_outcome_to_end", _running(DECIDE), _complete("rejected", note="no", output={"why": "x"}), True),
+    ("named_outcome_without_a_route", _running(UNROUTED), _complete("rejected", note="no"), True),
+    ("named_outcome_without_a_route_or_note", _running(UNROUTED), _complete("rejected"), True),
+    ("named_outcome_without_a_route_cancel_requested", _running(UNROUTED, then=_cancel_requested),
+     _complete("rejected"), False),
+    ("named_outcome_webhook", _running(DECIDE, **WEBHOOK), _complete("rejected"), False),
+    ("named_outcome_parent", _kid_running(last=True), _complete("whatever"), False),
 ]
 
 
