@@ -4,23 +4,12 @@ import json
 
 from rest_framework.test import APIClient
 
-from engine.steps import Step, register
+from tests import named_outcomes  # noqa: F401  (registers test/outcomes-approve)
 from tests.api.conftest import start
 
 
-@register
-class Approve(Step):
-    """End with the outcome named in the input's `answer`."""
-
-    type_name = "test/api-outcomes-approve"
-    outcomes = ("approved", "rejected")
-
-    def invoke(self, ctx):
-        return ctx.outcome(ctx.input["answer"])
-
-
 EXPENSE = {"name": "expense-api", "steps": [
-    {"name": "approve", "type": "test/api-outcomes-approve", "on": {"approved": "pay", "rejected": "end"}},
+    {"name": "approve", "type": "test/outcomes-approve", "on": {"approved": "pay", "rejected": "end"}},
     {"name": "pay", "type": "util/echo"}]}
 
 
@@ -60,5 +49,5 @@ def test_the_openapi_step_run_documents_its_outcome(db):
 def test_step_types_list_the_outcomes_each_declares(api):
     by_type = {item["type"]: item for item in api.get("/api/v1/step-types").json()["results"]}
     assert by_type["util/wait-switch"]["outcomes"] == ["success", "timeout"]
-    assert by_type["test/api-outcomes-approve"]["outcomes"] == ["approved", "rejected"]
+    assert by_type["test/outcomes-approve"]["outcomes"] == ["approved", "rejected"]
     assert all(by_type[name]["outcomes"] for name in by_type if name.startswith("util/"))

@@ -316,8 +316,8 @@ class Decide(Step):
 DECIDE = {"name": "decide", "steps": [
     {"name": "decide", "type": "test/agreement-decide", "on": {"approved": "pay", "rejected": "end", "*": "other"}},
     {"name": "pay", "type": "util/echo"}, {"name": "other", "type": "util/echo"}]}
-UNROUTED = {"name": "unrouted", "steps": [{"name": "decide", "type": "test/agreement-decide", "on": {"approved": "pay"}},
-                                          {"name": "pay", "type": "util/echo"}]}
+UNROUTED = {"name": "unrouted", "steps": [
+    {"name": "decide", "type": "test/agreement-decide", "on": {"approved": "pay"}}, {"name": "pay", "type": "util/echo"}]}
 
 
 def later(h, seconds):

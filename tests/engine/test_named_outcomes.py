@@ -10,27 +10,7 @@ from engine.models import StepRun
 from engine.services.pipelines import pipeline_validate
 from engine.steps import Step, register, registry
 from engine.steps.outcomes import Outcome
-
-
-@register
-class Approve(Step):
-    """End with the outcome named in the input's `answer` (fixed or named), with the input as output."""
-
-    type_name = "test/outcomes-approve"
-    outcomes = ("approved", "rejected")
-
-    def invoke(self, ctx):
-        return ctx.outcome(ctx.input["answer"], output={**ctx.input, "by": "approve"}, note="decided")
-
-
-@register
-class Anything(Step):
-    """Declare no outcomes: end with any name the input gives."""
-
-    type_name = "test/outcomes-anything"
-
-    def invoke(self, ctx):
-        return ctx.outcome(ctx.input["answer"])
+from tests import named_outcomes  # noqa: F401  (registers test/outcomes-approve and test/outcomes-anything)
 
 
 @register

@@ -1,22 +1,11 @@
 """The console shows named outcomes: a step run's outcome name on the Transaction page, and the routes of
 named outcomes and `*` in a pipeline's flow drawing."""
-from engine.steps import Step, register
 from monitoring.flow import pipeline_flow
-
-
-@register
-class Decide(Step):
-    """End with the outcome named in the input's `answer`."""
-
-    type_name = "test/console-decide"
-    outcomes = ("approved", "rejected")
-
-    def invoke(self, ctx):
-        return ctx.outcome(ctx.input["answer"])
+from tests import named_outcomes  # noqa: F401  (registers test/outcomes-approve)
 
 
 EXPENSE = {"name": "expense-console", "steps": [
-    {"name": "approve", "type": "test/console-decide", "on": {"approved": "pay", "*": "notify"}},
+    {"name": "approve", "type": "test/outcomes-approve", "on": {"approved": "pay", "*": "notify"}},
     {"name": "pay", "type": "util/echo", "on": {"success": "end"}},
     {"name": "notify", "type": "util/echo"}]}
 

@@ -20,8 +20,9 @@ HELD = (str(TxStatus.RUNNING),)
 
 
 def advance_fast(run, *, route, output, status, note, error, logs, now, outcome=None):
-    """End `run` with `status` (and `outcome`, a named outcome's name) and start step `route` in this worker, in one statement (PostgreSQL): the
-    next Run, or None when a condition of this path does not hold (then nothing was written)."""
+    """End `run` with `status` (and `outcome`, a named outcome's name) and start step `route` in this worker,
+    in one statement (PostgreSQL): the next Run, or None when a condition of this path does not hold (then
+    nothing was written)."""
     if not statements.fast_paths():
         return None
     if run.deadline_at is not None and run.deadline_at <= now:

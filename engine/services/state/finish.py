@@ -56,8 +56,8 @@ def finish_fast(run, *, target, actor, output, status, note, error, logs, now, o
         return None
     found = statements.rows(FINISH_SQL, {
         "tx_id": run.tx_id, "token": run.token, "seq": run.seq, "visit": run.visit, "deadline_at": run.deadline_at,
-        "run_id": run.run_id, "target": str(target), "status": status, "outcome": outcome, "actor": actor, "now": now, "note": note,
-        "error": error, "output": statements.jsonb(output), "logs": statements.jsonb(logs or []),
+        "run_id": run.run_id, "target": str(target), "status": status, "outcome": outcome, "actor": actor, "now": now,
+        "note": note, "error": error, "output": statements.jsonb(output), "logs": statements.jsonb(logs or []),
         "notify": notices.sends_notices(), "channel": notices.FINISHED_CHANNEL,
     })
     if not found:
