@@ -53,8 +53,8 @@ def test_steps_lists_the_step_runs_oldest_first(api, harness):
     assert [(r["seq"], r["step"], r["status"]) for r in runs] == [
         (1, "approval", "sleeping"), (2, "approval", "success"), (3, "done", "success")]
     assert runs[2]["type"] == "util/echo" and runs[2]["output"] == {"n": 1}
-    assert set(runs[0]) == {"seq", "step", "type", "status", "attempt", "retry_count", "note", "input", "output",
-                            "error", "started_at", "ended_at", "duration_ms", "node", "logs"}
+    assert set(runs[0]) == {"seq", "step", "type", "status", "outcome", "attempt", "retry_count", "note", "input",
+                            "output", "error", "started_at", "ended_at", "duration_ms", "node", "logs"}
 
 
 def test_the_journal_lists_what_happened_with_actors(api, harness):
