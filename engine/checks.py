@@ -5,6 +5,7 @@ from django.db import DatabaseError
 
 from engine import clock, conf, durations
 from engine.models import Pipeline, PipelineVersion, Transaction
+from engine.services.pipelines_routes import route_key_problem
 from engine.steps import hints, registry
 
 SETTINGS_TAG = "datp_settings"
@@ -58,7 +59,8 @@ def count_settings(app_configs=None, **kwargs):
 
 @register(Tags.database)
 def missing_step_types(app_configs=None, databases=None, **kwargs):
-    """datp.W001: a pipeline version in use names an unregistered step type.
+    """datp.W001: a pipeline version in use names an unregistered step type; datp.W002: it routes an outcome
+    its step type no longer declares.
 
     A database check: it runs with `manage.py check --database default` and before migrate.
     """
@@ -73,7 +75,10 @@ def missing_step_types(app_configs=None, databases=None, **kwargs):
     problems = []
     for version in versions:
         for step in version.definition.get("steps", []):
-            if registry.get(step.get("type")) is None:
+            step_type = registry.get(step.get("type"))
+            if step_type is not None:
+                problems.extend(_stale_routes(version, step, step_type))
+            else:
                 problems.append(
                     Warning(
                         f"Pipeline {version.pipeline_id} (version {version.pk[:12]}) uses step type "
@@ -85,6 +90,22 @@ def missing_step_types(app_configs=None, databases=None, **kwargs):
                 )
     return problems
 
+
+
+def _stale_routes(version, step, step_type):
+    """datp.W002 for each route of `step` (of a version in use) on an outcome its registered type no longer
+    declares: the step can no longer end so, and what it ends with instead may have no route."""
+    declared = step_type.outcomes_for(step.get("config") or {})
+    return [
+        Warning(
+            f"Pipeline {version.pipeline_id} (version {version.pk[:12]}) routes {key!r} in step {step.get('name')!r}: "
+            f"{problem}.",
+            hint="Declare the outcome in the step type again, or publish a version without the route.",
+            id="datp.W002",
+        )
+        for key in step.get("on") or {}
+        if (problem := route_key_problem(step_type, declared, key))
+    ]
 
 
 def refuse_bad_settings():

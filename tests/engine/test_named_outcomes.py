@@ -5,6 +5,7 @@ import pytest
 from django.db import IntegrityError
 from django.db import transaction as db_transaction
 
+from engine import checks
 from engine.errors import InvalidPipeline
 from engine.models import StepRun
 from engine.services.pipelines import pipeline_validate
@@ -202,3 +203,23 @@ def test_the_database_refuses_a_named_outcome_on_a_status_it_cannot_have(harness
     result = run(harness, expense({"approved": "pay"}), "approved")
     with pytest.raises(IntegrityError), db_transaction.atomic():
         StepRun.objects.filter(tx_id=result.tx.pk, step="approve").update(status=status, outcome=outcome)
+
+
+# The start-up check ----------------------------------------------------------------------------------
+
+
+def test_the_check_of_pipelines_in_use_warns_of_a_route_on_an_outcome_no_longer_declared(harness):
+    @register("test/outcomes-renamed")
+    class Renamed(Step):
+        outcomes = ("approved", "rejected")
+
+    try:
+        harness.load({"name": "renamed", "steps": [{"name": "ask", "type": "test/outcomes-renamed",
+                                                    "on": {"approved": "end", "rejected": "end"}}]})
+        assert checks.missing_step_types(databases=["default"]) == []
+        Renamed.outcomes = ("approved", "declined")
+        [warning] = checks.missing_step_types(databases=["default"])
+        assert warning.id == "datp.W002"
+        assert "routes 'rejected' in step 'ask': unknown outcome 'rejected' of test/outcomes-renamed" in warning.msg
+    finally:
+        registry.unregister("test/outcomes-renamed")
