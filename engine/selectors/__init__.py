@@ -135,8 +135,9 @@ def node_count_seen_since(*, since):
 
 
 def step_type_list():
-    """List every registered step type: {"type", "description", "config_schema"}, by name."""
-    return [{"type": name, "description": cls.describe(), "config_schema": cls.config_schema}
+    """List every registered step type: {"type", "description", "config_schema", "input_schema"}, by name."""
+    return [{"type": name, "description": cls.describe(), "config_schema": cls.config_schema,
+             "input_schema": cls.input_schema}
             for name, cls in registry.all_types().items()]
 
 

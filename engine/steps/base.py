@@ -1,7 +1,14 @@
 """The Step base class that every step type extends, and `register`."""
+import jsonschema
+
+from engine.steps.errors import InvalidInput
 from engine.steps.registry import register
 
 __all__ = ["Step", "register"]
+
+
+def _pointer(path):
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
 
 
 class Step:
@@ -12,10 +19,23 @@ class Step:
 
     type_name = None
     config_schema = {"type": "object"}
+    # JSON Schema (draft 2020-12) of the step's input, checked before each run; None accepts any input.
+    input_schema = None
     description = None
 
     def invoke(self, ctx):
         raise NotImplementedError
+
+    @classmethod
+    def check_input(cls, data):
+        """Raise InvalidInput, naming the JSON pointer and the problem of each value `input_schema`
+        refuses, unless `data` matches it."""
+        if cls.input_schema is None:
+            return
+        validator = jsonschema.Draft202012Validator(cls.input_schema)
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+        if errors:
+            raise InvalidInput([(_pointer(error.absolute_path), error.message) for error in errors])
 
     @classmethod
     def pipelines_named(cls, config):

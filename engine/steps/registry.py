@@ -2,6 +2,8 @@
 import importlib
 import logging
 
+import jsonschema
+
 from django.apps import apps
 
 from engine import conf
@@ -29,6 +31,12 @@ def _register(cls, name):
     name = getattr(cls, "type_name", None)
     if not name:
         raise ValueError(f"{cls.__name__} has no type_name")
+    schema = getattr(cls, "input_schema", None)
+    if schema is not None:
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            raise ValueError(f"{cls.__name__}.input_schema is no JSON Schema: {exc.message}") from exc
     _types[name] = cls
     return cls
 
