@@ -3,7 +3,6 @@ import importlib
 import logging
 
 import jsonschema
-
 from django.apps import apps
 
 from engine import conf

@@ -88,7 +88,7 @@ def test_a_subclass_of_permanent_error_says_which_class_it_was(harness):
 
 
 def test_a_permanent_error_is_a_failure_that_on_failed_routes(harness):
-    tx_id, result = _run(harness, "permanent", retry={}, on={"failed": "after"}, then=True)
+    _, result = _run(harness, "permanent", retry={}, on={"failed": "after"}, then=True)
     assert result.status == "success"
     assert result.steps == [("work", "failed"), ("after", "success")]
     assert len(_not_retried(result)) == 1
@@ -184,26 +184,25 @@ def test_registering_a_step_type_whose_input_schema_is_no_schema_is_refused():
     assert registry.get("test/perm-broken") is None
 
 
-def test_a_step_lost_by_a_worker_crash_is_still_run_again_whatever_non_retryable_lists(harness):
-    harness.load({"name": "perm", "steps": [{"name": "work", "type": "test/perm-raises",
-                                             "config": {"raise": "permanent", "succeed_on": 2},
-                                             "retry": {"max_attempts": 1, "non_retryable": ["Exception"]}}]})
+def _crashed_once(harness, step):
+    """Run the step `work` (`step`: its config and retry) once and lose its worker; return its result after
+    recovery ran it again."""
+    harness.load({"name": "perm", "steps": [{"name": "work", "type": "test/perm-raises", **step}]})
     tx_id = harness.start("perm", {})
     harness.crash_next_run("work")
     harness.settle()
     harness.advance_past_lease()
-    result = harness.result(tx_id)
+    return harness.result(tx_id)
+
+
+def test_a_step_lost_by_a_worker_crash_is_still_run_again_whatever_non_retryable_lists(harness):
+    result = _crashed_once(harness, {"config": {"raise": "permanent", "succeed_on": 2},
+                                     "retry": {"max_attempts": 1, "non_retryable": ["Exception"]}})
     assert [(run.attempt, run.status) for run in result.runs("work")] == [(1, "lost"), (2, "success")]
     assert result.status == "success" and _not_retried(result) == []
 
 
 def test_a_permanent_error_after_a_lost_worker_ends_failed_at_that_attempt(harness):
-    harness.load({"name": "perm", "steps": [{"name": "work", "type": "test/perm-raises",
-                                             "config": {"raise": "permanent"}}]})
-    tx_id = harness.start("perm", {})
-    harness.crash_next_run("work")
-    harness.settle()
-    harness.advance_past_lease()
-    result = harness.result(tx_id)
+    result = _crashed_once(harness, {"config": {"raise": "permanent"}})
     assert [(run.attempt, run.status) for run in result.runs("work")] == [(1, "lost"), (2, "failed")]
     assert result.status == "failed" and result.tx.attempt == 2

@@ -265,5 +265,5 @@ def test_non_retryable_takes_class_names_and_dotted_paths_and_a_bad_entry_is_nam
     normal = pipeline_validate(definition={"name": "p", "steps": [{"type": "util/echo", "retry": retry}]})
     assert normal["steps"][0]["retry"] == retry
     errors = problems({"name": "p", "steps": [ECHO, {"type": "util/echo", "retry": {"non_retryable": [None]}}]})
-    assert errors == ["steps[1].retry.non_retryable[0]: an exception class name or dotted path "
-                      "(e.g. ValueError, shop.errors.OutOfStock)"]
+    assert errors == [("steps[1].retry.non_retryable[0]: an exception class name or dotted path "
+                       "(e.g. ValueError, shop.errors.OutOfStock)")]

@@ -17,7 +17,7 @@ class OutOfStock(Step):
 
 
 def _section(html, name):
-    return re.search(rf'<section class="card" id="{name}">(.*?)</section>', html, re.S).group(1)
+    return re.search(rf'<section class="card" id="{name}">(.*?)</section>', html, re.DOTALL).group(1)
 
 
 def _page(world, operator, step):
