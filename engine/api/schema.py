@@ -107,7 +107,8 @@ COMPONENTS = {
     "NodeGroupList": _object({"results": {"type": "array", "items": ref("NodeGroup")}}),
     "StepTypeList": _object({"results": {"type": "array", "items": _object(
         {"type": {"type": "string"}, "description": {"type": "string"}, "config_schema": ANY,
-         "input_schema": {"description": "JSON Schema of the step's input, checked before each run; null: any input"}})}}),
+         "input_schema": {"description": "JSON Schema of the step's input, checked before each run; null: any "
+                                         "input"}})}}),
     "Health": _object({"status": {"type": "string", "enum": ["ok", "degraded"]}, "database": {"type": "string"},
                        "nodes": {"type": "integer", "nullable": True}}),
 }

@@ -7,8 +7,15 @@ from engine.steps.registry import register
 __all__ = ["Step", "register"]
 
 
+MESSAGE_MAX = 200  # jsonschema's messages quote the value, which may be large
+
+
 def _pointer(path):
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+
+
+def _shortened(message):
+    return message if len(message) <= MESSAGE_MAX else message[:MESSAGE_MAX - 1] + "…"
 
 
 class Step:
@@ -35,7 +42,7 @@ class Step:
         validator = jsonschema.Draft202012Validator(cls.input_schema)
         errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
         if errors:
-            raise InvalidInput([(_pointer(error.absolute_path), error.message) for error in errors])
+            raise InvalidInput([(_pointer(error.absolute_path), _shortened(error.message)) for error in errors])
 
     @classmethod
     def pipelines_named(cls, config):

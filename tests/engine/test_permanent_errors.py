@@ -163,6 +163,11 @@ def test_every_mismatch_of_the_input_is_named_a_missing_field_at_its_parent(harn
     assert "(root): 'amount' is a required property" in result.note
 
 
+def test_a_long_value_is_shortened_in_the_message(harness):
+    _, result = _run(harness, None, step_type="test/perm-typed", data={"amount": "x" * 5000})
+    assert result.status == "failed" and "/amount: 'xxx" in result.note and len(result.note) < 400
+
+
 def test_an_input_that_matches_the_input_schema_runs_the_step(harness):
     tx_id, result = _run(harness, None, step_type="test/perm-typed", data={"amount": 12})
     assert result.status == "success" and result.data == {"charged": 12} and CALLS[tx_id] == [0]
