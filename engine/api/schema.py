@@ -113,7 +113,9 @@ COMPONENTS = {
     "StepTypeList": _object({"results": {"type": "array", "items": _object(
         {"type": {"type": "string"}, "description": {"type": "string"}, "config_schema": ANY,
          "outcomes": {"type": "array", "items": {"type": "string"}, "nullable": True,
-                      "description": "The outcomes it declares; null: it may end with any name."}})}}),
+                      "description": "The outcomes it declares; null: it may end with any name."},
+         "input_schema": {"description": "JSON Schema of the step's input, checked before each run; null: any "
+                                         "input"}})}}),
     "Health": _object({"status": {"type": "string", "enum": ["ok", "degraded"]}, "database": {"type": "string"},
                        "nodes": {"type": "integer", "nullable": True}}),
 }

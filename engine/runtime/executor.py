@@ -10,33 +10,36 @@ from engine.runtime import faults, node_metrics
 from engine.runtime.context import StepContext
 from engine.services.execution import step_complete, tx_claim
 from engine.steps import hints, registry
+from engine.steps.errors import Raised
 from engine.steps.outcomes import Outcome, Wait, returned_problem
 
 logger = logging.getLogger(__name__)
 
 
 def invoke(run):
-    """Run one step; return (outcome, traceback or None, log lines). Never raises for the step's faults."""
+    """Run one step (its input checked against its step type's input_schema first); return (outcome,
+    traceback or None, log lines, Raised or None: what it raised). Never raises for the step's faults."""
     step_type = registry.get(run.step_type)
     if step_type is None:
         hint = hints.unregistered_hint(run.step_type)
         note = f"Step type {run.step_type!r} is no longer registered" + (f": {hint}" if hint else "")
-        return Outcome("internal_error", note), None, []
+        return Outcome("internal_error", note), None, [], None
     ctx = StepContext(run, run.config)
     try:
+        step_type.check_input(ctx.input)
         outcome = step_type().invoke(ctx)
     except LeaseLost:
         raise
     except Exception as exc:  # a step's exception is data: recorded with its traceback (never a token)
         note = ctx.scrub(f"{type(exc).__name__}: {exc}")
-        return Outcome("internal_error", note), ctx.scrub(traceback.format_exc()), ctx.log.lines
+        return Outcome("internal_error", note), ctx.scrub(traceback.format_exc()), ctx.log.lines, Raised.of(exc)
     if not isinstance(outcome, Outcome | Wait):
         note = f"Step {run.step_name!r} returned {type(outcome).__name__} instead of an outcome from ctx"
-        return Outcome("internal_error", note), None, ctx.log.lines
+        return Outcome("internal_error", note), None, ctx.log.lines, None
     problem = returned_problem(step_type, run.config, outcome)
     if problem:
-        return Outcome("internal_error", f"Step {run.step_name!r} returned {problem}"), None, ctx.log.lines
-    return ctx.scrub_outcome(outcome), None, ctx.log.lines
+        return Outcome("internal_error", f"Step {run.step_name!r} returned {problem}"), None, ctx.log.lines, None
+    return ctx.scrub_outcome(outcome), None, ctx.log.lines, None
 
 
 def run_claimed(run, *, watch=None, stop=None):
@@ -52,12 +55,13 @@ def run_claimed(run, *, watch=None, stop=None):
             clock.sleep(run.sleep_seconds)
         try:
             began = time.monotonic()
-            outcome, error, logs = invoke(run)
+            outcome, error, logs, raised = invoke(run)
             node_metrics.observe("step_seconds", (run.pipeline, run.step_name, getattr(outcome, "kind", "wait")),
                                  time.monotonic() - began)
             faults.hit(faults.AFTER_STEP_BEFORE_CHECKPOINT, run)
             may_continue = stop is None or not stop()
-            run = step_complete(run=run, outcome=outcome, logs=logs, error=error, may_continue=may_continue)
+            run = step_complete(run=run, outcome=outcome, logs=logs, error=error, may_continue=may_continue,
+                                raised=raised)
         except LeaseLost:
             logger.warning("%s: lease lost; the step's result is discarded", run.tx_id)
             run = None

@@ -136,10 +136,10 @@ def node_count_seen_since(*, since):
 
 
 def step_type_list():
-    """List every registered step type: {"type", "description", "config_schema", "outcomes"}, by name
-    (`outcomes`: the ones it declares, None when it may end with any name)."""
+    """List every registered step type: {"type", "description", "config_schema", "input_schema", "outcomes"},
+    by name (`outcomes`: the ones it declares, None when it may end with any name)."""
     return [{"type": name, "description": cls.describe(), "config_schema": cls.config_schema,
-             "outcomes": None if cls.outcomes is None else list(cls.outcomes)}
+             "input_schema": cls.input_schema, "outcomes": None if cls.outcomes is None else list(cls.outcomes)}
             for name, cls in registry.all_types().items()]
 
 

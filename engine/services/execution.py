@@ -10,9 +10,10 @@ from django.db import transaction
 from engine import clock
 from engine.models import GlobalSwitch, Transaction
 from engine.services import statements
-from engine.services.common import lock_fenced, retry_on_deadlock
+from engine.services.common import journal, lock_fenced, retry_on_deadlock
 from engine.services.followups import follow_up
-from engine.services.routing import after_outcome, after_wait, retry_policy_wait, routed
+from engine.services.retries import UNKNOWN, retry_verdict
+from engine.services.routing import after_outcome, after_wait, routed
 from engine.services.runs import Run, end_step_run, lease_until
 from engine.services.state.advance import advance_fast
 from engine.services.state.claim import CONTENDED, claim_fast, claim_one
@@ -52,15 +53,18 @@ def lease_renew(*, lease):
 
 
 @retry_on_deadlock
-def step_complete(*, run, outcome, logs=None, error=None, may_continue=True):
+def step_complete(*, run, outcome, logs=None, error=None, may_continue=True, raised=None):
     """Checkpoint a step's outcome; return the next Run if this worker goes on, else None.
 
-    `outcome` is an Outcome, a Wait, or an Outcome of kind internal_error (with `error` the traceback).
+    `outcome` is an Outcome, a Wait, or an Outcome of kind internal_error (with `error` the traceback and
+    `raised` what the step raised: its retry policy decides whether it runs again).
     With `may_continue` false (the worker's node is stopping) the transaction goes back to the queue
     instead of running its next step, or a short sleep, on this worker.
     Raises LeaseLost if this worker no longer holds the transaction.
     """
     now = clock.now()
+    if raised is None and error is not None and isinstance(outcome, Outcome) and outcome.kind == "internal_error":
+        raised = UNKNOWN
     if isinstance(outcome, Outcome) and outcome.kind != "internal_error":
         leads = routed(run, outcome=outcome)
         output = outcome.output if outcome.output is not None else run.input
@@ -80,12 +84,16 @@ def step_complete(*, run, outcome, logs=None, error=None, may_continue=True):
         if isinstance(outcome, Wait) and outcome.scope == "global" and outcome.switch:
             GlobalSwitch.objects.select_for_update().filter(owner_id=run.owner, name=outcome.switch).first()
         tx = lock_fenced(lease=run.lease)
-        if isinstance(outcome, Outcome) and outcome.kind == "internal_error":
-            policy_wait = retry_policy_wait(run, now=now, raised=error is not None)
-            if policy_wait is not None:
+        if raised is not None and isinstance(outcome, Outcome) and outcome.kind == "internal_error":
+            verdict = retry_verdict(run, outcome=outcome, raised=raised, now=now)
+            if verdict.wait is not None:
                 end_step_run(run, status=StepRunStatus.INTERNAL_ERROR, now=now, note=outcome.note, error=error,
                               logs=logs)
-                return after_wait(tx, run=run, wait=policy_wait, now=now, may_continue=may_continue)
+                return after_wait(tx, run=run, wait=verdict.wait, now=now, may_continue=may_continue)
+            outcome = verdict.outcome
+            if verdict.reason is not None:
+                journal(tx_id=tx.pk, kind="not_retried", actor="system", at=now, step=run.step_name,
+                        reason=verdict.reason, exception=raised.name)
         if isinstance(outcome, Wait):
             end_step_run(run, status=StepRunStatus.SLEEPING, now=now, note=outcome.note, logs=logs)
             return after_wait(tx, run=run, wait=outcome, now=now, may_continue=may_continue)

@@ -19,7 +19,8 @@ NAME_RE = re.compile(PIPELINE_NAME_PATTERN)
 STEP_NAME_RE = re.compile(STEP_NAME_PATTERN)
 TOP_FIELDS = {"name", "description", "node_group", "transaction_type", "deadline", "steps"}
 STEP_FIELDS = {"name", "type", "config", "on", "retry"}
-RETRY_FIELDS = {"max_attempts", "backoff", "max_backoff"}
+RETRY_FIELDS = {"max_attempts", "backoff", "max_backoff", "non_retryable"}
+CLASS_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 _format_checker = jsonschema.FormatChecker()
 
@@ -118,20 +119,31 @@ def _check_steps(steps, errors, children, outcomes):
                 children.extend((_path([where, "config", *path]), name)
                                 for path, name in step_type.pipelines_named(config))
                 outcomes[index] = step_type.outcomes_for(config)
-        retry = step.get("retry")
-        if retry is not None:
-            if not isinstance(retry, dict):
-                errors.append(f"{where}.retry: must be an object")
-            else:
-                for extra in sorted(set(retry) - RETRY_FIELDS):
-                    errors.append(f"{where}.retry.{extra}: unknown field")
-                attempts = retry.get("max_attempts", 3)
-                if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 100:
-                    errors.append(f"{where}.retry.max_attempts: a whole number from 1 to 100")
-                for key in ("backoff", "max_backoff"):
-                    if key in retry:
-                        _check_duration(retry[key], f"{where}.retry.{key}", errors)
+        if step.get("retry") is not None:
+            _check_retry(step["retry"], f"{where}.retry", errors)
     return names
+
+
+def _check_retry(retry, where, errors):
+    if not isinstance(retry, dict):
+        errors.append(f"{where}: must be an object")
+        return
+    for extra in sorted(set(retry) - RETRY_FIELDS):
+        errors.append(f"{where}.{extra}: unknown field")
+    attempts = retry.get("max_attempts", 3)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 100:
+        errors.append(f"{where}.max_attempts: a whole number from 1 to 100")
+    for key in ("backoff", "max_backoff"):
+        if key in retry:
+            _check_duration(retry[key], f"{where}.{key}", errors)
+    classes = retry.get("non_retryable", [])
+    if not isinstance(classes, list):
+        errors.append(f"{where}.non_retryable: must be a list of exception class names")
+        return
+    for index, entry in enumerate(classes):
+        if not isinstance(entry, str) or not CLASS_NAME_RE.fullmatch(entry):
+            errors.append(f"{where}.non_retryable[{index}]: an exception class name or dotted path "
+                          "(e.g. ValueError, shop.errors.OutOfStock)")
 
 
 def pipeline_validate(*, definition, together=()):

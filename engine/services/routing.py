@@ -4,7 +4,7 @@ Called by the checkpoint with the transaction locked and the lease verified.
 """
 from dataclasses import dataclass, replace
 
-from engine import conf, durations
+from engine import conf
 from engine.models import Callback, GlobalSwitch, NodeGroup, Switch, Transaction
 from engine.services.followups import follow_up
 from engine.services.runs import definition_of, step_definition
@@ -13,7 +13,6 @@ from engine.services.state.finish import finish
 from engine.services.state.requeue import requeue
 from engine.services.state.sleep import sleep
 from engine.states import OTHER_OUTCOMES, TX_TERMINAL_VALUES, StepRunStatus, TxStatus
-from engine.steps.outcomes import Wait
 
 
 def _stop_for(tx, now):
@@ -141,21 +140,3 @@ def _already_woken(tx, run, wait, now):
             return f"child {wait.child} finished"
     return None
 
-
-def retry_policy_wait(run, *, now, raised):
-    """Return, for a step that raised, a Wait that runs it again after its backoff, if its policy allows."""
-    if not raised:
-        return None
-    policy = step_definition(version_id=run.version_id, step_name=run.step_name).get("retry")
-    if policy is None:  # no policy: no retries; {} is the default policy
-        return None
-    if run.retry_count + 1 >= int(policy.get("max_attempts", 3)):
-        return None
-    try:
-        backoff = durations.seconds(policy.get("backoff", "PT1S"), now)
-        ceiling = durations.seconds(policy.get("max_backoff", "PT5M"), now)
-        delay = min(backoff * (2 ** run.retry_count), ceiling)
-        wake_at = durations.add(now, delay)
-    except durations.BadDuration:  # checked when loaded, but from a "now" that has since moved on
-        return None
-    return Wait(wake_at=wake_at, note=f"retry policy: again in {delay:g} s")

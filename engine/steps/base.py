@@ -1,7 +1,21 @@
 """The Step base class that every step type extends, and `register`."""
+import jsonschema
+
+from engine.steps.errors import InvalidInput
 from engine.steps.registry import register
 
 __all__ = ["Step", "register"]
+
+
+MESSAGE_MAX = 200  # jsonschema's messages quote the value, which may be large
+
+
+def _pointer(path):
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+
+
+def _shortened(message):
+    return message if len(message) <= MESSAGE_MAX else message[:MESSAGE_MAX - 1] + "…"
 
 
 class Step:
@@ -12,6 +26,8 @@ class Step:
 
     type_name = None
     config_schema = {"type": "object"}
+    # JSON Schema (draft 2020-12) of the step's input, checked before each run; None accepts any input.
+    input_schema = None
     description = None
     # The outcomes it may end with, fixed (`success`, ...) and named (`approved`): loading refuses a route
     # on any other name, and ending with an undeclared named outcome fails the step. None: any name.
@@ -19,6 +35,17 @@ class Step:
 
     def invoke(self, ctx):
         raise NotImplementedError
+
+    @classmethod
+    def check_input(cls, data):
+        """Raise InvalidInput, naming the JSON pointer and the problem of each value `input_schema`
+        refuses, unless `data` matches it."""
+        if cls.input_schema is None:
+            return
+        validator = jsonschema.Draft202012Validator(cls.input_schema)
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+        if errors:
+            raise InvalidInput([(_pointer(error.absolute_path), _shortened(error.message)) for error in errors])
 
     @classmethod
     def pipelines_named(cls, config):

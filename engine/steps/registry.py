@@ -2,6 +2,7 @@
 import importlib
 import logging
 
+import jsonschema
 from django.apps import apps
 
 from engine import conf
@@ -31,6 +32,12 @@ def _register(cls, name):
     if not name:
         raise ValueError(f"{cls.__name__} has no type_name")
     _check_outcomes(cls)
+    schema = getattr(cls, "input_schema", None)
+    if schema is not None:
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            raise ValueError(f"{cls.__name__}.input_schema is no JSON Schema: {exc.message}") from exc
     _types[name] = cls
     return cls
 

@@ -82,7 +82,7 @@ def _parent_running(h):
         {"name": "hold", "type": "util/echo"}]})
     h.start("holder", {"p": 1})
     run = claimed(h)
-    outcome, error, logs = executor.invoke(run)  # the callback step creates its callback
+    outcome, error, logs, _ = executor.invoke(run)  # the callback step creates its callback
     return execution.step_complete(run=run, outcome=outcome, error=error, logs=logs)
 
 

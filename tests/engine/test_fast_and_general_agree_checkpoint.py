@@ -6,6 +6,8 @@ from dataclasses import replace
 import pytest
 
 from engine.services import execution
+from engine.steps import PermanentError
+from engine.steps.errors import Raised
 from engine.steps.outcomes import Outcome
 from tests.engine.agreement import (
     DECIDE,
@@ -52,10 +54,10 @@ def _kid_running(*, reporting=False, last=False):
     return build
 
 
-def _complete(kind="success", *, note=None, output=None, error=None, may_continue=True):
+def _complete(kind="success", *, note=None, output=None, error=None, may_continue=True, raised=None):
     def act(h, run):
         return execution.step_complete(run=run, outcome=Outcome(kind, note, output), logs=LOGS, error=error,
-                                       may_continue=may_continue)
+                                       may_continue=may_continue, raised=raised)
     return act
 
 
@@ -86,11 +88,15 @@ def _cap_reached(h, tx_id):
 
 
 NEXT = _complete(output={"n": 2, "more": [1, "two"]})
+# A step that raised PermanentError: not retried, it ends `failed` through the general path (which journals why).
+PERMANENT = _complete("internal_error", note="PermanentError: bad input", error="Traceback: bad input",
+                      raised=Raised.of(PermanentError("bad input")))
 
 ADVANCE = [
     ("plain", _running(TWO), NEXT, True),
     ("keeps_its_input_without_output", _running(TWO), _complete(note="fine"), True),
     ("routed_on_failed", _running(ROUTED), _complete("failed", note="no", output={"why": "x"}), True),
+    ("permanent_error_routed_on_failed", _running(ROUTED), PERMANENT, False),
     ("parent", _kid_running(), NEXT, True),
     ("report_to", _kid_running(reporting=True), NEXT, True),
     ("webhook", _running(TWO, **WEBHOOK), NEXT, True),
@@ -130,6 +136,11 @@ FINISH = [
     ("deadline_not_passed", _running(ONE, deadline="PT1H"), DONE, True),
     ("internal_error", _running(ONE), RAISED, False),
     ("retry_policy", _running(RETRYING), RAISED, False),
+    ("permanent_error", _running(ONE), PERMANENT, False),
+    ("permanent_error_with_a_retry_policy", _running(RETRYING), PERMANENT, False),
+    ("non_retryable", _running({**RETRYING, "steps": [{**RETRYING["steps"][0], "retry": {
+        "non_retryable": ["ValueError"]}}]}), _complete("internal_error", note="ValueError: boom", error="Traceback",
+                                                        raised=Raised.of(ValueError("boom"))), False),
     ("parent", _kid_running(last=True), DONE, False),
     ("report_to", _kid_running(reporting=True, last=True), DONE, False),
     ("report_to_failed", _kid_running(reporting=True, last=True), _complete("failed", note="no"), False),

@@ -59,6 +59,16 @@ def paths(definition):
         ({"name": "p", "steps": [{"type": "util/echo", "retry": {"backoff": "1s"}}]}, "steps[0].retry.backoff"),
         ({"name": "p", "steps": [{"type": "util/echo", "retry": {"max_backoff": 5}}]}, "steps[0].retry.max_backoff"),
         ({"name": "p", "steps": [{"type": "util/echo", "retry": {"jitter": True}}]}, "steps[0].retry.jitter"),
+        ({"name": "p", "steps": [{"type": "util/echo", "retry": {"non_retryable": "ValueError"}}]},
+         "steps[0].retry.non_retryable"),
+        ({"name": "p", "steps": [{"type": "util/echo", "retry": {"non_retryable": ["ValueError", 7]}}]},
+         "steps[0].retry.non_retryable[1]"),
+        ({"name": "p", "steps": [{"type": "util/echo", "retry": {"non_retryable": ["shop errors.OutOfStock"]}}]},
+         "steps[0].retry.non_retryable[0]"),
+        ({"name": "p", "steps": [{"type": "util/echo", "retry": {"non_retryable": ["shop.errors."]}}]},
+         "steps[0].retry.non_retryable[0]"),
+        ({"name": "p", "steps": [{"type": "util/echo", "retry": {"non_retryable": ["ValueError\n"]}}]},
+         "steps[0].retry.non_retryable[0]"),
     ],
 )
 def test_each_rule_of_the_format_is_reported_at_its_path(definition, path):
@@ -248,3 +258,12 @@ def test_a_valid_retry_policy_and_route_back_to_an_earlier_step_are_accepted():
     ]})
     assert normal["steps"][0]["retry"] == {"max_attempts": 5, "backoff": "PT1S", "max_backoff": "PT5M"}
     assert normal["steps"][1]["on"] == {"failed": "poll", "aborted": "end"}
+
+
+def test_non_retryable_takes_class_names_and_dotted_paths_and_a_bad_entry_is_named_with_its_index():
+    retry = {"max_attempts": 5, "non_retryable": ["ValueError", "shop.errors.OutOfStock", "_Private"]}
+    normal = pipeline_validate(definition={"name": "p", "steps": [{"type": "util/echo", "retry": retry}]})
+    assert normal["steps"][0]["retry"] == retry
+    errors = problems({"name": "p", "steps": [ECHO, {"type": "util/echo", "retry": {"non_retryable": [None]}}]})
+    assert errors == [("steps[1].retry.non_retryable[0]: an exception class name or dotted path "
+                       "(e.g. ValueError, shop.errors.OutOfStock)")]
