@@ -121,7 +121,7 @@ def _substitute(value, schema, parts, data, found, top=False):
         return copy.deepcopy(resolved)
     if isinstance(value, dict):
         properties, rest = schema.get("properties", {}), schema.get("additionalProperties")
-        return {key: _substitute(item, properties[key] if key in properties else rest, [*parts, key], data, found)
+        return {key: _substitute(item, properties.get(key, rest), [*parts, key], data, found)
                 if isinstance(properties.get(key, rest), dict) else item
                 for key, item in value.items()}
     if isinstance(value, list) and isinstance(schema.get("items"), dict):

@@ -90,16 +90,16 @@ def test_a_fixed_setting_is_taken_as_written():
     ("util/sleep", {"duration": {"from": "/t"}}, {"t": "-P1D"}, "duration", "/t",
      "setting `duration` from `/t`: '-P1D' is not a valid duration: a duration must not be negative"),
     ("util/sleep", {"duration": {"from": "/t"}}, {"t": "P9000Y"}, "duration", "/t",
-     "setting `duration` from `/t`: 'P9000Y' is not a valid duration: too long: it would end after "
-     "9999-12-31T00:00:00Z"),
+     ("setting `duration` from `/t`: 'P9000Y' is not a valid duration: too long: it would end after "
+      "9999-12-31T00:00:00Z")),
     ("util/sleep", {"duration": {"from": "/t"}}, {"t": 30}, "duration", "/t",
      "setting `duration` from `/t`: 30 is not of type 'string'"),
     ("util/sleep", {"until": {"from": "/at"}}, {"at": "2030-02-01T00:00:00"}, "until", "/at",
-     "setting `until` from `/at`: '2030-02-01T00:00:00' is not a valid timestamp: a timestamp needs a time zone "
-     "(for example Z)"),
+     ("setting `until` from `/at`: '2030-02-01T00:00:00' is not a valid timestamp: a timestamp needs a time "
+      "zone (for example Z)")),
     ("util/sleep", {"until": {"from": "/at"}}, {"at": "soon"}, "until", "/at",
-     "setting `until` from `/at`: 'soon' is not a valid timestamp (ISO 8601 with a zone, such as "
-     "\"2030-01-01T00:00:00Z\")"),
+     ("setting `until` from `/at`: 'soon' is not a valid timestamp (ISO 8601 with a zone, such as "
+      "\"2030-01-01T00:00:00Z\")")),
     ("util/wait-switch", {"switch": {"from": "/s"}}, {"s": "no spaces please"}, "switch", "/s",
      "setting `switch` from `/s`: 'no spaces please' does not match '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$'"),
     ("util/wait-switch", {"switch": "a", "scope": {"from": "/scope"}}, {"scope": "world"}, "scope", "/scope",
