@@ -4,6 +4,7 @@ default. Check a config (every problem with its path), choose the outcome for so
 A condition is a comparison `{"path": "/json/pointer", "<operator>": operand}` or a combination
 `{"all": [...]}`, `{"any": [...]}`, `{"not": {...}}`. Nothing in a config is ever run as code.
 """
+import json
 import re
 
 from engine import durations
@@ -17,6 +18,8 @@ PATTERN_MAX = 200  # characters of a `matches` expression: bounds what one compa
 DEPTH_MAX = 16  # levels of all/any/not: deeper is a mistake, and bounds the recursion
 OUTCOME_NAME_PATTERN = NAME_PATTERN
 _OUTCOME_NAME_RE = re.compile(OUTCOME_NAME_PATTERN)
+_SYMBOLS = {"equals": "=", "not_equals": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "in": "in",
+            "not_in": "not in", "matches": "matches"}
 _ORDER = {"lt": lambda sign: sign < 0, "le": lambda sign: sign <= 0,
           "gt": lambda sign: sign > 0, "ge": lambda sign: sign >= 0}
 
@@ -137,6 +140,22 @@ def outcomes_of(config):
     """Return the outcome names a valid `config` can end with, each once, in the order they are written."""
     names = [rule["outcome"] for rule in config["rules"]] + [config["default"]]
     return list(dict.fromkeys(names))
+
+
+def summary(condition, nested=False):
+    """Return a (valid) condition in one line for people (the console, the flow drawing):
+    `/expense/amount > 1000 and /expense/category in ["travel"]`."""
+    if "not" in condition:
+        return f"not ({summary(condition['not'])})"
+    for key, word in (("all", " and "), ("any", " or ")):
+        if key in condition:
+            text = word.join(summary(part, nested=True) for part in condition[key])
+            return f"({text})" if nested and len(condition[key]) > 1 else text
+    operator = next(key for key in condition if key != "path")
+    path = condition["path"] or "(the input)"
+    if operator == "exists":
+        return f"{path} {'exists' if condition['exists'] else 'does not exist'}"
+    return f"{path} {_SYMBOLS[operator]} {json.dumps(condition[operator], ensure_ascii=False)}"
 
 
 def _operand_problem(operator, operand):

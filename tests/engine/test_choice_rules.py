@@ -262,3 +262,14 @@ def test_the_config_schema_describes_every_property_and_accepts_a_valid_config()
         return missing
 
     assert undescribed(rules.CONFIG_SCHEMA, "config") == []
+
+
+def test_a_condition_reads_in_one_line():
+    assert rules.summary(EXPENSE["rules"][0]["when"]) == '/expense/amount > 1000 and /expense/category in ["travel"]'
+    assert rules.summary(EXPENSE["rules"][2]["when"]) == "/expense/amount <= 10 or not (/expense exists)"
+    condition = {"all": [{"any": [{"path": "/a", "not_equals": "x"}, {"path": "/b", "matches": "^é"}]},
+                         {"path": "", "exists": False}, {"path": "/c", "not_in": [1, None]},
+                         {"any": [{"path": "/d", "lt": 1}]}, {"path": "/e", "ge": "2024-01-01"},
+                         {"path": "/f", "equals": None}]}
+    assert rules.summary(condition) == ('(/a != "x" or /b matches "^é") and (the input) does not exist and '
+                                        '/c not in [1, null] and /d < 1 and /e >= "2024-01-01" and /f = null')

@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 
 import jsonschema
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.steps import reference as docs_reference
 from engine.steps import registry
@@ -168,3 +170,15 @@ def test_widening_leaves_the_step_type_schema_and_its_docs_alone():
     before = docs_reference.settings_table(schema)
     widen(schema)
     assert docs_reference.settings_table(schema) == before and "if" not in schema["properties"]["switch"]
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=4),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+                    max_leaves=8)
+
+
+@given(st.text(max_size=6), JSON)
+def test_a_setting_of_any_value_takes_whatever_its_escaped_pointer_names(key, value):
+    pointer = "/" + key.replace("~", "~0").replace("/", "~1")
+    schema = {"type": "object", "properties": {"any": {"description": "Anything."}}}
+    assert resolve({"any": {"from": pointer}}, {key: value}, schema=schema) == {"any": value}
