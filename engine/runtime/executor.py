@@ -27,6 +27,7 @@ def invoke(run):
     ctx = StepContext(run, run.config)
     try:
         step_type.check_input(ctx.input)
+        ctx.config = step_type.resolve_config(run.config, ctx.input, now=clock.now())
         outcome = step_type().invoke(ctx)
     except LeaseLost:
         raise

@@ -13,7 +13,7 @@ from engine.limits import PIPELINE_NAME_PATTERN, STEP_NAME_PATTERN
 from engine.models import NodeGroup, Pipeline, PipelineVersion
 from engine.services.pipelines_children import check_children
 from engine.services.pipelines_routes import check_routes
-from engine.steps import hints, registry
+from engine.steps import hints, pointers, references, registry
 
 NAME_RE = re.compile(PIPELINE_NAME_PATTERN)
 STEP_NAME_RE = re.compile(STEP_NAME_PATTERN)
@@ -49,12 +49,18 @@ def _timestamp_problem(value):
 
 
 # Formats checked by the one parser of durations and times; their messages replace jsonschema's.
-FORMAT_PROBLEMS = {"duration": _duration_problem, "date-time": _timestamp_problem}
+FORMAT_PROBLEMS = {"duration": _duration_problem, "date-time": _timestamp_problem,
+                   "json-pointer": pointers.pointer_problem}
 
 
 @_format_checker.checks("duration", raises=())
 def _is_duration(value):
     return not isinstance(value, str) or _duration_problem(value) is None
+
+
+@_format_checker.checks("json-pointer", raises=())
+def _is_pointer(value):
+    return not isinstance(value, str) or pointers.pointer_problem(value) is None
 
 
 @_format_checker.checks("date-time", raises=())
@@ -113,11 +119,13 @@ def _check_steps(steps, errors, children, outcomes):
         if not isinstance(config, dict):
             errors.append(f"{where}.config: must be an object")
         elif step_type is not None:
-            problems = _schema_errors(step_type.config_schema, config, [where, "config"])
+            schema = references.widen(step_type.config_schema, fixed=step_type.fixed_settings)
+            problems = _schema_errors(schema, config, [where, "config"])
+            problems = problems or [f"{where}.config.{problem}" for problem in step_type.config_problems(config)]
             errors.extend(problems)
             if not problems:
-                children.extend((_path([where, "config", *path]), name)
-                                for path, name in step_type.pipelines_named(config))
+                children.extend((_path([where, "config", *path]), name)  # a name from data is checked when run
+                                for path, name in step_type.pipelines_named(config) if isinstance(name, str))
                 outcomes[index] = step_type.outcomes_for(config)
         if step.get("retry") is not None:
             _check_retry(step["retry"], f"{where}.retry", errors)

@@ -1,6 +1,7 @@
 """The Step base class that every step type extends, and `register`."""
 import jsonschema
 
+from engine.steps.references import resolve
 from engine.steps.errors import InvalidInput
 from engine.steps.registry import register
 
@@ -32,6 +33,8 @@ class Step:
     # The outcomes it may end with, fixed (`success`, ...) and named (`approved`): loading refuses a route
     # on any other name, and ending with an undeclared named outcome fails the step. None: any name.
     outcomes = None
+    # Settings always taken as written: any other may be given as {"from": "/json/pointer"} into the input.
+    fixed_settings = ()
 
     def invoke(self, ctx):
         raise NotImplementedError
@@ -46,6 +49,19 @@ class Step:
         errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
         if errors:
             raise InvalidInput([(_pointer(error.absolute_path), _shortened(error.message)) for error in errors])
+
+    @classmethod
+    def config_problems(cls, config):
+        """Return the problems of a `config` that passed config_schema, each with its path in the config
+        (`rules[0].when.gt: ...`); a step type whose settings need more than JSON Schema overrides this."""
+        return []
+
+    @classmethod
+    def resolve_config(cls, config, data, *, now):
+        """Return `config` with each setting given as {"from": pointer} replaced by the value at that
+        pointer in `data` (the step's input), checked against config_schema. Raise SettingFromDataError
+        (a PermanentError: never retried) naming the setting and the pointer when it cannot be."""
+        return resolve(config, data, schema=cls.config_schema, fixed=cls.fixed_settings, now=now)
 
     @classmethod
     def pipelines_named(cls, config):

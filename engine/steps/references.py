@@ -13,6 +13,7 @@ import copy
 import jsonschema
 
 from engine import clock, durations
+from engine.steps.errors import PermanentError
 from engine.steps.pointers import MISSING, POINTER_MAX, lookup, pointer_problem
 
 REFERENCE_KEY = "from"
@@ -31,7 +32,7 @@ REFERENCE_SCHEMA = {
 REFERENCE_SHAPE = {"type": "object", "required": [REFERENCE_KEY], "maxProperties": 1}
 
 
-class SettingFromDataError(Exception):
+class SettingFromDataError(PermanentError):
     """A setting given as a reference has no value at its pointer, or the value there is not valid for it.
 
     `setting` is the setting's path in the config (`duration`, `map.gold`), `pointer` the JSON pointer

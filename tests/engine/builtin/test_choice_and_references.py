@@ -1,0 +1,98 @@
+"""util/choice routed by named outcomes, and settings taken from the data, run end to end (issue 18)."""
+import pytest
+
+from engine.errors import InvalidPipeline
+
+EXPENSE = {"name": "expense", "steps": [
+    {"name": "decide", "type": "util/choice", "config": {
+        "rules": [{"when": {"path": "/amount", "gt": 1000}, "outcome": "review", "description": "large"},
+                  {"when": {"all": [{"path": "/amount", "gt": 0}, {"path": "/receipt", "exists": True}]},
+                   "outcome": "approve"}],
+        "default": "reject"},
+     "on": {"approve": "pay", "review": "approval", "reject": "end"}},
+    {"name": "approval", "type": "util/wait-switch", "config": {"switch": "approved", "timeout": "P2D"},
+     "on": {"timeout": "end", "success": "pay"}},
+    {"name": "pay", "type": "util/set", "config": {"values": {"paid": True}}},
+]}
+
+
+def test_a_small_expense_with_a_receipt_is_approved_and_paid(harness):
+    harness.load(EXPENSE)
+    result = harness.run(harness.start("expense", {"amount": 40, "receipt": "r-1"}))
+    assert (result.status, result.data) == ("success", {"amount": 40, "receipt": "r-1", "paid": True})
+    assert result.steps == [("decide", "approve"), ("pay", "success")]
+    assert result.runs("decide")[0].note == "rule 2 (/amount > 0 and /receipt exists): 'approve'"
+
+
+def test_a_rejected_expense_ends_success_without_an_aborted_step(harness):
+    harness.load(EXPENSE)
+    result = harness.run(harness.start("expense", {"amount": 40}))
+    assert result.status == "success" and "paid" not in result.data
+    assert result.steps == [("decide", "reject")]
+    assert result.runs("decide")[0].note == "no rule held: default 'reject'"
+
+
+def test_a_large_expense_waits_for_review_and_ends_at_its_timeout(harness):
+    harness.load(EXPENSE)
+    tx_id = harness.start("expense", {"amount": 5000, "receipt": "r-2"})
+    result = harness.run(tx_id)
+    assert result.status == "success"
+    assert result.steps == [("decide", "review"), ("approval", "sleeping"), ("approval", "timeout")]
+    assert result.runs("decide")[0].note == "rule 1 (large): 'review'"
+
+
+def test_a_route_on_an_outcome_the_rules_cannot_give_is_refused_at_its_path(harness):
+    typo = {**EXPENSE, "steps": [{**EXPENSE["steps"][0], "on": {"aprove": "pay", "reject": "end"}},
+                                 *EXPENSE["steps"][1:]]}
+    with pytest.raises(InvalidPipeline) as raised:
+        harness.load(typo)
+    [problem] = raised.value.errors
+    assert problem.startswith("steps[0].on.aprove: unknown outcome 'aprove' of util/choice")
+    assert "did you mean `approve`?" in problem
+
+
+def test_a_bad_rule_is_refused_at_its_path_in_the_config(harness):
+    bad = {"name": "bad", "steps": [{"type": "util/choice", "config": {
+        "rules": [{"when": {"path": "amount", "gt": 1}, "outcome": "internal_error"}], "default": "no"}}]}
+    with pytest.raises(InvalidPipeline) as raised:
+        harness.load(bad)
+    assert [e.split(":")[0] for e in raised.value.errors] == [
+        "steps[0].config.rules[0].when.path", "steps[0].config.rules[0].outcome"]
+    assert raised.value.errors[1].endswith("'internal_error' is a status, not an outcome")
+
+
+TRIAL = {"name": "trial", "steps": [
+    {"name": "trial", "type": "util/sleep", "config": {"duration": {"from": "/customer/trial_period"}}},
+    {"name": "bill", "type": "util/set", "config": {"values": {"billed": True}}},
+]}
+
+
+def test_a_sleep_takes_its_duration_from_the_data(harness):
+    harness.load(TRIAL)
+    tx_id = harness.start("trial", {"customer": {"trial_period": "P14D"}})
+    started = harness.now()
+    harness.advance("P13D")
+    assert harness.result(tx_id).status == "sleeping"
+    result = harness.run(tx_id)
+    assert result.status == "success" and result.data["billed"] is True
+    assert (harness.now() - started).days == 14
+
+
+@pytest.mark.parametrize(("data", "problem"), [
+    ({"customer": {}}, "setting `duration` from `/customer/trial_period`: no value at that path"),
+    ({"customer": {"trial_period": "two weeks"}}, "setting `duration` from `/customer/trial_period`: "),
+])
+def test_a_setting_missing_or_invalid_in_the_data_fails_the_step_once_not_retried(harness, data, problem):
+    harness.load({**TRIAL, "name": "trial-retry",
+                  "steps": [{**TRIAL["steps"][0], "retry": {"max_attempts": 5}}, TRIAL["steps"][1]]})
+    result = harness.run(harness.start("trial-retry", data))
+    assert result.status == "failed"
+    assert result.steps == [("trial", "failed")]
+    assert problem in result.note
+    assert [e.data["reason"] for e in result.journal if e.kind == "not_retried"] != []
+
+
+def test_a_misspelt_pointer_is_refused_at_load(harness):
+    with pytest.raises(InvalidPipeline) as raised:
+        harness.load({"name": "p", "steps": [{"type": "util/sleep", "config": {"duration": {"from": "trial"}}}]})
+    assert raised.value.errors[0].startswith("steps[0].config.duration.from: 'trial' is not a JSON pointer")
