@@ -7,6 +7,8 @@ pipeline); any other outcome, fixed or named, follows its route in `on` (an arro
 """
 from dataclasses import dataclass
 
+from engine.steps.rules import summary
+
 LEFT = 16
 TOP = 12
 BOX_WIDTH = 240
@@ -34,11 +36,27 @@ class Edge:
     label_x: int
     label_y: int
     implicit: bool
+    why: str = ""  # for util/choice: the rules that give this outcome
 
 
 def _short(text, limit=NAME_CHARS):
     text = str(text)
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _choice_reasons(step):
+    """For a util/choice step, what leads to each outcome: {outcome: "rule 1: /a > 1; otherwise"}."""
+    config = step.get("config") if step.get("type") == "util/choice" else None
+    if not isinstance(config, dict) or not isinstance(config.get("rules"), list):
+        return {}
+    reasons = {}
+    for number, rule in enumerate(config["rules"], start=1):
+        if isinstance(rule, dict) and isinstance(rule.get("outcome"), str):
+            said = rule.get("description") or summary(rule.get("when"))
+            reasons.setdefault(rule["outcome"], []).append(f"rule {number}: {said}")
+    if isinstance(config.get("default"), str):
+        reasons.setdefault(config["default"], []).append("otherwise")
+    return {outcome: "; ".join(said) for outcome, said in reasons.items()}
 
 
 def _routes(steps):
@@ -70,12 +88,14 @@ def pipeline_flow(steps):
     lanes = 0
     right = LEFT + BOX_WIDTH
     centre = LEFT + BOX_WIDTH // 2
+    reasons = [_choice_reasons(step) for step in steps]
     for source, target, outcome, implicit in _routes(steps):
+        why = reasons[source].get(outcome, "")
         source_y = boxes[source].y
         target_y = boxes[target].y
         if target == source + 1 and outcome == "success":
             edges.append(Edge(outcome, f"M{centre},{source_y + BOX_HEIGHT} V{target_y - 2}",
-                              centre + 6, source_y + BOX_HEIGHT + 18, implicit))
+                              centre + 6, source_y + BOX_HEIGHT + 18, implicit, why))
             continue
         nth = outgoing.get(source, 0)
         outgoing[source] = nth + 1
@@ -84,7 +104,7 @@ def pipeline_flow(steps):
         lane_x = right + LANE_GAP + lanes * LANE_GAP
         lanes += 1
         edges.append(Edge(outcome, f"M{right},{start_y} H{lane_x} V{end_y} H{right + 3}",
-                          lane_x + 4, start_y + (13 if end_y > start_y else -4), implicit))
+                          lane_x + 4, start_y + (13 if end_y > start_y else -4), implicit, why))
     width = right + LANE_GAP * (lanes + 1) + LABEL_ROOM
     height = boxes[-1].y + BOX_HEIGHT + TOP
     return {"boxes": boxes, "edges": edges, "width": width, "height": height,

@@ -222,3 +222,20 @@ def test_check_names_a_missing_child_pipeline_and_a_misspelt_step_type(world, sy
         "steps[0].type: unknown step type 'util/sleap': did you mean `util/sleep`?",
         "steps[1].config.pipeline: no pipeline named 'no-such-child'",
     ]
+
+
+def test_the_flow_names_the_rules_of_a_choice_on_its_arrows(world, viewer):
+    pipeline_publish(definition={"name": "expense-flow", "steps": [
+        {"name": "decide", "type": "util/choice", "config": {
+            "rules": [{"when": {"path": "/amount", "gt": 1000}, "outcome": "review"},
+                      {"when": {"path": "/amount", "gt": 0}, "outcome": "approve", "description": "small <ok>"}],
+            "default": "reject"},
+         "on": {"review": "end", "approve": "pay", "reject": "end"}},
+        {"name": "pay", "type": "util/echo"}]})
+    response = viewer.get("/mondat/pipelines/expense-flow/")
+    whys = {edge.outcome: edge.why for edge in response.context["flow"]["edges"]}
+    assert whys == {"review": "rule 1: /amount > 1000", "approve": "rule 2: small <ok>", "reject": "otherwise",
+                    "success": ""}
+    html = response.content.decode()
+    assert "<title>review: rule 1: /amount &gt; 1000</title>" in html
+    assert "<title>approve: rule 2: small &lt;ok&gt;</title>" in html
