@@ -144,3 +144,21 @@ def test_the_shipped_examples_produce_their_documented_outputs(harness):
     assert child_b.data == {"kind": "b", "handled_by": "example-child-b"}
     child_default = harness.run(harness.start("example-child", {}))
     assert child_default.data == {"handled_by": "example-child-a"}
+
+
+def test_the_shipped_expense_and_trial_examples_branch_and_take_settings_from_data(harness):
+    call_command("datp_load_pipelines", str(SHIPPED), stdout=StringIO())
+    paid = harness.run(harness.start("example-expense", {"amount": 40, "receipt": "r-1"}))
+    assert (paid.status, paid.steps) == ("success", [("decide", "approve"), ("pay", "success")])
+    rejected = harness.run(harness.start("example-expense", {"amount": 40}))
+    assert (rejected.status, rejected.steps, rejected.data) == ("success", [("decide", "reject")], {"amount": 40})
+    large = harness.start("example-expense", {"amount": 5000, "receipt": "r-2"})
+    harness.settle()
+    harness.set_switch(large, "approved", True)
+    assert harness.run(large).steps == [("decide", "review"), ("approval", "sleeping"), ("approval", "success"),
+                                        ("pay", "success")]
+    trial = harness.run(harness.start("example-trial", {"trial_period": "P14D"}))
+    assert (trial.status, trial.data) == ("success", {"trial_period": "P14D", "billed": True})
+    missing = harness.run(harness.start("example-trial", {}))
+    assert (missing.status, missing.steps) == ("failed", [("trial", "failed")])
+    assert "setting `duration` from `/trial_period`: no value at that path" in missing.note
