@@ -8,8 +8,9 @@ import logging
 from datetime import datetime, timedelta
 
 from engine import clock, conf, deprecation, durations
-from engine.errors import InvalidRequest
+from engine.errors import InvalidRequest, UnknownTransactionType
 from engine.services import callbacks, children, execution, switches, transactions
+from engine.steps.errors import PermanentError
 from engine.steps.outcomes import Outcome, Wait, outcome_name_problem
 
 logger = logging.getLogger("engine.steps")  # step log lines keep the name they were always logged under
@@ -246,10 +247,13 @@ class StepContext:
         # The n-th child asked for in any run of this visit is the same child: a re-run (after a
         # wake-up or a lost worker) finds the child its earlier run started instead of a new one.
         key = f"{self.step_name}:{self._run.visit}:{self._children_started}"
-        return children.child_start(
-            parent_id=self.tx_id, pipeline=pipeline, data=self.scrub(data), background=background,
-            callback=callback, key=key, lease=self._run.lease, actor=f"step:{self.step_name}",
-        )
+        try:
+            return children.child_start(
+                parent_id=self.tx_id, pipeline=pipeline, data=self.scrub(data), background=background,
+                callback=callback, key=key, lease=self._run.lease, actor=f"step:{self.step_name}",
+            )
+        except UnknownTransactionType as exc:  # no retry makes it exist (a name from the data, say)
+            raise PermanentError(f"No pipeline named {pipeline!r} to start as a child") from exc
 
     def get_child(self, tx_id):
         """A child's state: {"tx_id", "status", "data", "note", "transaction_type"}, `data` as in the REST body

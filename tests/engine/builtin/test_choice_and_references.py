@@ -1,4 +1,6 @@
 """util/choice routed by named outcomes, and settings taken from the data, run end to end (issue 18)."""
+from datetime import timedelta
+
 import pytest
 
 from engine.errors import InvalidPipeline
@@ -96,3 +98,41 @@ def test_a_misspelt_pointer_is_refused_at_load(harness):
     with pytest.raises(InvalidPipeline) as raised:
         harness.load({"name": "p", "steps": [{"type": "util/sleep", "config": {"duration": {"from": "trial"}}}]})
     assert raised.value.errors[0].startswith("steps[0].config.duration.from: 'trial' is not a JSON pointer")
+
+
+def test_a_switch_name_and_its_timeout_come_from_the_data(harness):
+    harness.load({"name": "gate", "steps": [{"name": "gate", "type": "util/wait-switch", "config": {
+        "switch": {"from": "/gate/switch"}, "timeout": {"from": "/gate/within"}}, "on": {"timeout": "end"}}]})
+    opened = harness.start("gate", {"gate": {"switch": "released", "within": "PT1H"}})
+    harness.settle()
+    assert harness.result(opened).sleeper.switch == "released"
+    harness.set_switch(opened, "released", True)
+    assert harness.run(opened).steps == [("gate", "sleeping"), ("gate", "success")]
+    silent = harness.start("gate", {"gate": {"switch": "released", "within": "PT1H"}})
+    started = harness.now()
+    assert harness.run(silent).steps == [("gate", "sleeping"), ("gate", "timeout")]
+    assert harness.now() - started == timedelta(hours=1)
+    bad = harness.run(harness.start("gate", {"gate": {"switch": "no spaces allowed", "within": "PT1H"}}))
+    assert bad.status == "failed" and "setting `switch` from `/gate/switch`: " in bad.note
+
+
+def test_a_child_pipeline_named_by_the_data_runs_and_an_unknown_one_fails_the_step(harness):
+    harness.load({"name": "kid", "transaction_type": False, "steps": [{"type": "util/set", "config": {
+                  "values": {"by": "kid"}}}]},
+                 {"name": "parent", "steps": [{"name": "call", "type": "util/child-pipeline",
+                                               "config": {"pipeline": {"from": "/kind"}}}]})
+    ran = harness.run(harness.start("parent", {"kind": "kid"}))
+    assert ran.status == "success" and ran.data["by"] == "kid"
+    missing = harness.run(harness.start("parent", {}))
+    assert missing.status == "failed" and "setting `pipeline` from `/kind`: no value at that path" in missing.note
+
+
+def test_a_child_pipeline_from_the_data_that_does_not_exist_fails_the_step_with_its_name(harness):
+    harness.load({"name": "parent2", "steps": [{"name": "call", "type": "util/child-pipeline",
+                                                "config": {"pipeline": {"from": "/kind"}}}]})
+    harness.load({"name": "parent3", "steps": [{"name": "call", "type": "util/child-pipeline",
+                                                "config": {"pipeline": {"from": "/kind"}}, "retry": {}}]})
+    for name in ("parent2", "parent3"):  # with or without a retry policy: run once, not retried
+        result = harness.run(harness.start(name, {"kind": "nope"}))
+        assert (result.status, result.steps) == ("failed", [("call", "failed")])
+        assert result.note.startswith("PermanentError: No pipeline named 'nope' to start as a child")
