@@ -15,11 +15,9 @@ A `P30D` sleep costs milliseconds: when nothing is ready, the clock jumps to the
 A crash is one call: `h.crash_next_run()`, then `h.advance_past_lease()` lets recovery run the step
 again. docs/testing.md shows every part with examples.
 """
-import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from engine import clock, deprecation, durations, tokens
 from engine.errors import InvalidPipeline
@@ -29,6 +27,7 @@ from engine.states import TxStatus
 from engine.selectors import journal_of, step_runs_of, transaction_get
 from engine.services import callbacks, duties, switches, transactions, waker
 from engine.services.owners import owner_ensure
+from engine.services.pipeline_files import MissingPath, json_files, read_definitions
 from engine.services.pipelines import pipelines_publish_all
 
 __all__ = ["Crash", "Harness", "SimulatedCrash", "TxResult", "VirtualClock"]
@@ -38,14 +37,12 @@ def _labelled(definition):
     """Return [(label, dict)] for one argument of Harness.load: a dict, a JSON file or a folder of them."""
     if not isinstance(definition, (str, os.PathLike)):
         return [(None, definition)]
-    path = Path(definition)
-    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
-    labelled = []
-    for file in files:
-        try:
-            labelled.append((str(file), json.loads(file.read_text())))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidPipeline([f"{file}: not valid JSON ({exc})"]) from exc
+    try:
+        labelled, problems = read_definitions(json_files([definition]))
+    except MissingPath as exc:
+        raise InvalidPipeline([str(exc)]) from exc
+    if problems:
+        raise InvalidPipeline(problems)
     return labelled
 
 

@@ -1,10 +1,8 @@
 """Load pipeline definitions from JSON files or folders: every problem is reported, nothing stored if any."""
-import json
-from pathlib import Path
-
 from django.core.management.base import BaseCommand, CommandError
 
 from engine.errors import InvalidPipeline
+from engine.services.pipeline_files import MissingPath, json_files, read_definitions
 from engine.services.pipelines import pipelines_publish_all
 
 
@@ -15,21 +13,11 @@ class Command(BaseCommand):
         parser.add_argument("paths", nargs="+")
 
     def handle(self, *args, **options):
-        files = []
-        for raw in options["paths"]:
-            path = Path(raw)
-            if path.is_dir():
-                files.extend(sorted(path.glob("*.json")))
-            elif path.is_file():
-                files.append(path)
-            else:
-                raise CommandError(f"{raw}: no such file or folder")
-        definitions, errors = [], []
-        for path in files:
-            try:
-                definitions.append((str(path), json.loads(path.read_text())))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                errors.append(f"{path}: not valid JSON ({exc})")
+        try:
+            files = json_files(options["paths"])
+        except MissingPath as exc:
+            raise CommandError(str(exc)) from exc
+        definitions, errors = read_definitions(files)
         if errors:
             raise CommandError("\n".join(errors) + "\nNothing was stored.")
         try:
