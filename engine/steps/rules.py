@@ -8,7 +8,8 @@ import json
 import re
 
 from engine import durations
-from engine.states import NOT_OUTCOME_NAMES, OUTCOME_NAME_PATTERN
+from engine.states import OUTCOME_NAME_PATTERN
+from engine.steps.outcomes import outcome_name_problem
 from engine.steps.pointers import MISSING, lookup, pointer_problem
 
 COMPARISONS = ("equals", "not_equals", "lt", "le", "gt", "ge", "in", "not_in", "exists", "matches")
@@ -16,7 +17,6 @@ COMBINATIONS = ("all", "any", "not")
 RULE_FIELDS = ("when", "outcome", "description")
 PATTERN_MAX = 200  # characters of a `matches` expression: bounds what one comparison can cost
 DEPTH_MAX = 16  # levels of all/any/not: deeper is a mistake, and bounds the recursion
-_OUTCOME_NAME_RE = re.compile(OUTCOME_NAME_PATTERN)
 _SYMBOLS = {"equals": "=", "not_equals": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "in": "in",
             "not_in": "not in", "matches": "matches"}
 _ORDER = {"lt": lambda sign: sign < 0, "le": lambda sign: sign <= 0,
@@ -223,10 +223,9 @@ def _check_condition(condition, where, problems, depth=1):
 
 
 def _check_outcome(name, where, problems):
-    if not isinstance(name, str) or not _OUTCOME_NAME_RE.match(name):
-        problems.append(f"{where}: an outcome name (a lower-case letter, then up to 63 of a-z, 0-9 and _)")
-    elif name in NOT_OUTCOME_NAMES:
-        problems.append(f"{where}: {name!r} is a status, not an outcome")
+    problem = outcome_name_problem(name)  # the rule of ctx.outcome and of route keys
+    if problem:
+        problems.append(f"{where}: {problem}")
 
 
 def validate_rules(config):

@@ -60,7 +60,7 @@ def test_a_bad_rule_is_refused_at_its_path_in_the_config(harness):
         harness.load(bad)
     assert [e.split(":")[0] for e in raised.value.errors] == [
         "steps[0].config.rules[0].when.path", "steps[0].config.rules[0].outcome"]
-    assert raised.value.errors[1].endswith("'internal_error' is a status, not an outcome")
+    assert raised.value.errors[1].endswith("'internal_error' is a step run status, not an outcome a step may end with")
 
 
 TRIAL = {"name": "trial", "steps": [
