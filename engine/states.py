@@ -41,6 +41,7 @@ class WaitReason(models.TextChoices):
     SWITCH = "switch"
     CALLBACK = "callback"
     CHILD = "child"
+    CHILDREN = "children"
 
 
 class SwitchScope(models.TextChoices):

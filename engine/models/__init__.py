@@ -1,5 +1,6 @@
 """Every table of the engine; one module per area, re-exported here."""
 from engine.models.bulk import BulkJob
+from engine.models.fanout import FanOut, FanOutItem
 from engine.models.figures import FigureMark, MinuteFigure, SleeperFigure, StatusFigure
 from engine.models.owners import ApiKey, Owner
 from engine.models.pipelines import Node, NodeGroup, Pipeline, PipelineVersion
@@ -19,6 +20,8 @@ __all__ = [
     "BulkJob",
     "Callback",
     "CallbackUpdate",
+    "FanOut",
+    "FanOutItem",
     "FigureMark",
     "GlobalSwitch",
     "GlobalSwitchChange",

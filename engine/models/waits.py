@@ -70,6 +70,9 @@ class Sleeper(models.Model):
     child = models.ForeignKey(
         "engine.Transaction", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    # The children of a fan-out (ctx.start_children, util/map): woken once, when their join is decided.
+    fan_out = models.ForeignKey("engine.FanOut", null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                                db_index=False)
     poll_seconds = models.FloatField(null=True, blank=True)
     since = models.DateTimeField()
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from engine import clock, conf, deprecation, durations
 from engine.errors import InvalidRequest, UnknownTransactionType
-from engine.services import callbacks, children, execution, switches, transactions
+from engine.services import callbacks, children, execution, fanout, fanout_cancel, switches, transactions
 from engine.steps.errors import PermanentError
 from engine.steps.outcomes import Outcome, Wait, outcome_name_problem
 
@@ -70,6 +70,7 @@ class StepContext:
     def __init__(self, run, config):
         self._run = run
         self._children_started = 0
+        self._fan_outs_started = 0
         self.input = copy.deepcopy(run.input)
         self.config = config
         self.metadata = copy.deepcopy(run.metadata)
@@ -151,7 +152,7 @@ class StepContext:
             wake_at = now + timedelta(seconds=conf.get("DEFAULT_RETRY_LATER_SECONDS"))
         return self._wait(Wait(wake_at=wake_at, switch=switch, scope=scope))
 
-    def wait(self, *, switch=None, scope="transaction", callback=None, child=None, until=None,
+    def wait(self, *, switch=None, scope="transaction", callback=None, child=None, children=None, until=None,
              seconds=None, timeout=None, poll_interval=None, note=None):
         """Sleep until any of the conditions holds; no fallback timer unless `until`/`seconds` is given.
 
@@ -168,7 +169,8 @@ class StepContext:
         if poll_interval is not None:
             poll_seconds = (_as_time(poll_interval, now, "poll_interval") - now).total_seconds()
         outcome = Wait(wake_at=wake_at, timeout_at=timeout_at, switch=switch, scope=scope,
-                       callback=callback, child=child, poll_seconds=poll_seconds, note=note)
+                       callback=callback, child=child, children=getattr(children, "id", children),
+                       poll_seconds=poll_seconds, note=note)
         if outcome.time_only and outcome.next_time is None:
             raise InvalidRequest("wait() needs something to wait for: a switch, callback, child or time.")
         return self._wait(outcome)
@@ -254,6 +256,33 @@ class StepContext:
             )
         except UnknownTransactionType as exc:  # no retry makes it exist (a name from the data, say)
             raise PermanentError(f"No pipeline named {pipeline!r} to start as a child") from exc
+
+    def start_children(self, pipeline, items, *, data=None, join="all", first_n=None, tolerated_failures=None,
+                       max_parallel=None, on_failure="fail_fast"):
+        """Start a child of `pipeline` for each of `items` (an object item is the child's data, any other
+        value {"item": value}, over `data`) and return their ChildGroup; the same group on every run of this
+        visit. Wait for it with `ctx.wait(children=group)` until `group.decided`; then `group.results` holds
+        each child's status and data in item order, and the children still running have been cancelled.
+        `join`: all (default), all_success, any or first_n (with `first_n`); see engine.joins."""
+        self._fan_outs_started += 1
+        try:
+            group = fanout.children_start(
+                lease=self._run.lease, step=self.step_name, visit=self._run.visit, seq=self._fan_outs_started,
+                pipeline=pipeline, items=items, data=self.scrub(data), join=join, first_n=first_n,
+                tolerated=tolerated_failures, max_parallel=max_parallel, on_failure=on_failure,
+                actor=f"step:{self.step_name}")
+        except UnknownTransactionType as exc:
+            raise PermanentError(f"No pipeline named {pipeline!r} to start as children") from exc
+        return self.get_children(group.id) if group.decided else group
+
+    def get_children(self, group_id):
+        """A fan-out's ChildGroup; once decided, with its results (and its running children cancelled)."""
+        group_id = getattr(group_id, "id", group_id)
+        group = fanout.children_state(parent_id=self.tx_id, fan_out_id=group_id)
+        if group.decided and group.running and fanout_cancel.children_cancel_rest(
+                parent_id=self.tx_id, fan_out_id=group_id, actor=f"step:{self.step_name}"):
+            group = fanout.children_state(parent_id=self.tx_id, fan_out_id=group_id)
+        return group
 
     def get_child(self, tx_id):
         """A child's state: {"tx_id", "status", "data", "note", "transaction_type"}, `data` as in the REST body

@@ -12,7 +12,7 @@ from functools import partial
 from django.db import transaction
 
 from engine.models import Callback, Transaction
-from engine.services import callbacks, webhooks
+from engine.services import callbacks, fanout, webhooks
 from engine.services.common import lock_tx
 from engine.services.endings import CASCADING, has_followups
 from engine.services.state.finish import cancel
@@ -41,11 +41,12 @@ def _tell(tx, *, now):
     if tx.status in CASCADING:
         for callback in Callback.objects.filter(tx_id=tx.pk, status__in=CALLBACK_ACTIVE_VALUES):
             callbacks.callback_force(callback=callback, status="cancel", now=now, actor="system")
+        fanout.close_for_parent(tx, now=now)
         ended = _cancel_children(tx, now=now)
     if tx.report_to_id is not None:
         status = CHILD_REPORT.get(tx.status, "error")
         callbacks.callback_report_child(callback_id=tx.report_to_id, status=status, child=tx, now=now)
-    if tx.parent_id is not None:
+    if tx.parent_id is not None and not fanout.child_ended(tx, now=now):
         wake_if_waiting(child_id=tx.pk, now=now, actor="system", why=f"child {tx.pk} finished")
     webhooks.webhook_enqueue(tx=tx, event="transaction.finished", now=now)
     return ended

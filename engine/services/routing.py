@@ -5,7 +5,7 @@ Called by the checkpoint with the transaction locked and the lease verified.
 from dataclasses import dataclass, replace
 
 from engine import conf
-from engine.models import Callback, GlobalSwitch, NodeGroup, Switch, Transaction
+from engine.models import Callback, FanOut, GlobalSwitch, NodeGroup, Switch, Transaction
 from engine.services.followups import follow_up
 from engine.services.runs import definition_of, step_definition
 from engine.services.state.advance import continue_here, park
@@ -138,5 +138,7 @@ def _already_woken(tx, run, wait, now):
         status = Transaction.objects.filter(pk=wait.child).values_list("status", flat=True).first()
         if status is None or status in TX_TERMINAL_VALUES:
             return f"child {wait.child} finished"
+    if wait.children is not None and FanOut.objects.filter(pk=wait.children, decided_at__isnull=False).exists():
+        return "its children's join was decided"
     return None
 

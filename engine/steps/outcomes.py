@@ -61,12 +61,13 @@ class Wait:
     scope: str = "transaction"
     callback: str | None = None
     child: str | None = None
+    children: int | None = None  # a fan-out's id: woken when its join is decided
     poll_seconds: float | None = None
     note: str | None = None
 
     @property
     def time_only(self):
-        return self.switch is None and self.callback is None and self.child is None
+        return self.switch is None and self.callback is None and self.child is None and self.children is None
 
     @property
     def next_time(self):
@@ -81,4 +82,6 @@ class Wait:
             return "callback"
         if self.child is not None:
             return "child"
+        if self.children is not None:
+            return "children"
         return "timer"

@@ -13,8 +13,9 @@ def sleep(tx, *, run, wait, now):
     Sleeper.objects.create(
         tx=tx, owner_id=tx.owner_id, step=run.step_name, reason=wait.reason, wake_at=next_time,
         timeout_at=wait.timeout_at, switch=wait.switch, scope=wait.scope,
-        callback=callback, child_id=wait.child, poll_seconds=wait.poll_seconds, since=now,
+        callback=callback, child_id=wait.child, fan_out_id=wait.children, poll_seconds=wait.poll_seconds, since=now,
     )
     move(tx, target=TxStatus.SLEEPING, actor=f"step:{run.step_name}", now=now, reason=wait.reason,
          wake_at=next_time.isoformat() if next_time else None, switch=wait.switch, callback=wait.callback,
-         child=wait.child, note=wait.note)
+         child=wait.child, note=wait.note,
+         **({"children": wait.children} if wait.children is not None else {}))

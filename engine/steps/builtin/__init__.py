@@ -1,2 +1,2 @@
 """The built-in util/* step types, written with the public context alone."""
-from engine.steps.builtin import basic, callbacks, children, choice, waiting  # noqa: F401
+from engine.steps.builtin import basic, callbacks, children, choice, fanout, waiting  # noqa: F401

@@ -1,0 +1,185 @@
+"""Fan-out: a step starts many children and waits for their join (ctx.start_children, util/map).
+
+The children are inserted in batches, at most `max_parallel` at a time (the rest start as others end, from
+their `FanOutItem` rows). Each child's end is counted once, in the database transaction that ends it
+(`child_ended`, called by the follow-ups): its item gets its status, the fan-out's counter goes up under the
+fan-out's row lock, and `engine.joins.decide` says whether the join is decided. The parent is woken once, when
+it is. Re-running the parent's step (a wake-up, a lost worker) finds the same fan-out: idempotent per visit.
+"""
+from django.db import transaction
+
+from engine import clock
+from engine.errors import InvalidRequest
+from engine.joins import ChildGroup, Counts, decide, join_problem, tolerated_count
+from engine.models import FanOut, FanOutItem, JournalEntry, Sleeper, Transaction
+from engine.services.common import dispatch_on_commit, lock_fenced, lock_tx, new_tx_id
+from engine.services.state.start import new_transaction
+from engine.services.state.wake import wake
+from engine.states import TX_ACTIVE_VALUES, TxStatus, is_terminal
+from engine.util import deep_merge
+
+BATCH = 1000
+TX_FIELDS = [field.attname for field in Transaction._meta.concrete_fields]
+
+
+def child_key(fan_out_id, index):
+    """The parent_key of a fan-out's child: unique per parent, so that no item starts twice ('/' is in no step
+    name, so no key of ctx.start_child looks like it)."""
+    return f"fan/{fan_out_id}/{index}"
+
+
+def child_data(item, data):
+    """A child's data: the item (an object as it is, any other value as {"item": value}) over `data`."""
+    return deep_merge(data or {}, item if isinstance(item, dict) else {"item": item})
+
+
+def check_join(*, items, join, first_n, tolerated, max_parallel, on_failure):
+    """Raise InvalidRequest naming the field when a fan-out's settings cannot hold."""
+    if not isinstance(items, list | tuple):
+        raise InvalidRequest("The items of a fan-out must be a list.", fields={"items": ["Must be a list."]})
+    problem = join_problem(join=join, tolerated=tolerated, first_n=first_n, max_parallel=max_parallel,
+                           on_failure=on_failure)
+    if problem is not None:
+        field, text = problem
+        raise InvalidRequest(f"{field} {text}.", fields={field: [text]})
+
+
+def children_start(*, lease, step, visit, seq, pipeline, items, data=None, join="all", first_n=None, tolerated=None,
+                   max_parallel=None, on_failure="fail_fast", actor):
+    """Start the children of one item each (the same fan-out for the same `seq` of this visit) and return
+    its ChildGroup. UnknownTransactionType if `pipeline` may not start a child."""
+    check_join(items=items, join=join, first_n=first_n, tolerated=tolerated, max_parallel=max_parallel,
+               on_failure=on_failure)
+    with transaction.atomic():
+        parent = lock_fenced(lease=lease)
+        fan = FanOut.objects.filter(tx_id=parent.pk, step=step, visit=visit, seq=seq).first()
+        if fan is None:
+            fan = _create(parent, step=step, visit=visit, seq=seq, pipeline=pipeline, items=items, data=data,
+                          join=join, first_n=first_n, tolerated=tolerated, max_parallel=max_parallel,
+                          finish_all=on_failure == "finish_all", actor=actor)
+    return group_of(fan)
+
+
+def _create(parent, *, step, visit, seq, pipeline, items, data, join, first_n, tolerated, max_parallel, finish_all,
+            actor):
+    now = clock.now()
+    template, created = new_transaction(owner=parent.owner_id, transaction_type=pipeline, data={},
+                                        metadata=parent.metadata, deadline=None, now=now, parent=parent,
+                                        allow_child_only=True)
+    total = len(items)
+    fan = FanOut.objects.create(
+        tx=parent, step=step, visit=visit, seq=seq, pipeline=pipeline, join=join, first_n=first_n,
+        tolerated_given=tolerated, tolerated=tolerated_count(tolerated, join=join, total=total),
+        max_parallel=max_parallel, finish_all=finish_all, total=total, created_at=now,
+    )
+    first = total if max_parallel is None else min(max_parallel, total)
+    rows = [FanOutItem(fan_out=fan, index=index, data=child_data(item, data)) for index, item in enumerate(items)]
+    children = _insert_children(fan, template, created, rows[:first], actor=actor, now=now)
+    for row, child in zip(rows, children):
+        row.child_id = child.pk
+    FanOutItem.objects.bulk_create(rows, batch_size=BATCH)
+    fan.started = first
+    fan.save(update_fields=["started"])
+    JournalEntry.objects.create(tx_id=parent.pk, kind="children", actor=actor, step=step, at=now, data={
+        "fan_out": fan.pk, "pipeline": pipeline, "total": total, "started": first, "join": join,
+        "max_parallel": max_parallel, "tolerated_failures": tolerated})
+    _decide(fan, now=now)  # no items (or none needed) decides at once
+    return fan
+
+
+def _insert_children(fan, template, created, rows, *, actor, now):
+    """Insert the children of `rows` (FanOutItems), in batches, with their "created" journal entries."""
+    if not rows:
+        return []
+    values = {name: getattr(template, name) for name in TX_FIELDS}
+    children = [Transaction(**{**values, "id": new_tx_id(), "input": row.data, "parent_key": child_key(fan.pk, row.index)})
+                for row in rows]
+    Transaction.objects.bulk_create(children, batch_size=BATCH)
+    JournalEntry.objects.bulk_create(
+        [JournalEntry(tx_id=child.pk, kind="created", actor=actor, at=now, data=created) for child in children],
+        batch_size=BATCH)
+    dispatch_on_commit(node_group=template.node_group_id)
+    return children
+
+
+def child_ended(child, *, now):
+    """Count the end of `child` if it is a fan-out's: False if it is not (it may be a lone child), else True.
+    Runs in the database transaction that ended it, under the fan-out's row lock."""
+    found = FanOutItem.objects.filter(child_id=child.pk).values_list("fan_out_id", flat=True).first()
+    if found is None:
+        return False
+    fan = FanOut.objects.select_for_update().get(pk=found)
+    if not FanOutItem.objects.filter(child_id=child.pk, status__isnull=True).update(status=child.status):
+        return True  # counted before
+    field = "succeeded" if child.status == TxStatus.SUCCESS else "failed"
+    setattr(fan, field, getattr(fan, field) + 1)
+    fan.save(update_fields=[field])
+    if fan.decided_at is None and not _decide(fan, now=now) and fan.max_parallel is not None:
+        _start_next(fan, now=now)
+    return True
+
+
+def _decide(fan, *, now):
+    """Decide the join of `fan` (locked) if its counts do, and wake the parent waiting for it; return whether
+    it is decided."""
+    counts = Counts(total=fan.total, succeeded=fan.succeeded, failed=fan.failed)
+    outcome = decide(counts, join=fan.join, tolerated=fan.tolerated, first_n=fan.first_n, finish_all=fan.finish_all)
+    if outcome is None:
+        return False
+    fan.outcome, fan.decided_at = outcome, now
+    fan.save(update_fields=["outcome", "decided_at"])
+    if Sleeper.objects.filter(tx_id=fan.tx_id, fan_out_id=fan.pk).exists():
+        parent = lock_tx(tx_id=fan.tx_id)
+        if parent.status == TxStatus.SLEEPING:
+            wake(parent, actor="system", now=now, reason="children",
+                 why=f"the join of {fan.total} children was decided: {outcome}")
+    return True
+
+
+def _start_next(fan, *, now):
+    """Start the next items of `fan` (locked) while fewer than `max_parallel` children run."""
+    room = min(fan.max_parallel - fan.running, fan.total - fan.started)
+    if room <= 0:
+        return
+    parent = Transaction.objects.filter(pk=fan.tx_id, status__in=TX_ACTIVE_VALUES).first()
+    if parent is None:
+        return  # the parent ended: the rest never start
+    template, created = new_transaction(owner=parent.owner_id, transaction_type=fan.pipeline, data={},
+                                        metadata=parent.metadata, deadline=None, now=now, parent=parent,
+                                        allow_child_only=True)
+    rows = list(FanOutItem.objects.filter(fan_out=fan, index__gte=fan.started).order_by("index")[:room])
+    children = _insert_children(fan, template, created, rows, actor="system", now=now)
+    for row, child in zip(rows, children):
+        FanOutItem.objects.filter(pk=row.pk, child__isnull=True).update(child_id=child.pk)
+    fan.started += len(rows)
+    fan.save(update_fields=["started"])
+
+
+def close_for_parent(parent, *, now):
+    """The parent ended: its undecided fan-outs start no more children (its end cancels the running ones)."""
+    FanOut.objects.filter(tx_id=parent.pk, decided_at__isnull=True).update(outcome="closed", decided_at=now)
+
+
+def group_of(fan, *, results=False):
+    """The ChildGroup of `fan`, with its results once decided if `results`."""
+    return ChildGroup(
+        id=fan.pk, pipeline=fan.pipeline, join=fan.join, total=fan.total, started=fan.started,
+        succeeded=fan.succeeded, failed=fan.failed, tolerated=fan.tolerated, outcome=fan.outcome,
+        results=_results(fan) if results and fan.outcome is not None else None,
+    )
+
+
+def _results(fan):
+    rows = FanOutItem.objects.filter(fan_out=fan).order_by("index").values_list(
+        "index", "status", "child_id", "child__status", "child__output")
+    return [{"index": index, "tx_id": child_id, "status": status or child_status or "not_started",
+             "data": output if (status or child_status) and is_terminal(status or child_status) else None}
+            for index, status, child_id, child_status, output in rows]
+
+
+def children_state(*, parent_id, fan_out_id):
+    """The ChildGroup of a fan-out of `parent_id`, with its results once decided."""
+    fan = FanOut.objects.filter(pk=fan_out_id, tx_id=parent_id).first()
+    if fan is None:
+        raise InvalidRequest(f"No fan-out {fan_out_id} of this transaction.")
+    return group_of(fan, results=True)
