@@ -104,6 +104,7 @@ class ChildGroup:
     succeeded: int
     failed: int
     tolerated: int
+    tolerated_given: int | str | None = None  # as the step gave it: a count, "5%", or None (the default)
     outcome: str | None = None
     results: list | None = None
 
@@ -120,10 +121,13 @@ class ChildGroup:
         return self.total - self.started
 
     def describe(self):
-        """The line a waiting parent shows: "waiting for 9,412 of 10,000 children (3 failed, 5 tolerated)"."""
+        """The line a waiting parent shows: "waiting for 9,412 of 10,000 children (3 failed, 5 % tolerated)"."""
         if self.decided:
             return (f"{self.total:,} children: {self.succeeded:,} succeeded, {self.failed:,} failed, "
                     f"{self.not_started:,} not started; join {self.join}: {self.outcome}")
         waiting = self.total - self.succeeded - self.failed
-        tolerated = "" if self.tolerated >= self.total else f", {self.tolerated:,} tolerated"
+        if isinstance(self.tolerated_given, str):
+            tolerated = f", {self.tolerated_given.replace('%', '').strip()} % tolerated"
+        else:
+            tolerated = "" if self.tolerated >= self.total else f", {self.tolerated:,} tolerated"
         return f"waiting for {waiting:,} of {self.total:,} children ({self.failed:,} failed{tolerated})"

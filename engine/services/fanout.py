@@ -164,7 +164,8 @@ def group_of(fan, *, results=False):
     """The ChildGroup of `fan`, with its results once decided if `results`."""
     return ChildGroup(
         id=fan.pk, pipeline=fan.pipeline, join=fan.join, total=fan.total, started=fan.started,
-        succeeded=fan.succeeded, failed=fan.failed, tolerated=fan.tolerated, outcome=fan.outcome,
+        succeeded=fan.succeeded, failed=fan.failed, tolerated=fan.tolerated, tolerated_given=fan.tolerated_given,
+        outcome=fan.outcome,
         results=_results(fan) if results and fan.outcome is not None else None,
     )
 
