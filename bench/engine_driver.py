@@ -1,6 +1,6 @@
 """The engine's side of the bench, one measurement per run, against a node the caller started.
 
-    DATABASE_URL=... .venv/bin/python bench/engine_driver.py setup|p1|p2|p3|p4|sleepers|wake|p7 [options]
+    DATABASE_URL=... .venv/bin/python bench/engine_driver.py setup|p1|p2|p3|p4|sleepers|wake|p7|fanout [options]
 Prints one JSON object on its last line, with wall-clock windows (t0, t1) the caller matches with its
 CPU, xid and WAL samples. `util/echo` × 3 is started through the service layer from 8 threads (p1) or through
 `POST /api/v1/transactions` from 16 connections (p2).
@@ -15,8 +15,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+from fan_out import PIPELINES as FAN_OUT_PIPELINES  # noqa: E402
+from fan_out import fanout  # noqa: E402,F401 (run by name)
+
 OWNER = "bench"
-PIPELINES = [
+PIPELINES = FAN_OUT_PIPELINES + [
     {"name": "bench-echo3", "steps": [{"name": s, "type": "util/echo"} for s in ("one", "two", "three")]},
     {"name": "bench-switch", "steps": [{"name": "wait", "type": "util/wait-switch", "config": {"switch": "go"}}]},
     {"name": "bench-nap", "steps": [{"name": "nap", "type": "util/sleep", "config": {"duration_field": "nap"}}]},
@@ -226,7 +229,7 @@ def p7(options):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["setup", "p1", "p2", "p3", "p4", "sleepers", "wake", "p7"])
+    parser.add_argument("what", choices=["setup", "p1", "p2", "p3", "p4", "sleepers", "wake", "p7", "fanout"])
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
@@ -237,6 +240,8 @@ def main():
     parser.add_argument("--min-seconds", type=float, default=5.0)
     parser.add_argument("--max-seconds", type=float, default=60.0)
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--max-parallel", type=int, default=None, help="fanout: at most this many children at a time (default all)")
+    parser.add_argument("--repeat", type=int, default=1, help="fanout: maps run one after another")
     options = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datp_site.settings")
     import django

@@ -39,7 +39,10 @@ class Postgres:
             self._cluster.close()
 
     def create_database(self, label):
-        name = f"datp_bench_{label}_{uuid.uuid4().hex[:6]}"
+        """A new database, named after DATABASE_URL's (`<its name>_bench_...`, beside it on a shared server),
+        else datp_bench_...; dropped by `stop`."""
+        base = "datp" if self.private else self.url.rsplit("/", 1)[1].split("?")[0]
+        name = f"{base}_bench_{label}_{uuid.uuid4().hex[:6]}"
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         self.databases.append(name)

@@ -55,6 +55,11 @@ def fmt(value, digits=1):
 
 
 def rows_for(results):
+    """The table's rows: P1-P8 (unless the run was --only fanout), then the fan-out figures."""
+    return (engine_rows(results) if "postgres" in results else []) + fanout_rows(results)
+
+
+def engine_rows(results):
     pg = results["postgres"]
     runs = pg["runs"]
     rows = []
@@ -127,13 +132,36 @@ def latency_rows(results):
     return rows
 
 
+def fanout_rows(results):
+    """Per database: each map's join time, children per second, the fan-out step's time (the children's insert)
+    and the parent's wake-up after the last child; the wake-up's p50 / p99 over the small maps."""
+    rows = []
+    for label, key in (("PG", "fanout_postgres"), ("SQLite", "fanout_sqlite")):
+        part = results.get(key)
+        if not part:
+            continue
+        for run in part["maps"]:
+            at = " at once" if run["max_parallel"] is None else f", {run['max_parallel']} at a time"
+            figure = f"{label} fan-out+join {run['count']:,}{at}: s / child/s / insert s / wake ms"
+            value = "failed" if "error" in run else (
+                f"{run['seconds']:.1f} / {run['children_per_second']:,.0f} / {run['fan_out_seconds']:.2f} / "
+                f"{run['wake_ms']['p50']:.1f}")
+            rows.append((figure, value, "", "", "printed"))
+        wake = part["wake"]
+        figure = f"{label} fan-out wake-up p50 / p99, ms ({wake['repeat']} maps of {wake['count']})"
+        value = "failed" if "error" in wake else f"{wake['wake_ms']['p50']:.1f} / {wake['wake_ms']['p99']:.1f}"
+        rows.append((figure, value, "", "", "printed"))
+    return rows
+
+
 def print_table(results):
     rows = [(name, fmt(engine), fmt(reference), rat, target) for name, engine, reference, rat, target in rows_for(results)]
     header = ("figure", "engine", "reference", "ratio", "target")
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(5)]
     machine = results["machine"]
+    pg = results.get("postgres") or results.get("fanout_postgres") or {}
     print(f"\nDATP bench ({results['mode']}, {results['rounds']} interleaved rounds), PostgreSQL "
-          f"{results['postgres']['postgres_version']} ({'private cluster' if results['postgres']['private_cluster'] else 'DATABASE_URL'}); "
+          f"{pg.get('postgres_version', '-')} ({'private cluster' if pg.get('private_cluster') else 'DATABASE_URL'}); "
           f"machine {'idle' if machine['idle'] else 'BUSY'} before start: load {machine['load_average']}, "
           f"{machine['busy_share']:.0%} busy")
     line = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
@@ -141,9 +169,9 @@ def print_table(results):
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print(line.format(*row))
-    for name, tables in results["postgres"].get("p7", {}).get("seq_scans", {}).items():
+    for name, tables in pg.get("p7", {}).get("seq_scans", {}).items():
         print(f"  P7 {name}: whole-table scan of {', '.join(tables)}")
-    failed = {kind: sum("error" in run for run in runs) for kind, runs in results["postgres"]["runs"].items()}
+    failed = {kind: sum("error" in run for run in runs) for kind, runs in pg.get("runs", {}).items()}
     for kind, count in failed.items():
         if count:
             print(f"  {kind}: {count} run(s) failed (see the JSON); medians are over the others")

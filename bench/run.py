@@ -1,8 +1,9 @@
 """`make bench`: the engine beside DBOS and bare django-q2 on this machine, interleaved in one run.
 
-    .venv/bin/python bench/run.py [--quick] [--rounds 3] [--no-sqlite]
+    .venv/bin/python bench/run.py [--quick] [--rounds 3] [--no-sqlite] [--only throughput|fanout]
 Uses the PostgreSQL in DATABASE_URL (databases of its own, dropped at the end) or starts a private
-cluster; runs one node, the production web server and a django-q2 cluster; prints the P1-P8 table
+cluster; runs one node, the production web server and a django-q2 cluster; then fan-out and join on a
+database and a node of their own (bench/fan_out.py); prints the P1-P8 and fan-out table
 (bench/report.py) and writes everything to var/bench/bench-<time>.json.
 """
 import argparse
@@ -27,10 +28,12 @@ BENCH_PY = str(ROOT / "var" / "bench" / "venv" / "bin" / "python")
 SIZES = {
     "quick": {"p1": 1000, "dbos_seconds": 4, "q2_tasks": 150, "q2_chains": 50, "p2": 200, "p3": 20, "p4": 60,
               "p4_range": (3.0, 8.0), "sleepers": 20_000, "wake": 1_000, "p7": 20_000, "p7_samples": 5,
-              "idle_seconds": 4, "sqlite_p1": 150, "sqlite_p3": 10, "sqlite_p4": 30},
+              "idle_seconds": 4, "sqlite_p1": 150, "sqlite_p3": 10, "sqlite_p4": 30,
+              "fanout": (100, 1000), "fanout_limit": 200, "fanout_wake": (10, 50)},
     "full": {"p1": 5000, "dbos_seconds": 30, "q2_tasks": 3000, "q2_chains": 1000, "p2": 3000, "p3": 300, "p4": 1000,
              "p4_range": (5.0, 60.0), "sleepers": 1_000_000, "wake": 10_000, "p7": 1_000_000, "p7_samples": 30,
-             "idle_seconds": 30, "sqlite_p1": 2000, "sqlite_p3": 100, "sqlite_p4": 1000},
+             "idle_seconds": 30, "sqlite_p1": 2000, "sqlite_p3": 100, "sqlite_p4": 1000,
+             "fanout": (1000, 10_000), "fanout_limit": 200, "fanout_wake": (20, 100)},
 }
 
 
@@ -219,16 +222,43 @@ def sqlite_part(sizes, tmp):
         engine.stop()
 
 
+def fanout_part(database_url, sizes, tmp, label):
+    """Fan-out and join on an empty database with one node of its own: a map of each size, all at once and
+    `fanout_limit` at a time, then `fanout_wake` maps one after another for the parent's wake-up."""
+    folder = Path(tmp) / f"fanout-{label}"
+    folder.mkdir()
+    engine = Engine(f"fanout-{label}", database_url, str(folder))
+    results = {"maps": []}
+    try:
+        engine.start_node()
+        time.sleep(3)
+        for count in sizes["fanout"]:
+            for limit in (None, sizes["fanout_limit"]):
+                print(f"  {count:,} children{'' if limit is None else f', {limit} at a time'}", flush=True)
+                extra = [] if limit is None else ["--max-parallel", str(limit)]
+                result = measured(None, lambda: engine.driver("fanout", "--count", str(count), "--timeout", "1500",
+                                                              *extra))
+                results["maps"].append({"count": count, "max_parallel": limit, **result})
+        repeat, count = sizes["fanout_wake"]
+        print(f"  {repeat} maps of {count} children (the parent's wake-up)", flush=True)
+        results["wake"] = {"count": count, "repeat": repeat, **measured(None, lambda: engine.driver(
+            "fanout", "--count", str(count), "--repeat", str(repeat)))}
+    finally:
+        engine.stop()
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds per figure (about 3 minutes)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are printed")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--workers", type=int, default=2, help="worker processes of the engine's node")
-    parser.add_argument("--only", choices=["throughput"], help="stop after the interleaved P1/P2 runs (a check "
-                        "while optimising; the table then lacks the other figures)")
+    parser.add_argument("--only", choices=["throughput", "fanout"], help="throughput: stop after the interleaved "
+                        "P1/P2 runs (a check while optimising; the table then lacks the other figures); fanout: "
+                        "only the fan-out figures, on PostgreSQL and SQLite (no DBOS needed)")
     options = parser.parse_args()
-    if not Path(BENCH_PY).exists():
+    if options.only != "fanout" and not Path(BENCH_PY).exists():
         raise SystemExit("var/bench/venv is missing: run `make bench` (it creates it)")
     mode = "quick" if options.quick else "full"
     sizes = SIZES[mode]
@@ -242,12 +272,22 @@ def main():
     os.makedirs(tmp)
     results["logs"] = tmp
     try:
-        results["postgres"] = postgres_part(pg, sizes, options.rounds, tmp, options.workers, options.only)
+        if options.only != "fanout":
+            results["postgres"] = postgres_part(pg, sizes, options.rounds, tmp, options.workers, options.only)
+        if options.only in (None, "fanout"):
+            print("Fan-out and join (PostgreSQL)", flush=True)
+            results["fanout_postgres"] = fanout_part(pg.create_database("fanout")[1], sizes, tmp, "postgres")
+            results["fanout_postgres"].update(postgres_version=pg.version(), private_cluster=pg.private)
     finally:
         pg.stop()
     if not options.no_sqlite and not options.only:
         print("SQLite: P1, P3, P4", flush=True)
         results["sqlite"] = sqlite_part(sizes, tmp)
+    if not options.no_sqlite and options.only in (None, "fanout"):
+        print("Fan-out and join (SQLite)", flush=True)
+        folder = Path(tmp) / "fanout-sqlite-db"
+        folder.mkdir()
+        results["fanout_sqlite"] = fanout_part(f"sqlite:///{folder}/db.sqlite3", sizes, tmp, "sqlite")
     results["seconds"] = time.time() - began
     results["machine_after"] = machine_state(0.5)
     out = ROOT / "var" / "bench" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
