@@ -21,11 +21,11 @@ from datetime import UTC, datetime, timedelta
 
 from engine import clock, deprecation, durations, tokens
 from engine.errors import InvalidPipeline
-from engine.models import NodeGroup, Sleeper, Switch, Transaction
+from engine.models import FanOut, NodeGroup, Sleeper, Switch, Transaction
 from engine.runtime import executor, faults
 from engine.states import TxStatus
 from engine.selectors import journal_of, step_runs_of, transaction_get
-from engine.services import callbacks, duties, switches, transactions, waker
+from engine.services import callbacks, duties, fanout, switches, transactions, waker
 from engine.services.owners import owner_ensure
 from engine.services.pipeline_files import MissingPath, json_files, read_definitions
 from engine.services.pipelines import pipelines_publish_all
@@ -129,6 +129,20 @@ class TxResult:
     def switches(self):
         """The transaction's switches, {name: value}."""
         return {s.name: s.value for s in Switch.objects.filter(tx_id=self.tx.pk)}
+
+    @property
+    def children(self):
+        """Its child transactions as they are now, each a TxResult, oldest first (a fan-out's in item order)."""
+        kids = Transaction.objects.filter(parent_id=self.tx.pk).order_by(
+            "created_at", "fan_out_item__fan_out_id", "fan_out_item__index").values_list("pk", flat=True)
+        return [TxResult(transaction_get(tx_id=kid), step_runs_of(tx_id=kid), journal_of(tx_id=kid)) for kid in kids]
+
+    @property
+    def groups(self):
+        """Its fan-outs (util/map, ctx.start_children) as they are now, oldest first: each a ChildGroup with
+        `total`, `started`, `running`, `succeeded`, `failed`, `not_started`, `outcome` and, once decided,
+        `results`."""
+        return [fanout.group_of(fan, results=True) for fan in FanOut.objects.filter(tx_id=self.tx.pk).order_by("pk")]
 
 
 class Harness:

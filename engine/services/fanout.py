@@ -104,19 +104,30 @@ def _insert_children(fan, template, created, rows, *, actor, now):
 
 def child_ended(child, *, now):
     """Count the end of `child` if it is a fan-out's: False if it is not (it may be a lone child), else True.
-    Runs in the database transaction that ended it, under the fan-out's row lock."""
+    Runs in the database transaction that ended it, under the fan-out's row lock. A child that ends again (an
+    operator retried it) moves its count when its end changed between success and failure."""
     found = FanOutItem.objects.filter(child_id=child.pk).values_list("fan_out_id", flat=True).first()
     if found is None:
         return False
     fan = FanOut.objects.select_for_update().get(pk=found)
-    if not FanOutItem.objects.filter(child_id=child.pk, status__isnull=True).update(status=child.status):
-        return True  # counted before
-    field = "succeeded" if child.status == TxStatus.SUCCESS else "failed"
+    before = FanOutItem.objects.filter(child_id=child.pk).values_list("status", flat=True).get()  # under the lock
+    if before is not None and (before == TxStatus.SUCCESS) == (child.status == TxStatus.SUCCESS):
+        return True  # counted before, in the same column
+    FanOutItem.objects.filter(child_id=child.pk).update(status=child.status)
+    field = _count_field(child.status)
     setattr(fan, field, getattr(fan, field) + 1)
-    fan.save(update_fields=[field])
+    fields = [field]
+    if before is not None:
+        setattr(fan, _count_field(before), getattr(fan, _count_field(before)) - 1)
+        fields.append(_count_field(before))
+    fan.save(update_fields=fields)
     if fan.decided_at is None and not _decide(fan, now=now) and fan.max_parallel is not None:
         _start_next(fan, now=now)
     return True
+
+
+def _count_field(status):
+    return "succeeded" if status == TxStatus.SUCCESS else "failed"
 
 
 def _decide(fan, *, now):
