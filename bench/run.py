@@ -257,11 +257,15 @@ def main():
     parser.add_argument("--only", choices=["throughput", "fanout"], help="throughput: stop after the interleaved "
                         "P1/P2 runs (a check while optimising; the table then lacks the other figures); fanout: "
                         "only the fan-out figures, on PostgreSQL and SQLite (no DBOS needed)")
+    parser.add_argument("--fanout-sizes", help="the fan-out maps' sizes, as 1000,10000 (default: the mode's)")
+    parser.add_argument("--no-postgres", action="store_true", help="with --only fanout: SQLite only")
     options = parser.parse_args()
     if options.only != "fanout" and not Path(BENCH_PY).exists():
         raise SystemExit("var/bench/venv is missing: run `make bench` (it creates it)")
     mode = "quick" if options.quick else "full"
-    sizes = SIZES[mode]
+    sizes = dict(SIZES[mode])
+    if options.fanout_sizes:
+        sizes["fanout"] = tuple(int(size) for size in options.fanout_sizes.split(","))
     began = time.time()
     results = {"mode": mode, "rounds": options.rounds, "workers": options.workers, "started_at": began,
                "machine": machine_state()}
@@ -274,7 +278,7 @@ def main():
     try:
         if options.only != "fanout":
             results["postgres"] = postgres_part(pg, sizes, options.rounds, tmp, options.workers, options.only)
-        if options.only in (None, "fanout"):
+        if options.only is None or (options.only == "fanout" and not options.no_postgres):
             print("Fan-out and join (PostgreSQL)", flush=True)
             results["fanout_postgres"] = fanout_part(pg.create_database("fanout")[1], sizes, tmp, "postgres")
             results["fanout_postgres"].update(postgres_version=pg.version(), private_cluster=pg.private)

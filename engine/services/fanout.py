@@ -106,23 +106,29 @@ def child_ended(child, *, now):
     """Count the end of `child` if it is a fan-out's: False if it is not (it may be a lone child), else True.
     Runs in the database transaction that ended it, under the fan-out's row lock. A child that ends again (an
     operator retried it) moves its count when its end changed between success and failure."""
-    found = FanOutItem.objects.filter(child_id=child.pk).values_list("fan_out_id", flat=True).first()
-    if found is None:
+    # The child's item and its fan-out, locked, in one statement (a lone child has none). The item's status is
+    # current although the lock is the fan-out's: only this child's end writes it, and this database
+    # transaction holds the child's row.
+    item = (FanOutItem.objects.select_related("fan_out").select_for_update(of=("fan_out",))
+            .defer("data").filter(child_id=child.pk).first())
+    if item is None:
         return False
-    fan = FanOut.objects.select_for_update().get(pk=found)
-    before = FanOutItem.objects.filter(child_id=child.pk).values_list("status", flat=True).get()  # under the lock
+    fan, before = item.fan_out, item.status
     if before is not None and (before == TxStatus.SUCCESS) == (child.status == TxStatus.SUCCESS):
         return True  # counted before, in the same column
-    FanOutItem.objects.filter(child_id=child.pk).update(status=child.status)
+    FanOutItem.objects.filter(pk=item.pk).update(status=child.status)
     field = _count_field(child.status)
     setattr(fan, field, getattr(fan, field) + 1)
     fields = [field]
     if before is not None:
         setattr(fan, _count_field(before), getattr(fan, _count_field(before)) - 1)
         fields.append(_count_field(before))
-    fan.save(update_fields=fields)
-    if fan.decided_at is None and not _decide(fan, now=now) and fan.max_parallel is not None:
-        _start_next(fan, now=now)
+    if fan.decided_at is None:
+        if _decide(fan, now=now):
+            return True  # saved whole, with its outcome
+        if fan.max_parallel is not None:
+            fields += _start_next(fan, now=now)
+    fan.save(update_fields=fields)  # the counts and the items started, in one write
     return True
 
 
@@ -132,13 +138,13 @@ def _count_field(status):
 
 def _decide(fan, *, now):
     """Decide the join of `fan` (locked) if its counts do, and wake the parent waiting for it; return whether
-    it is decided."""
+    it is decided (then `fan` is saved, its counts with its outcome)."""
     counts = Counts(total=fan.total, succeeded=fan.succeeded, failed=fan.failed)
     outcome = decide(counts, join=fan.join, tolerated=fan.tolerated, first_n=fan.first_n, finish_all=fan.finish_all)
     if outcome is None:
         return False
     fan.outcome, fan.decided_at = outcome, now
-    fan.save(update_fields=["outcome", "decided_at"])
+    fan.save(update_fields=["started", "succeeded", "failed", "outcome", "decided_at"])
     if Sleeper.objects.filter(tx_id=fan.tx_id, fan_out_id=fan.pk).exists():
         parent = lock_tx(tx_id=fan.tx_id)
         if parent.status == TxStatus.SLEEPING:
@@ -148,13 +154,16 @@ def _decide(fan, *, now):
 
 
 def _start_next(fan, *, now):
-    """Start the next items of `fan` (locked) while fewer than `max_parallel` children run."""
+    """Start the next items of `fan` (locked) while fewer than `max_parallel` children run; return the fields of
+    `fan` its caller saves (["started"], or none when none started)."""
     room = min(fan.max_parallel - fan.running, fan.total - fan.started)
     if room <= 0:
-        return
-    parent = Transaction.objects.filter(pk=fan.tx_id, status__in=TX_ACTIVE_VALUES).first()
+        return []
+    # Not the parent's input and output: they hold every item (10,000, say), and this runs for each child.
+    parent = Transaction.objects.filter(pk=fan.tx_id, status__in=TX_ACTIVE_VALUES).only(
+        "id", "owner_id", "metadata").first()
     if parent is None:
-        return  # the parent ended: the rest never start
+        return []  # the parent ended: the rest never start
     template, created = new_transaction(owner=parent.owner_id, transaction_type=fan.pipeline, data={},
                                         metadata=parent.metadata, deadline=None, now=now, parent=parent,
                                         allow_child_only=True)
@@ -163,7 +172,7 @@ def _start_next(fan, *, now):
     for row, child in zip(rows, children):
         FanOutItem.objects.filter(pk=row.pk, child__isnull=True).update(child_id=child.pk)
     fan.started += len(rows)
-    fan.save(update_fields=["started"])
+    return ["started"]
 
 
 def close_for_parent(parent, *, now):
