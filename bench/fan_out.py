@@ -29,26 +29,31 @@ def wait_parent(tx_id, timeout):
         time.sleep(0.05)
 
 
-def one_map(count, max_parallel, timeout):
-    """Run one map of `count` children; return its timings (seconds) and the parent's wake-up (ms)."""
-    from django.db.models import Count, Max, Q
-
-    from engine.models import StepRun, Transaction
+def start_map(count, max_parallel=None, owner="bench"):
+    """Start a map of `count` children (`max_parallel` at a time, default all at once); return its id."""
     from engine.services.transactions import transaction_start
 
     pipeline, data = "bench-map", {"items": list(range(count))}
     if max_parallel is not None:
         pipeline, data["max_parallel"] = "bench-map-limited", max_parallel
-    began = time.time()
-    parent, _created = transaction_start(owner="bench", transaction_type=pipeline, data=data)
-    wait_parent(parent.pk, timeout)
-    parent.refresh_from_db()
-    children = Transaction.objects.filter(parent_id=parent.pk).aggregate(
+    return transaction_start(owner=owner, transaction_type=pipeline, data=data)[0].pk
+
+
+def figures(parent_id, count, began):
+    """The timings (seconds) of the ended map `parent_id` started at `began` (epoch seconds), and the parent's
+    wake-up (ms): from the last child's completed_at to the start of the map step's run after it; SystemExit
+    unless the map and all its `count` children succeeded."""
+    from django.db.models import Count, Max, Q
+
+    from engine.models import StepRun, Transaction
+
+    parent = Transaction.objects.only("status", "completed_at").get(pk=parent_id)
+    children = Transaction.objects.filter(parent_id=parent_id).aggregate(
         ok=Count("pk", filter=Q(status="success")), last=Max("completed_at"))
-    runs = list(StepRun.objects.filter(tx_id=parent.pk, step="each").order_by("seq").values_list(
+    runs = list(StepRun.objects.filter(tx_id=parent_id, step="each").order_by("seq").values_list(
         "started_at", "ended_at"))
     if parent.status != "success" or children["ok"] != count or len(runs) != 2:
-        raise SystemExit(f"the map {parent.pk} ended {parent.status} with {children['ok']} of {count} children "
+        raise SystemExit(f"the map {parent_id} ended {parent.status} with {children['ok']} of {count} children "
                          f"succeeded and {len(runs)} runs of its map step (expected success, all, 2)")
     (fan_began, fan_ended), (rerun_began, rerun_ended) = runs
     last = children["last"]
@@ -60,14 +65,27 @@ def one_map(count, max_parallel, timeout):
             "t0": began, "t1": parent.completed_at.timestamp()}
 
 
+def one_map(count, max_parallel, timeout):
+    """Run one map of `count` children through the node; return its figures."""
+    began = time.time()
+    parent_id = start_map(count, max_parallel)
+    wait_parent(parent_id, timeout)
+    return figures(parent_id, count, began)
+
+
 def fanout(options):
     """`--repeat` maps of `--count` children (`--max-parallel` at a time, default all at once)."""
+    maps = [one_map(options.count, options.max_parallel, options.timeout) for _ in range(options.repeat)]
+    return summarize(maps, count=options.count, max_parallel=options.max_parallel)
+
+
+def summarize(maps, *, count, max_parallel):
+    """One result of the maps' figures: their medians, and the wake-up's percentiles."""
     from engine_driver import summary
 
-    maps = [one_map(options.count, options.max_parallel, options.timeout) for _ in range(options.repeat)]
-    result = {"count": options.count, "max_parallel": options.max_parallel, "repeat": options.repeat,
+    result = {"count": count, "max_parallel": max_parallel, "repeat": len(maps),
               "t0": maps[0]["t0"], "t1": maps[-1]["t1"], "wake_ms": summary([m["wake_ms"] for m in maps])}
     for field in ("seconds", "fan_out_seconds", "children_seconds", "join_read_seconds"):
         result[field] = summary([m[field] for m in maps])["p50"]
-    result["children_per_second"] = options.count / max(1e-6, result["children_seconds"])
+    result["children_per_second"] = count / max(1e-6, result["children_seconds"])
     return result
