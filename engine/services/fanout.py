@@ -12,14 +12,13 @@ from engine import clock
 from engine.errors import InvalidRequest
 from engine.joins import ChildGroup, Counts, decide, join_problem, tolerated_count
 from engine.models import FanOut, FanOutItem, JournalEntry, Sleeper, Transaction
-from engine.services.common import dispatch_on_commit, lock_fenced, lock_tx, new_tx_id
-from engine.services.state.start import new_transaction
+from engine.services.common import lock_fenced, lock_tx
+from engine.services.state.start import insert_many, new_transaction
 from engine.services.state.wake import wake
 from engine.states import TX_ACTIVE_VALUES, TxStatus, is_terminal
 from engine.util import deep_merge
 
 BATCH = 1000
-TX_FIELDS = [field.attname for field in Transaction._meta.concrete_fields]
 
 
 def child_key(fan_out_id, index):
@@ -74,7 +73,7 @@ def _create(parent, *, step, visit, seq, pipeline, items, data, join, first_n, t
     )
     first = total if max_parallel is None else min(max_parallel, total)
     rows = [FanOutItem(fan_out=fan, index=index, data=child_data(item, data)) for index, item in enumerate(items)]
-    children = _insert_children(fan, template, created, rows[:first], actor=actor, now=now)
+    children = _insert_children(fan, template, created, rows[:first], actor=actor)
     for row, child in zip(rows, children):
         row.child_id = child.pk
     FanOutItem.objects.bulk_create(rows, batch_size=BATCH)
@@ -87,19 +86,10 @@ def _create(parent, *, step, visit, seq, pipeline, items, data, join, first_n, t
     return fan
 
 
-def _insert_children(fan, template, created, rows, *, actor, now):
-    """Insert the children of `rows` (FanOutItems), in batches, with their "created" journal entries."""
-    if not rows:
-        return []
-    values = {name: getattr(template, name) for name in TX_FIELDS}
-    children = [Transaction(**{**values, "id": new_tx_id(), "input": row.data, "parent_key": child_key(fan.pk, row.index)})
-                for row in rows]
-    Transaction.objects.bulk_create(children, batch_size=BATCH)
-    JournalEntry.objects.bulk_create(
-        [JournalEntry(tx_id=child.pk, kind="created", actor=actor, at=now, data=created) for child in children],
-        batch_size=BATCH)
-    dispatch_on_commit(node_group=template.node_group_id)
-    return children
+def _insert_children(fan, template, created, rows, *, actor):
+    """Insert the children of `rows` (FanOutItems) in batches: their transactions."""
+    return insert_many(template, created=created, actor=actor,
+                       rows=[(row.data, child_key(fan.pk, row.index)) for row in rows])
 
 
 def child_ended(child, *, now):
@@ -168,7 +158,7 @@ def _start_next(fan, *, now):
                                         metadata=parent.metadata, deadline=None, now=now, parent=parent,
                                         allow_child_only=True)
     rows = list(FanOutItem.objects.filter(fan_out=fan, index__gte=fan.started).order_by("index")[:room])
-    children = _insert_children(fan, template, created, rows, actor="system", now=now)
+    children = _insert_children(fan, template, created, rows, actor="system")
     for row, child in zip(rows, children):
         FanOutItem.objects.filter(pk=row.pk, child__isnull=True).update(child_id=child.pk)
     fan.started += len(rows)

@@ -9,6 +9,7 @@ from engine import clock
 from engine.models import Transaction
 from engine.services.common import lock_tx, retry_on_deadlock
 from engine.services.followups import follow_up
+from engine.services.state.cancel_many import cancel_quiet_children
 from engine.services.state.finish import cancel
 from engine.states import TX_ACTIVE_VALUES, is_terminal
 
@@ -22,11 +23,16 @@ def _cancel_one(*, child_id, actor, now, reason):
 
 
 def children_cancel_rest(*, parent_id, fan_out_id, actor):
-    """Cancel the children of a decided fan-out that still run (fail fast, or `any` decided): each in its own
-    database transaction, child then fan-out, the order a child's own end locks them in. Return how many."""
+    """Cancel the children of a decided fan-out that still run (fail fast, or `any` decided): the quiet ones
+    in batches (engine.services.state.cancel_many, PostgreSQL), the others each in its own database
+    transaction, child then fan-out, the order a child's own end locks them in. Return how many."""
     now = clock.now()
+    reason = "the join was decided"
+    with transaction.atomic():
+        ended = cancel_quiet_children(parent_id, fan_out_id=fan_out_id, actor=actor, now=now, reason=reason)
+        follow_up(*ended, now=now)
     ids = list(Transaction.objects.filter(fan_out_item__fan_out_id=fan_out_id, parent_id=parent_id,
                                           status__in=TX_ACTIVE_VALUES).values_list("pk", flat=True))
     for child_id in ids:
-        _cancel_one(child_id=child_id, actor=actor, now=now, reason="the join was decided")
-    return len(ids)
+        _cancel_one(child_id=child_id, actor=actor, now=now, reason=reason)
+    return len(ended) + len(ids)

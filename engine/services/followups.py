@@ -15,6 +15,7 @@ from engine.models import Callback, Transaction
 from engine.services import callbacks, fanout, webhooks
 from engine.services.common import lock_tx
 from engine.services.endings import CASCADING, has_followups
+from engine.services.state.cancel_many import cancel_quiet_children
 from engine.services.state.finish import cancel
 from engine.services.state.wake import wake_if_waiting
 from engine.signals import send_finished
@@ -53,11 +54,13 @@ def _tell(tx, *, now):
 
 
 def _cancel_children(parent, *, now):
-    """Cancel the unfinished children of `parent`: at once, or at their checkpoint if running."""
-    ended = []
+    """Cancel the unfinished children of `parent`: at once, or at their checkpoint if running; a fan-out's
+    quiet children in batches (their records need no follow-up beyond the finished signal)."""
+    actor, reason = f"parent:{parent.pk}", f"parent {parent.status}"
+    ended = cancel_quiet_children(parent.pk, actor=actor, now=now, reason=reason)
     for child_id in Transaction.objects.filter(parent_id=parent.pk, status__in=TX_ACTIVE_VALUES).values_list(
             "pk", flat=True):
         child = lock_tx(tx_id=child_id)
         if not is_terminal(child.status):
-            ended.append(cancel(child, actor=f"parent:{parent.pk}", now=now, reason=f"parent {parent.status}"))
+            ended.append(cancel(child, actor=actor, now=now, reason=reason))
     return [record for record in ended if record is not None]

@@ -28,7 +28,7 @@ from engine.runtime import executor
 from engine.services import execution, statements
 from engine.services.pipelines import node_group_update
 from engine.services.runs import Run
-from engine.services.state import advance, claim, finish, start, wake
+from engine.services.state import advance, cancel_many, claim, finish, start, wake
 from engine.signals import transaction_finished
 from engine.steps import Step, register
 from engine.testing import Harness
@@ -42,6 +42,7 @@ FAST_STATEMENTS = {
     "finish": lambda sql: sql == finish.FINISH_SQL,
     "wake_due": lambda sql: sql == wake.WAKE_DUE_SQL,
     "first_set": lambda sql: sql == wake.FIRST_SET_SQL,
+    "cancel_children": lambda sql: sql == cancel_many.CANCEL_QUIET_SQL,
 }
 
 # How a row with a database-made id is named instead, alike in both runs: by some of its fields, "#" being

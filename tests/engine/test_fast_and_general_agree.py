@@ -29,6 +29,11 @@ the boundaries its table covers; the other boundaries are not its concern and so
   yet, a sleeper on that transaction-scoped switch, a value that is not null. Covers those, a global switch
   of the same name, deadline passed, paused group, parent, report_to, webhook, running, finished.
 
+- cancel children (`cancel_many.cancel_quiet_children`, CANCEL_QUIET_SQL): a parent's cascading end, or a
+  decided fan-out's fail fast; takes queued and sleeping fan-out children with no callback to report to, no
+  webhook, no open callback, no unfinished child and no open fan-out. Covers queued, sleeping, some ended,
+  items not started, open callbacks, a lone child (tests/engine/test_fast_and_general_agree_fanout.py).
+
 This module: start and claim; tests/engine/test_fast_and_general_agree_checkpoint.py: advance and finish;
 tests/engine/test_fast_and_general_agree_wake.py: wake_due and the first switch value.
 """

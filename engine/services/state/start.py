@@ -10,7 +10,7 @@ from django.db import connection, transaction
 
 from engine import durations, notices
 from engine.errors import UnknownTransactionType
-from engine.models import Pipeline, Transaction
+from engine.models import JournalEntry, Pipeline, Transaction
 from engine.services import statements
 from engine.services.common import dispatch_on_commit, journal, new_tx_id
 from engine.services.runs import definition_of
@@ -100,3 +100,22 @@ def insert(tx, *, actor, created):
     statements.rows(_insert_sql[0], params)
     tx._state.adding = False
     tx._state.db = "default"
+
+
+BATCH = 1000
+
+
+def insert_many(template, *, created, rows, actor):
+    """Insert a transaction for each `(data, parent_key)` of `rows`, like `template` (a row of `new_transaction`,
+    not saved) but for its id, input and parent key, in batches, with their "created" journal entries and
+    one work notice: a fan-out's children. Return the rows inserted."""
+    values = {field.attname: getattr(template, field.attname) for field in Transaction._meta.concrete_fields}
+    txs = [Transaction(**{**values, "id": new_tx_id(), "input": data, "parent_key": key}) for data, key in rows]
+    if not txs:
+        return txs
+    Transaction.objects.bulk_create(txs, batch_size=BATCH)
+    JournalEntry.objects.bulk_create(
+        [JournalEntry(tx_id=tx.pk, kind="created", actor=actor, at=tx.created_at, data=created) for tx in txs],
+        batch_size=BATCH)
+    dispatch_on_commit(node_group=template.node_group_id)
+    return txs
