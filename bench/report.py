@@ -160,9 +160,10 @@ def print_table(results):
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(5)]
     machine = results["machine"]
     pg = results.get("postgres") or results.get("fanout_postgres") or {}
-    print(f"\nDATP bench ({results['mode']}, {results['rounds']} interleaved rounds), PostgreSQL "
-          f"{pg.get('postgres_version', '-')} ({'private cluster' if pg.get('private_cluster') else 'DATABASE_URL'}); "
-          f"machine {'idle' if machine['idle'] else 'BUSY'} before start: load {machine['load_average']}, "
+    part = f"{results['rounds']} interleaved rounds" if "postgres" in results else "fan-out only"
+    server = (f"PostgreSQL {pg['postgres_version']} ({'private cluster' if pg.get('private_cluster') else 'DATABASE_URL'})"
+              if "postgres_version" in pg else "SQLite only")
+    print(f"\nDATP bench ({results['mode']}, {part}), {server}; machine {'idle' if machine['idle'] else 'BUSY'} before start: load {machine['load_average']}, "
           f"{machine['busy_share']:.0%} busy")
     line = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
     print(line.format(*header))

@@ -29,12 +29,15 @@ SIZES = {
     "quick": {"p1": 1000, "dbos_seconds": 4, "q2_tasks": 150, "q2_chains": 50, "p2": 200, "p3": 20, "p4": 60,
               "p4_range": (3.0, 8.0), "sleepers": 20_000, "wake": 1_000, "p7": 20_000, "p7_samples": 5,
               "idle_seconds": 4, "sqlite_p1": 150, "sqlite_p3": 10, "sqlite_p4": 30,
-              "fanout": (100, 1000), "fanout_limit": 200, "fanout_wake": (10, 50)},
+              "fanout": [(200, None), (200, 50), (1000, None)], "fanout_wake": (10, 50)},
     "full": {"p1": 5000, "dbos_seconds": 30, "q2_tasks": 3000, "q2_chains": 1000, "p2": 3000, "p3": 300, "p4": 1000,
              "p4_range": (5.0, 60.0), "sleepers": 1_000_000, "wake": 10_000, "p7": 1_000_000, "p7_samples": 30,
              "idle_seconds": 30, "sqlite_p1": 2000, "sqlite_p3": 100, "sqlite_p4": 1000,
-             "fanout": (1000, 10_000), "fanout_limit": 200, "fanout_wake": (20, 100)},
+             "fanout": [(1000, None), (1000, 200), (10_000, None)], "fanout_wake": (20, 100)},
 }
+
+
+FANOUT_LIMIT = 200  # the max_parallel of --fanout-sizes' second map of each size
 
 
 def run_json(command, env, cwd=ROOT, timeout=1800):
@@ -223,8 +226,8 @@ def sqlite_part(sizes, tmp):
 
 
 def fanout_part(database_url, sizes, tmp, label):
-    """Fan-out and join on an empty database with one node of its own: a map of each size, all at once and
-    `fanout_limit` at a time, then `fanout_wake` maps one after another for the parent's wake-up."""
+    """Fan-out and join on an empty database with one node of its own: the maps of `fanout` (count and
+    max_parallel, None for all at once), then `fanout_wake` maps one after another for the parent's wake-up."""
     folder = Path(tmp) / f"fanout-{label}"
     folder.mkdir()
     engine = Engine(f"fanout-{label}", database_url, str(folder))
@@ -232,13 +235,14 @@ def fanout_part(database_url, sizes, tmp, label):
     try:
         engine.start_node()
         time.sleep(3)
-        for count in sizes["fanout"]:
-            for limit in (None, sizes["fanout_limit"]):
-                print(f"  {count:,} children{'' if limit is None else f', {limit} at a time'}", flush=True)
-                extra = [] if limit is None else ["--max-parallel", str(limit)]
-                result = measured(None, lambda: engine.driver("fanout", "--count", str(count), "--timeout", "1500",
-                                                              *extra))
-                results["maps"].append({"count": count, "max_parallel": limit, **result})
+        for count, limit in sizes["fanout"]:
+            print(f"  {count:,} children{'' if limit is None else f', {limit} at a time'}", flush=True)
+            extra = [] if limit is None else ["--max-parallel", str(limit)]
+            result = measured(None, lambda: engine.driver("fanout", "--count", str(count), "--timeout", "1500",
+                                                          *extra))
+            results["maps"].append({"count": count, "max_parallel": limit, **result})
+            if "error" not in result:
+                print(f"    {result['seconds']:.1f} s, {result['children_per_second']:,.0f} children/s", flush=True)
         repeat, count = sizes["fanout_wake"]
         print(f"  {repeat} maps of {count} children (the parent's wake-up)", flush=True)
         results["wake"] = {"count": count, "repeat": repeat, **measured(None, lambda: engine.driver(
@@ -257,7 +261,8 @@ def main():
     parser.add_argument("--only", choices=["throughput", "fanout"], help="throughput: stop after the interleaved "
                         "P1/P2 runs (a check while optimising; the table then lacks the other figures); fanout: "
                         "only the fan-out figures, on PostgreSQL and SQLite (no DBOS needed)")
-    parser.add_argument("--fanout-sizes", help="the fan-out maps' sizes, as 1000,10000 (default: the mode's)")
+    parser.add_argument("--fanout-sizes", help="the fan-out maps' sizes, as 1000,10000: each all at once and "
+                        f"{FANOUT_LIMIT} at a time (default: the mode's maps)")
     parser.add_argument("--no-postgres", action="store_true", help="with --only fanout: SQLite only")
     options = parser.parse_args()
     if options.only != "fanout" and not Path(BENCH_PY).exists():
@@ -265,7 +270,8 @@ def main():
     mode = "quick" if options.quick else "full"
     sizes = dict(SIZES[mode])
     if options.fanout_sizes:
-        sizes["fanout"] = tuple(int(size) for size in options.fanout_sizes.split(","))
+        sizes["fanout"] = [(int(size), limit) for size in options.fanout_sizes.split(",")
+                           for limit in (None, FANOUT_LIMIT)]
     began = time.time()
     results = {"mode": mode, "rounds": options.rounds, "workers": options.workers, "started_at": began,
                "machine": machine_state()}
