@@ -17,6 +17,7 @@ from engine.selectors import (
     step_runs_page,
     transaction_get,
 )
+from engine.selectors.fan_outs import fan_out_as_dict, fan_outs_page
 from engine.services import transactions
 
 
@@ -86,6 +87,20 @@ class TransactionJournalApi(ApiView):
         rows = journal_page(tx_id=tx.pk, after_seq=after, limit=limit + 1)
         return Response(paged(request, rows, limit, lambda entry: [entry.seq],
                                      lambda entry: journal_entry_as_dict(entry=entry)))
+
+
+class TransactionFanOutsApi(ApiView):
+    """GET /transactions/{tx_id}/fan-outs: the fan-outs its steps started (util/map, ctx.start_children),
+    oldest first, paged, each with its progress and the link to its children."""
+
+    @extend_schema(operation_id="transaction_fan_outs", parameters=[schema.LIMIT, schema.CURSOR],
+                   responses=schema.responses("FanOutPage"))
+    def get(self, request, tx_id):
+        limit = page_limit(request)
+        (after,) = decode_cursor(request, (int,)) or (0,)
+        tx = transaction_get(tx_id=tx_id, owner=request.user.owner)
+        rows = fan_outs_page(tx_id=tx.pk, after_id=after, limit=limit + 1)
+        return Response(paged(request, rows, limit, lambda fan: [fan.pk], lambda fan: fan_out_as_dict(fan=fan)))
 
 
 def _reason(fields):
