@@ -104,7 +104,8 @@ def transaction_detail(*, tx, now=None, steps_before=None, journal_before=None, 
     now = now or clock.now()
     sleeper = None
     if tx.status == TxStatus.SLEEPING:
-        sleeper = Sleeper.objects.select_related("callback", "child").defer(*CHILD_PAYLOAD).filter(tx_id=tx.pk).first()
+        sleeper = (Sleeper.objects.select_related("callback", "child", "fan_out").defer(*CHILD_PAYLOAD)
+                   .filter(tx_id=tx.pk).first())
     parent = None
     if tx.parent_id:
         parent = Transaction.objects.only(*LINK_FIELDS).filter(pk=tx.parent_id).first()
