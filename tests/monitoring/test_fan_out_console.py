@@ -6,6 +6,7 @@ import re
 import pytest
 
 from engine.models import FanOut, FanOutItem, Sleeper, Transaction
+from engine.services import bulk
 from engine.services.figures import figures_refresh
 from tests.fan_outs import children_of, fail, release, start_fan
 from tests.monitoring.test_dashboard import sleeper_counts
@@ -130,3 +131,20 @@ def test_the_sleeper_figures_count_the_parents_waiting_for_children(viewer, worl
     sleeping = html_of(viewer, "/mondat/sleeping/?reason=children")
     assert parent in sleeping and "0 of 5 ended" in sleeping
     assert f"parent_tx_id={parent}&amp;fan_out={Sleeper.objects.get(tx_id=parent).fan_out_id}" in sleeping
+
+
+@pytest.mark.parametrize("inline_max", [2000, 1])
+def test_a_bulk_cancel_over_a_fan_outs_link_cancels_only_its_running_children(operator, world, settings, inline_max):
+    settings.DATP = {**settings.DATP, "BULK_INLINE_MAX": inline_max}  # 1: a background job, filters stored
+    parent = start_fan(world, items=2, transaction_type="two-fans", quick=[1, 2])
+    gated = FanOut.objects.filter(tx_id=parent, step="gated").get()
+    other = start_fan(world)
+    response = operator.post(f"/mondat/bulk/cancel/?parent_tx_id={parent}&fan_out={gated.pk}", {"reason": "redo"})
+    assert response.status_code == 302
+    bulk.bulk_jobs_run(budget_seconds=60)  # what a node does with a job; nothing left for an inline action
+    world.settle()
+    assert sorted(Transaction.objects.filter(parent_id=parent).values_list("status", flat=True)) == \
+        ["cancelled", "cancelled", "success", "success"]
+    assert set(Transaction.objects.filter(parent_id=other).values_list("status", flat=True)) == {"sleeping"}
+    gated.refresh_from_db()
+    assert (gated.failed, gated.outcome) == (2, "success")  # `all` with no tolerance given: every end counts
