@@ -64,7 +64,8 @@ def test_the_links_list_exactly_its_children_and_those_of_each_count(viewer, wor
     first, second = children_of(parent)
     release(world, first)
     by_label = links(html_of(viewer, f"/mondat/transactions/{parent}/"))
-    assert set(by_label) == {"2 running", "1 succeeded", "0 failed", "list its children", "list the children"}
+    assert set(by_label) == {"2 running", "1 succeeded", "0 failed", "list its children", "list the children",
+                             "list every child"}
     everyone = set(children_of(parent))
     assert listed(viewer, by_label["list its children"]) == listed(viewer, by_label["list the children"]) == everyone
     assert listed(viewer, by_label["1 succeeded"]) == {first}
@@ -148,3 +149,11 @@ def test_a_bulk_cancel_over_a_fan_outs_link_cancels_only_its_running_children(op
     assert set(Transaction.objects.filter(parent_id=other).values_list("status", flat=True)) == {"sleeping"}
     gated.refresh_from_db()
     assert (gated.failed, gated.outcome) == (2, "success")  # `all` with no tolerance given: every end counts
+
+
+def test_the_children_table_links_to_the_list_of_every_child(viewer, world, parent):
+    html = html_of(viewer, f"/mondat/transactions/{parent}/")
+    assert listed(viewer, links(html)["list every child"]) == set(children_of(parent))
+    echo = world.start("echo", {})
+    world.settle()
+    assert "list every child" not in html_of(viewer, f"/mondat/transactions/{echo}/")
