@@ -149,3 +149,8 @@ def test_the_openapi_document_describes_the_progress_and_the_filters(db):
     parameters = {p["name"]: p for p in document["paths"]["/api/v1/transactions"]["get"]["parameters"]}
     assert parameters["fan_out"]["schema"]["type"] == "integer" and "parent_tx_id" in parameters
     assert "/api/v1/transactions/{tx_id}/fan-outs" in document["paths"]
+
+
+def test_the_metrics_count_the_parents_waiting_for_children(client, harness, parent):
+    text = client.get("/metrics").content.decode()
+    assert 'datp_sleepers{reason="children"} 1.0' in text and 'datp_sleepers{reason="switch"} 2.0' in text
