@@ -157,3 +157,16 @@ def test_the_children_table_links_to_the_list_of_every_child(viewer, world, pare
     echo = world.start("echo", {})
     world.settle()
     assert "list every child" not in html_of(viewer, f"/mondat/transactions/{echo}/")
+
+
+def test_a_childs_page_names_its_item_and_links_to_its_siblings(viewer, world, parent):
+    second = children_of(parent)[1]
+    html = html_of(viewer, f"/mondat/transactions/{second}/")
+    assert re.search(r"item 1 of the 5 of step <code>each</code>", html)
+    assert listed(viewer, links(html)["its siblings"]) == set(children_of(parent))
+    world.load({"name": "lone-parent", "steps": [{"name": "call", "type": "util/child-pipeline",
+                                                  "config": {"pipeline": "helper"}}]})
+    lone = world.start("lone-parent", {})
+    world.settle()
+    child = Transaction.objects.get(parent_id=lone)
+    assert "fan-out-item" not in html_of(viewer, f"/mondat/transactions/{child.pk}/")
