@@ -10,10 +10,12 @@ import time
 from django.db import close_old_connections, connection
 
 from engine import clock, conf, durations
-from engine.selectors import transaction_as_dict, transaction_get
+from engine.selectors import transaction_as_dict, transaction_get, transaction_list, transactions_as_dicts
+from engine.selectors.fan_outs import fan_out_as_dict, fan_outs_page
 from engine.services import callbacks, switches, transactions
 
 APP = "app:python"
+PAGE = 500  # rows read at a time by the functions that return a whole list
 
 
 def _actor(app):
@@ -32,6 +34,34 @@ def start(*, owner, transaction_type, data=None, metadata=None, external_id=None
 
 def get(*, owner, tx_id):
     return transaction_as_dict(tx=transaction_get(tx_id=tx_id, owner=owner))
+
+
+def fan_outs(*, owner, tx_id):
+    """Return the fan-outs of a transaction (util/map, ctx.start_children), oldest first, each as the API's
+    fan-out object: its counts (`total`, `started`, `running`, `succeeded`, `failed`, `not_started`), its
+    `outcome` once decided and its `summary` line."""
+    tx = transaction_get(tx_id=tx_id, owner=owner)
+    found, after = [], 0
+    while rows := fan_outs_page(tx_id=tx.pk, after_id=after, limit=PAGE):
+        found.extend(fan_out_as_dict(fan=fan) for fan in rows)
+        after = rows[-1].pk
+    return found
+
+
+def children(*, owner, tx_id, fan_out=None, statuses=None, limit=None):
+    """Return the children of a transaction (of one of its fan-outs if `fan_out`, with one of `statuses` if
+    given), newest first, as transaction objects without payloads; at most `limit` of them (None: all)."""
+    tx = transaction_get(tx_id=tx_id, owner=owner)
+    found, before = [], None
+    while limit is None or len(found) < limit:
+        size = PAGE if limit is None else min(PAGE, limit - len(found))
+        rows = transaction_list(owner=owner, parent_tx_id=tx.pk, fan_out=fan_out, statuses=statuses, before=before,
+                                limit=size, payload=False)
+        found.extend(transactions_as_dicts(txs=rows))
+        if len(rows) < size:
+            break
+        before = rows[-1].created_at, rows[-1].pk
+    return found
 
 
 def wait(*, owner, tx_id, timeout="PT30S", poll_seconds=0.1):

@@ -38,3 +38,22 @@ def minute_chart(series, *, label_every=15):
 def _title(point):
     return (f"{point['minute']:%H:%M} UTC: {point['started']} started, {point['finished']} finished, "
             f"{point['failed']} failed")
+
+
+# A fan-out's bar, left to right: what ended, then what runs, then what has not started.
+FAN_OUT_PARTS = (("succeeded", "succeeded"), ("failed", "failed"), ("running", "running"),
+                 ("not_started", "not yet started"))
+
+
+def fan_out_bar(group, *, width=100):
+    """The segments of a fan-out's progress bar ({"name", "label", "count", "x", "width"}, in SVG units of a bar
+    `width` wide) from its ChildGroup; a segment with no children is left out."""
+    total = max(group.total, 1)
+    segments, x = [], 0.0
+    for name, label in FAN_OUT_PARTS:
+        count = getattr(group, name)
+        if count:
+            size = round(count * width / total, 2)
+            segments.append({"name": name, "label": label, "count": count, "x": round(x, 2), "width": size})
+            x += size
+    return segments

@@ -2,7 +2,8 @@
 
 Shared by the list and the bulk pages, so that a bulk link carries exactly the list's filters:
 `status` (repeated or comma-separated), `transaction_type`, `owner`, `external_id`, `node_group`,
-`waiting_reason`, `switch`, `created_after`, `created_before` (ISO 8601; without a zone: UTC).
+`waiting_reason`, `switch`, `created_after`, `created_before` (ISO 8601; without a zone: UTC), `parent_tx_id`
+(the children of a transaction) and `fan_out` (the children of one of its fan-outs).
 """
 
 from django import forms
@@ -11,7 +12,7 @@ from engine import durations, keyset
 from engine.states import TxStatus, WaitReason
 
 FILTER_NAMES = ("status", "transaction_type", "owner", "external_id", "node_group", "waiting_reason", "switch",
-                "created_after", "created_before")
+                "created_after", "created_before", "parent_tx_id", "fan_out")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
@@ -56,6 +57,8 @@ class TransactionFilterForm(forms.Form):
     switch = forms.CharField(max_length=64, required=False)
     created_after = TimestampField(required=False)
     created_before = TimestampField(required=False)
+    parent_tx_id = forms.CharField(max_length=200, required=False)
+    fan_out = forms.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
     cursor = forms.CharField(max_length=400, required=False)
     limit = forms.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False)
 

@@ -9,6 +9,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
+from engine.joins import JOIN_MODES, ON_FAILURE
 from engine.limits import REASON_MAX
 from engine.states import CALLBACK_ACTIVE_VALUES, TxStatus, WaitReason
 
@@ -31,6 +32,23 @@ def _object(properties, required=None):
     return found
 
 
+NULL_INT = {"type": "integer", "nullable": True}
+COUNT = {"type": "integer", "minimum": 0}
+# A fan-out (ctx.start_children, util/map): its settings, the counts its join is decided from, its outcome.
+FAN_OUT = _object({
+    "fan_out": {"type": "integer"}, "step": {"type": "string"}, "visit": {"type": "integer"},
+    "pipeline": {"type": "string"}, "join": {"type": "string", "enum": list(JOIN_MODES)}, "first_n": NULL_INT,
+    "max_parallel": NULL_INT, "on_failure": {"type": "string", "enum": list(ON_FAILURE)},
+    "total": COUNT, "started": COUNT, "running": COUNT, "succeeded": COUNT, "failed": COUNT, "not_started": COUNT,
+    "tolerated": {**COUNT, "description": "The failures tolerated, as a count of the total."},
+    "tolerated_given": {"description": 'As given: a count, a percentage ("5%"), or null for the default.'},
+    "outcome": {**NULL_STRING, "enum": ["success", "failed", "closed", None],
+                "description": "Null until the join is decided; closed when the parent ended first."},
+    "summary": {"type": "string", "description": "The line the console shows."},
+    "created_at": STAMP, "decided_at": NULL_STAMP,
+    "links": _object({"children": {"type": "string", "description": "The list of its children."}}),
+})
+
 WAITING = {**_object({
     "reason": {"type": "string", "enum": list(WaitReason.values)},
     "switch": NULL_STRING, "scope": NULL_STRING, "callback": NULL_STRING, "child_tx_id": NULL_STRING,
@@ -43,6 +61,8 @@ WAITING = {**_object({
         "timeout_at": NULL_STAMP, "url": NULL_STRING})},
     "url": {**NULL_STRING, "deprecated": True,
             "description": "Deprecated: the former name of `callback_url`."},
+    # The progress of the fan-out it waits on (reason `children`).
+    "children": {**FAN_OUT, "nullable": True},
 }), "nullable": True}
 
 TRANSACTION = _object({
@@ -94,6 +114,7 @@ COMPONENTS = {
         "ended_at": NULL_STAMP, "duration_ms": {"type": "integer", "nullable": True}, "node": NULL_STRING,
         "logs": ANY,
     })),
+    "FanOutPage": page_of(FAN_OUT),
     "JournalPage": page_of(_object({"seq": {"type": "integer"}, "at": STAMP, "kind": {"type": "string"},
                                     "actor": {"type": "string"}, "step": NULL_STRING, "data": ANY})),
     "Switch": SWITCH,
@@ -155,8 +176,9 @@ LIMIT = OpenApiParameter("limit", int, description="Page size (default 50, at mo
 CURSOR = OpenApiParameter("cursor", str, description="The opaque cursor of the previous page's `next`.")
 LIST_FILTERS = [
     OpenApiParameter("status", str, description="Comma-separated statuses."),
-    *[OpenApiParameter(name, str) for name in ("transaction_type", "external_id", "node_group", "switch",
-                                                "parent_tx_id")],
+    *[OpenApiParameter(name, str) for name in ("transaction_type", "external_id", "node_group", "switch")],
+    OpenApiParameter("parent_tx_id", str, description="The children of this transaction."),
+    OpenApiParameter("fan_out", int, description="The children of this fan-out (its `fan_out` id)."),
     OpenApiParameter("waiting_reason", str, enum=list(WaitReason.values)),
     OpenApiParameter("created_after", str, description="ISO 8601 timestamp."),
     OpenApiParameter("created_before", str, description="ISO 8601 timestamp."),

@@ -12,6 +12,7 @@ from engine.api.views.switches import SwitchClearApi, SwitchListApi, SwitchSetAp
 from engine.api.views.system import HealthApi, StepTypeListApi
 from engine.api.views.transactions import (
     TransactionCancelApi,
+    TransactionFanOutsApi,
     TransactionGetApi,
     TransactionJournalApi,
     TransactionRetryApi,
@@ -31,6 +32,7 @@ urlpatterns = [
     path(TX, by_method(GET=TransactionGetApi, PATCH=TransactionUpdateApi), name="transaction"),
     path(f"{TX}/steps", TransactionStepsApi.as_view(), name="transaction-steps"),
     path(f"{TX}/journal", TransactionJournalApi.as_view(), name="transaction-journal"),
+    path(f"{TX}/fan-outs", TransactionFanOutsApi.as_view(), name="transaction-fan-outs"),
     path(f"{TX}/cancel", TransactionCancelApi.as_view(), name="transaction-cancel"),
     path(f"{TX}/wake", TransactionWakeApi.as_view(), name="transaction-wake"),
     path(f"{TX}/retry", TransactionRetryApi.as_view(), name="transaction-retry"),

@@ -41,7 +41,7 @@ def transaction_as_dict(*, tx, payload=True, prefetched=None, callback_url=False
     else:
         sleeper = None
         if tx.status == TxStatus.SLEEPING:
-            sleeper = Sleeper.objects.select_related("callback").filter(tx_id=tx.pk).first()
+            sleeper = Sleeper.objects.select_related("callback", "fan_out").filter(tx_id=tx.pk).first()
         switch_rows = Switch.objects.filter(tx_id=tx.pk)
     switches = {s.name: s.value for s in sorted(switch_rows, key=lambda s: s.name)}
     if sleeper is not None and sleeper.switch and sleeper.scope == "transaction":
@@ -155,16 +155,18 @@ def transaction_get_by_external_id(*, owner, external_id):
 
 def transactions_matching(*, owner=None, owners=None, statuses=None, transaction_type=None, external_id=None,
                           node_group=None, waiting_reason=None, switch=None, created_after=None,
-                          created_before=None, parent_tx_id=None):
+                          created_before=None, parent_tx_id=None, fan_out=None):
     """Return the transactions the list filters match, unordered: of `owner` if given, and among `owners`
-    (a collection of owner names) unless that is None (every owner)."""
+    (a collection of owner names) unless that is None (every owner). `fan_out` (a fan-out's id) finds the
+    children it started."""
     queryset = in_owners(queryset=Transaction.objects.all(), owners=owners)
     if owner is not None:
         queryset = queryset.for_owner(owner)
     if statuses:
         queryset = queryset.filter(status__in=statuses)
     exact = {"pipeline_name": transaction_type, "external_id": external_id, "node_group_id": node_group,
-             "parent_id": parent_tx_id, "sleeper__reason": waiting_reason, "sleeper__switch": switch}
+             "parent_id": parent_tx_id, "sleeper__reason": waiting_reason, "sleeper__switch": switch,
+             "fan_out_item__fan_out_id": fan_out}
     queryset = queryset.filter(**{field: value for field, value in exact.items() if value is not None})
     if created_after is not None:
         queryset = queryset.filter(created_at__gt=created_after)
@@ -221,7 +223,7 @@ def transactions_as_dicts(*, txs, payload=False, callback_url=False):
     if not txs:
         return []
     sleeping = [tx.pk for tx in txs if tx.status == TxStatus.SLEEPING]
-    sleepers = {s.tx_id: s for s in Sleeper.objects.select_related("callback").filter(tx_id__in=sleeping)}
+    sleepers = {s.tx_id: s for s in Sleeper.objects.select_related("callback", "fan_out").filter(tx_id__in=sleeping)}
     callbacks = open_callbacks_of(tx_ids=list(sleepers))
     switches = {tx.pk: [] for tx in txs}
     for row in Switch.objects.filter(tx_id__in=list(switches)):

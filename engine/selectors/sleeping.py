@@ -11,11 +11,12 @@ SWITCH_GROUPS_MAX = 500
 
 
 def sleeper_page(*, owners, reason=None, switch=None, transaction_type=None, owner=None, after=None, limit):
-    """Return up to `limit` sleepers (with their transaction and callback) by next wake-up, those with no timer
+    """Return up to `limit` sleepers (with their transaction, callback and fan-out) by next wake-up, those with no timer
     last, then by tx id. `after` is the keyset position (wake_at or None, tx_id) of the previous page's
     last row. Timed and untimed sleepers are read apart so that each read walks an index in its order:
     `sleeper_due_idx` (or `sleeper_owner_reason_idx`) for the timed, the primary key for the rest."""
-    queryset = in_owners(queryset=Sleeper.objects.select_related("tx", "callback").defer(*TX_PAYLOADS), owners=owners)
+    queryset = in_owners(queryset=Sleeper.objects.select_related("tx", "callback", "fan_out").defer(*TX_PAYLOADS),
+                         owners=owners)
     exact = {"owner_id": owner, "reason": reason, "switch": switch, "tx__pipeline_name": transaction_type}
     queryset = queryset.filter(**{field: value for field, value in exact.items() if value})
     wake_at, tx_id = after if after is not None else (None, None)

@@ -10,6 +10,7 @@ from engine import clock
 from engine.models import (
     Callback,
     CallbackUpdate,
+    FanOutItem,
     JournalEntry,
     Sleeper,
     StepRun,
@@ -40,6 +41,7 @@ class TransactionDetail:
     why: object
     sleeper: object
     parent: object
+    fan_out_item: object  # the item of a parent's fan-out this transaction runs (with its fan-out), or None
     step_runs: Slice
     journal: Slice
     switches: list
@@ -104,10 +106,12 @@ def transaction_detail(*, tx, now=None, steps_before=None, journal_before=None, 
     now = now or clock.now()
     sleeper = None
     if tx.status == TxStatus.SLEEPING:
-        sleeper = Sleeper.objects.select_related("callback", "child").defer(*CHILD_PAYLOAD).filter(tx_id=tx.pk).first()
-    parent = None
+        sleeper = (Sleeper.objects.select_related("callback", "child", "fan_out").defer(*CHILD_PAYLOAD)
+                   .filter(tx_id=tx.pk).first())
+    parent = item = None
     if tx.parent_id:
         parent = Transaction.objects.only(*LINK_FIELDS).filter(pk=tx.parent_id).first()
+        item = FanOutItem.objects.select_related("fan_out").defer("data").filter(child_id=tx.pk).first()
     journal = JournalEntry.objects.filter(tx_id=tx.pk)
     children_rows, more_children = _first(Transaction.objects.only(*LINK_FIELDS).filter(parent_id=tx.pk), limit)
     return TransactionDetail(
@@ -115,6 +119,7 @@ def transaction_detail(*, tx, now=None, steps_before=None, journal_before=None, 
         why=transaction_why(tx=tx, now=now, sleeper=sleeper),
         sleeper=sleeper,
         parent=parent,
+        fan_out_item=item,
         step_runs=_newest(StepRun.objects.filter(tx_id=tx.pk).defer("input", "output"), "seq", steps_before,
                           limit),
         journal=_newest(journal, "id", journal_before, limit),

@@ -1,7 +1,9 @@
-"""The `waiting` object of a sleeping transaction: what it waits on and, for its owner, the URLs of its
-open callbacks (each carries its token, so only a caller that may act for the owner gets them)."""
+"""The `waiting` object of a sleeping transaction: what it waits on (with a fan-out's progress) and, for its
+owner, the URLs of its open callbacks (each carries its token, so only a caller that may act for the owner
+gets them)."""
 from engine import tokens
 from engine.models import Callback
+from engine.selectors.fan_outs import fan_out_as_dict
 from engine.selectors.formats import iso
 from engine.states import CALLBACK_ACTIVE_VALUES
 
@@ -48,7 +50,8 @@ def waiting_as_dict(*, sleeper, callback_url=False, open_callbacks=None):
     function making a path absolute. `callback_url` is the URL of the callback it awaits; `callbacks` lists
     every open callback of the transaction ({name, status, timeout_at, url}), read here unless
     `open_callbacks` (a list of Callback rows) is given; `url` is the deprecated name of `callback_url`,
-    always a path."""
+    always a path. `children` is the progress of the fan-out it waits on (reason "children"), else None:
+    read the sleeper with its `fan_out` (select_related) to spare a query."""
     if sleeper is None:
         return None
     if open_callbacks is None:
@@ -69,4 +72,5 @@ def waiting_as_dict(*, sleeper, callback_url=False, open_callbacks=None):
         "callbacks": [{"name": c.name, "status": c.status, "timeout_at": iso(c.timeout_at), "url": _url(c, make)}
                       for c in open_callbacks],
         "url": _url(awaited, _url_maker(bool(callback_url))),
+        "children": fan_out_as_dict(fan=sleeper.fan_out) if sleeper.fan_out_id else None,
     }

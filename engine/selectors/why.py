@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 
 from engine import clock, conf
 from engine.models import Node, NodeGroup, Sleeper, StepRun, Transaction
+from engine.selectors.fan_outs import fan_out_group
 from engine.states import TxStatus
 
 # A waited-on child is read for its status only.
@@ -114,6 +115,8 @@ def _sleeping(tx, sleeper, now):
         state = f" ({child.status})" if child else ""
         facts.update(child_tx_id=sleeper.child_id)
         return Why(f"waiting for child {sleeper.child_id}{state} {since}{tail}", "info", "child", facts)
+    if sleeper.reason == "children":
+        return _children(sleeper, facts, tail)
     if sleeper.wake_at is None:
         return Why(f"sleeping in step `{sleeper.step}` {since}{tail}", "info", "timer", facts)
     if sleeper.wake_at <= now:
@@ -121,6 +124,15 @@ def _sleeping(tx, sleeper, now):
                    "the waker queues it on its next tick", "warn", "timer", facts)
     return Why(f"sleeping until {stamp(sleeper.wake_at)} ({relative(sleeper.wake_at, now=now)}){tail}",
                "info", "timer", facts)
+
+
+def _children(sleeper, facts, tail):
+    """The line of a step waiting for a fan-out's join: ChildGroup.describe's, the one text of it (the step's
+    own view and the docs say the same), plus when the wait times out."""
+    if sleeper.fan_out is None:
+        return Why(f"waiting for the children of step `{sleeper.step}`{tail}", "info", "children", facts)
+    facts.update(fan_out=sleeper.fan_out_id)
+    return Why(f"{fan_out_group(fan=sleeper.fan_out).describe()}{tail}", "info", "children", facts)
 
 
 def _queued(tx, facts, now):
@@ -187,11 +199,12 @@ def why_line(*, tx, facts, now):
 def read_facts(*, txs, now, sleepers=None):
     """Read the facts for each of `txs` by tx id, in at most six queries whatever their number.
 
-    `sleepers` (tx id -> Sleeper with callback and child) may be passed when the caller read them."""
+    `sleepers` (tx id -> Sleeper with callback, child and fan_out) may be passed when the caller read them."""
     facts = {tx.pk: Facts() for tx in txs}
     sleeping = [tx.pk for tx in txs if tx.status == TxStatus.SLEEPING]
     if sleepers is None and sleeping:
-        rows = Sleeper.objects.select_related("callback", "child").defer(*CHILD_PAYLOAD).filter(tx_id__in=sleeping)
+        rows = (Sleeper.objects.select_related("callback", "child", "fan_out").defer(*CHILD_PAYLOAD)
+                .filter(tx_id__in=sleeping))
         sleepers = {s.tx_id: s for s in rows}
     for tx_id in sleeping:
         facts[tx_id].sleeper = (sleepers or {}).get(tx_id)

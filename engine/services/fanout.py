@@ -6,12 +6,15 @@ their `FanOutItem` rows). Each child's end is counted once, in the database tran
 fan-out's row lock, and `engine.joins.decide` says whether the join is decided. The parent is woken once, when
 it is. Re-running the parent's step (a wake-up, a lost worker) finds the same fan-out: idempotent per visit.
 """
+import dataclasses
+
 from django.db import transaction
 
 from engine import clock
 from engine.errors import InvalidRequest
-from engine.joins import ChildGroup, Counts, decide, join_problem, tolerated_count
+from engine.joins import Counts, decide, join_problem, tolerated_count
 from engine.models import FanOut, FanOutItem, JournalEntry, Sleeper, Transaction
+from engine.selectors.fan_outs import fan_out_group
 from engine.services.common import lock_fenced, lock_tx
 from engine.services.state.start import insert_many, new_transaction
 from engine.services.state.wake import wake
@@ -172,12 +175,10 @@ def close_for_parent(parent, *, now):
 
 def group_of(fan, *, results=False):
     """The ChildGroup of `fan`, with its results once decided if `results`."""
-    return ChildGroup(
-        id=fan.pk, pipeline=fan.pipeline, join=fan.join, total=fan.total, started=fan.started,
-        succeeded=fan.succeeded, failed=fan.failed, tolerated=fan.tolerated, tolerated_given=fan.tolerated_given,
-        outcome=fan.outcome,
-        results=_results(fan) if results and fan.outcome is not None else None,
-    )
+    group = fan_out_group(fan=fan)
+    if results and fan.outcome is not None:
+        group = dataclasses.replace(group, results=_results(fan))
+    return group
 
 
 def _results(fan):

@@ -1,16 +1,29 @@
 """The Transaction page: header, why it is not moving, payloads, step runs, switches, callbacks, journal,
 links and webhook deliveries; and the status block the page refreshes while the transaction is active."""
 import json
+from urllib.parse import urlencode
 
+from django.urls import reverse
 from django.views.generic import TemplateView
 
 from engine import clock
+from engine.selectors.fan_outs import children_filters, fan_out_group, fan_outs_latest
 from engine.selectors.transaction_detail import transaction_detail
 from engine.selectors.waiting import callback_url_of
 from engine.selectors.why import humanize, humanize_seconds, relative, stamp, transaction_why
+from engine.states import TX_ACTIVE_VALUES, TX_TERMINAL_VALUES, TxStatus
+from monitoring.charts import fan_out_bar
 from monitoring.views.base import ConsoleMixin
 
 REFRESH_SECONDS = 5
+FAN_OUTS_SHOWN = 10
+# The children each count of a fan-out stands for, as the Transactions list's status filter (a fan-out counts
+# every end but success as failed); "not yet started" items have no transaction to list.
+COUNTED_STATUSES = {
+    "running": ",".join(sorted(TX_ACTIVE_VALUES)),
+    "succeeded": TxStatus.SUCCESS.value,
+    "failed": ",".join(sorted(set(TX_TERMINAL_VALUES) - {TxStatus.SUCCESS.value})),
+}
 
 
 def pretty(value):
@@ -69,12 +82,33 @@ def _step_rows(runs, now):
     } for run in runs]
 
 
+def _children_url(tx, fan, **more):
+    """The Transactions list of the children of `fan`, filtered by `more` (status=...)."""
+    return f"{reverse('mondat:transactions')}?{urlencode(children_filters(tx_id=tx.pk, fan_out_id=fan.pk, **more))}"
+
+
+def _fan_outs(tx):
+    """The progress of the newest fan-outs of `tx` (newest first): counts, bar, and links to its children."""
+    fans, more = fan_outs_latest(tx_id=tx.pk, limit=FAN_OUTS_SHOWN)
+    rows = []
+    for fan in fans:
+        group = fan_out_group(fan=fan)
+        counts = [{"name": name, "label": label, "count": f"{getattr(group, name):,}",
+                   "url": _children_url(tx, fan, status=COUNTED_STATUSES[name]) if name in COUNTED_STATUSES else None}
+                  for name, label in (("started", "started"), ("running", "running"), ("succeeded", "succeeded"),
+                                      ("failed", "failed"), ("not_started", "not yet started"))]
+        rows.append({"fan": fan, "group": group, "summary": group.describe(), "total": f"{group.total:,}",
+                     "bar": fan_out_bar(group), "counts": counts, "children_url": _children_url(tx, fan)})
+    return {"rows": rows, "more": more}
+
+
 class TransactionStatusMixin:
-    """What the header's status block needs: the Why, and whether the page should keep refreshing."""
+    """What the header's status block needs: the Why, its fan-outs' progress, and whether the page should keep
+    refreshing."""
 
     def status_context(self, tx, why, now):
         return {"tx": tx, "why": why, "now": now, "refresh": not tx.is_finished, "refresh_seconds": REFRESH_SECONDS,
-                "times": _times(tx, now), "deadline": _deadline(tx, now)}
+                "times": _times(tx, now), "deadline": _deadline(tx, now), "fan_outs": _fan_outs(tx)}
 
 
 class TransactionDetailView(ConsoleMixin, TransactionStatusMixin, TemplateView):

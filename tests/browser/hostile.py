@@ -83,6 +83,7 @@ def pages(h, owner):
         ("/mondat/", "viewer"),
         ("/mondat/node-groups/", "viewer"),
         (f"/mondat/transactions/?external_id={q}", "viewer"),
+        (f"/mondat/transactions/?parent_tx_id={q}&fan_out=1", "viewer"),
         (f"/mondat/transactions/{h.failed}/", "viewer"),
         (f"/mondat/transactions/{h.waiting}/", "viewer"),
         (f"/mondat/transactions/{h.cancelled}/", "viewer"),

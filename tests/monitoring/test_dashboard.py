@@ -147,7 +147,7 @@ def sleeper_counts(html):
 def test_sleepers_by_reason_come_from_the_figures_and_are_right_after_a_refresh(world, viewer, system_user):
     busy(world)
     assert sleeper_counts(viewer.get("/mondat/").content.decode()) == {
-        "timer": 1, "switch": 1, "callback": 0, "child": 0}
+        "timer": 1, "switch": 1, "callback": 0, "child": 0, "children": 0}
     world.start("nap", {})
     world.start("approval", {})
     world.settle()
@@ -155,7 +155,7 @@ def test_sleepers_by_reason_come_from_the_figures_and_are_right_after_a_refresh(
     assert sleeper_counts(viewer.get("/mondat/").content.decode())["timer"] == 1
     figures_refresh()
     assert sleeper_counts(viewer.get("/mondat/").content.decode()) == {
-        "timer": 2, "switch": 2, "callback": 0, "child": 0}
+        "timer": 2, "switch": 2, "callback": 0, "child": 0, "children": 0}
     assert sleeper_counts(system_user.get("/mondat/").content.decode())["switch"] == 3
 
 
@@ -165,7 +165,7 @@ def test_a_woken_sleeper_leaves_the_figures_at_the_next_refresh(world, viewer):
     world.settle()
     figures_refresh()
     assert sleeper_counts(viewer.get("/mondat/").content.decode()) == {
-        "timer": 0, "switch": 1, "callback": 0, "child": 0}
+        "timer": 0, "switch": 1, "callback": 0, "child": 0, "children": 0}
 
 
 def test_recent_failures_are_the_newest_of_every_owner_in_scope_across_statuses(world, system_user, viewer):

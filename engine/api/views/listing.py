@@ -37,6 +37,12 @@ def _filters(params):
         if params["waiting_reason"] not in WaitReason.values:
             errors["waiting_reason"] = [f"One of {', '.join(WaitReason.values)}."]
         found["waiting_reason"] = params["waiting_reason"]
+    if params.get("fan_out"):
+        value = params["fan_out"]
+        if not (value.isascii() and value.isdigit()) or len(value) > 18:
+            errors["fan_out"] = ["A fan-out id: a whole number (waiting.children.fan_out)."]
+        else:
+            found["fan_out"] = int(value)
     for name in ("created_after", "created_before"):
         if params.get(name):
             try:

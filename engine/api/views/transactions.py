@@ -17,6 +17,7 @@ from engine.selectors import (
     step_runs_page,
     transaction_get,
 )
+from engine.selectors.fan_outs import fan_out_as_dict, fan_outs_page
 from engine.services import transactions
 
 
@@ -61,17 +62,23 @@ class TransactionGetApi(ApiView):
         return Response(transaction_body(request, tx))
 
 
+def _records_page(request, tx_id, read, key, render):
+    """Answer a page of one transaction's records, oldest first: `read(tx, after, limit)` reads them after the
+    cursor's position (an int), `key(row)` is a row's position, `render(row)` its object."""
+    limit = page_limit(request)
+    (after,) = decode_cursor(request, (int,)) or (0,)
+    tx = transaction_get(tx_id=tx_id, owner=request.user.owner)
+    return Response(paged(request, read(tx, after, limit + 1), limit, key, render))
+
+
 class TransactionStepsApi(ApiView):
     """GET /transactions/{tx_id}/steps: its step runs, oldest first, paged."""
 
     @extend_schema(operation_id="transaction_steps", parameters=[schema.LIMIT, schema.CURSOR],
                    responses=schema.responses("StepRunPage"))
     def get(self, request, tx_id):
-        limit = page_limit(request)
-        (after,) = decode_cursor(request, (int,)) or (0,)
-        tx = transaction_get(tx_id=tx_id, owner=request.user.owner)
-        rows = step_runs_page(tx_id=tx.pk, after_seq=after, limit=limit + 1)
-        return Response(paged(request, rows, limit, lambda run: [run.seq], lambda run: step_run_as_dict(run=run)))
+        return _records_page(request, tx_id, lambda tx, after, limit: step_runs_page(
+            tx_id=tx.pk, after_seq=after, limit=limit), lambda run: [run.seq], lambda run: step_run_as_dict(run=run))
 
 
 class TransactionJournalApi(ApiView):
@@ -80,12 +87,20 @@ class TransactionJournalApi(ApiView):
     @extend_schema(operation_id="transaction_journal", parameters=[schema.LIMIT, schema.CURSOR],
                    responses=schema.responses("JournalPage"))
     def get(self, request, tx_id):
-        limit = page_limit(request)
-        (after,) = decode_cursor(request, (int,)) or (0,)
-        tx = transaction_get(tx_id=tx_id, owner=request.user.owner)
-        rows = journal_page(tx_id=tx.pk, after_seq=after, limit=limit + 1)
-        return Response(paged(request, rows, limit, lambda entry: [entry.seq],
-                                     lambda entry: journal_entry_as_dict(entry=entry)))
+        return _records_page(request, tx_id, lambda tx, after, limit: journal_page(
+            tx_id=tx.pk, after_seq=after, limit=limit), lambda entry: [entry.seq],
+            lambda entry: journal_entry_as_dict(entry=entry))
+
+
+class TransactionFanOutsApi(ApiView):
+    """GET /transactions/{tx_id}/fan-outs: the fan-outs its steps started (util/map, ctx.start_children),
+    oldest first, paged, each with its progress and the link to its children."""
+
+    @extend_schema(operation_id="transaction_fan_outs", parameters=[schema.LIMIT, schema.CURSOR],
+                   responses=schema.responses("FanOutPage"))
+    def get(self, request, tx_id):
+        return _records_page(request, tx_id, lambda tx, after, limit: fan_outs_page(
+            tx_id=tx.pk, after_id=after, limit=limit), lambda fan: [fan.pk], lambda fan: fan_out_as_dict(fan=fan))
 
 
 def _reason(fields):
