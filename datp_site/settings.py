@@ -153,6 +153,7 @@ DATP = {
     "DISPATCHER": os.environ.get("DATP_DISPATCHER", "django_q"),
     "STEP_MODULES": env_list("DATP_STEP_MODULES", ""),
     "BULK_INLINE_MAX": env_count("DATP_BULK_INLINE_MAX", "2000"),
+    "MAX_FAN_OUT_ITEMS": env_count("DATP_MAX_FAN_OUT_ITEMS", "100000"),
     # False behind a pooler in transaction mode that does not track prepared statements (PostgreSQL).
     "PREPARED_STATEMENTS": env_bool("DATP_PREPARED_STATEMENTS", True),
     # True: a callback token works only with an API key of the callback's owner (Authorization: Bearer).

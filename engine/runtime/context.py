@@ -273,6 +273,8 @@ class StepContext:
                 actor=f"step:{self.step_name}")
         except UnknownTransactionType as exc:
             raise PermanentError(f"No pipeline named {pipeline!r} to start as children") from exc
+        except InvalidRequest as exc:  # settings or items no retry mends
+            raise PermanentError(f"start_children: {exc}") from exc
         return self.get_children(group.id) if group.decided else group
 
     def get_children(self, group_id):

@@ -10,7 +10,7 @@ import dataclasses
 
 from django.db import transaction
 
-from engine import clock
+from engine import clock, conf
 from engine.errors import InvalidRequest
 from engine.joins import Counts, decide, join_problem, tolerated_count
 from engine.models import FanOut, FanOutItem, JournalEntry, Sleeper, Transaction
@@ -39,6 +39,10 @@ def check_join(*, items, join, first_n, tolerated, max_parallel, on_failure):
     """Raise InvalidRequest naming the field when a fan-out's settings cannot hold."""
     if not isinstance(items, list | tuple):
         raise InvalidRequest("The items of a fan-out must be a list.", fields={"items": ["Must be a list."]})
+    most = conf.get("MAX_FAN_OUT_ITEMS")
+    if len(items) > most:
+        text = f"At most {most:,} items per fan-out (DATP MAX_FAN_OUT_ITEMS); this list has {len(items):,}"
+        raise InvalidRequest(f"{text}: split it, e.g. a map of maps.", fields={"items": [text]})
     problem = join_problem(join=join, tolerated=tolerated, first_n=first_n, max_parallel=max_parallel,
                            on_failure=on_failure)
     if problem is not None:

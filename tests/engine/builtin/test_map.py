@@ -293,3 +293,13 @@ def test_start_children_refuses_bad_settings_naming_the_field(settings, field):
     with pytest.raises(InvalidRequest) as raised:
         check_join(**{**values, **settings})
     assert field in raised.value.extra["fields"]
+
+
+def test_more_items_than_the_limit_fail_the_step_at_once_not_retried(harness, settings):
+    settings.DATP = {**settings.DATP, "MAX_FAN_OUT_ITEMS": 3}
+    load_map(harness)
+    result = harness.run(harness.start("fan", {"items": [{}] * 4}))
+    assert result.steps == [("each", "failed")]
+    assert "At most 3 items per fan-out (DATP MAX_FAN_OUT_ITEMS); this list has 4" in result.note
+    assert Transaction.objects.filter(parent_id=result.tx.pk).count() == 0
+    assert harness.run(harness.start("fan", {"items": [{}] * 3})).status == "success"
