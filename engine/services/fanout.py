@@ -14,6 +14,7 @@ from engine import clock, conf
 from engine.errors import InvalidRequest
 from engine.joins import Counts, decide, join_problem, tolerated_count
 from engine.models import FanOut, FanOutItem, JournalEntry, Sleeper, Transaction
+from engine.runtime import faults
 from engine.selectors.fan_outs import fan_out_group
 from engine.services.common import lock_fenced, lock_tx
 from engine.services.state.start import insert_many, new_transaction
@@ -86,6 +87,7 @@ def _create(parent, *, step, visit, seq, pipeline, items, data, join, first_n, t
     FanOutItem.objects.bulk_create(rows, batch_size=BATCH)
     fan.started = first
     fan.save(update_fields=["started"])
+    faults.hit_fan_out(faults.FANOUT_FIRST_WINDOW, step=fan.step, fan_out=fan.pk)
     JournalEntry.objects.create(tx_id=parent.pk, kind="children", actor=actor, step=step, at=now, data={
         "fan_out": fan.pk, "pipeline": pipeline, "total": total, "started": first, "join": join,
         "max_parallel": max_parallel, "tolerated_failures": tolerated})
@@ -120,6 +122,7 @@ def child_ended(child, *, now):
     if before is not None:
         setattr(fan, _count_field(before), getattr(fan, _count_field(before)) - 1)
         fields.append(_count_field(before))
+    faults.hit_fan_out(faults.FANOUT_AFTER_COUNT, step=fan.step, fan_out=fan.pk)
     if fan.decided_at is None:
         if _decide(fan, now=now):
             return True  # saved whole, with its outcome
@@ -142,6 +145,7 @@ def _decide(fan, *, now):
         return False
     fan.outcome, fan.decided_at = outcome, now
     fan.save(update_fields=["started", "succeeded", "failed", "outcome", "decided_at"])
+    faults.hit_fan_out(faults.FANOUT_AFTER_DECIDE, step=fan.step, fan_out=fan.pk)
     if Sleeper.objects.filter(tx_id=fan.tx_id, fan_out_id=fan.pk).exists():
         parent = lock_tx(tx_id=fan.tx_id)
         if parent.status == TxStatus.SLEEPING:

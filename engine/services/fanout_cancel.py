@@ -6,7 +6,8 @@ it runs here import."""
 from django.db import transaction
 
 from engine import clock
-from engine.models import Transaction
+from engine.models import FanOut, Transaction
+from engine.runtime import faults
 from engine.services.common import lock_tx, retry_on_deadlock
 from engine.services.followups import follow_up
 from engine.services.state.cancel_many import cancel_quiet_children
@@ -33,6 +34,9 @@ def children_cancel_rest(*, parent_id, fan_out_id, actor):
         follow_up(*ended, now=now)
     ids = list(Transaction.objects.filter(fan_out_item__fan_out_id=fan_out_id, parent_id=parent_id,
                                           status__in=TX_ACTIVE_VALUES).values_list("pk", flat=True))
-    for child_id in ids:
+    step = FanOut.objects.filter(pk=fan_out_id).values_list("step", flat=True).first()
+    for number, child_id in enumerate(ids):
+        if number or ended:
+            faults.hit_fan_out(faults.FANOUT_BETWEEN_CANCELS, step=step, fan_out=fan_out_id)
         _cancel_one(child_id=child_id, actor=actor, now=now, reason=reason)
     return len(ended) + len(ids)
