@@ -64,12 +64,12 @@ class System:
             raise AssertionError(f"driver {args} failed:\n{done.stderr[-3000:]}")
         return json.loads(done.stdout.strip().splitlines()[-1])
 
-    def start_node(self, group="master", workers=2, grace=10, extra=()):
+    def start_node(self, group="master", workers=2, grace=10, extra=(), env=None):
         log = open(self.tmp / f"node-{len(self.processes)}.log", "w")
         process = subprocess.Popen(
             [sys.executable, "manage.py", "datp_node", "--group", group, "--workers", str(workers),
              "--grace", str(grace), *extra],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT, env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.processes.append(process)
         return process

@@ -1,6 +1,8 @@
 """Run one engine action in a process of its own, against the database in DATABASE_URL; print JSON.
 
     python -m tests.runtime.driver start PIPELINE [N]      -> ["tx-...", ...]
+    python -m tests.runtime.driver start_with PIPELINE JSON -> "tx-..." (JSON: its data)
+    python -m tests.runtime.driver fanout TX_ID             -> {"facts": {...}, "problems": [...]}
     python -m tests.runtime.driver status TX_ID...          -> {"tx-...": "success", ...}
     python -m tests.runtime.driver set_switch TX NAME JSON  -> {"action": ...}
     python -m tests.runtime.driver runs TX_ID               -> [[step, status, attempt, node], ...]
@@ -36,6 +38,13 @@ def main(argv):
         count = int(args[1]) if len(args) > 1 else 1
         result = [transaction_start(owner="test", transaction_type=args[0], data={"n": i})[0].pk
                   for i in range(count)]
+    elif command == "start_with":
+        result = transaction_start(owner="test", transaction_type=args[0], data=json.loads(args[1]))[0].pk
+    elif command == "fanout":
+        from tests.fanout_facts import fanout_facts, fanout_problems
+
+        facts = fanout_facts(args[0])
+        result = {"facts": facts, "problems": fanout_problems(facts)}
     elif command == "status":
         rows = Transaction.objects.filter(pk__in=args) if args else Transaction.objects.all()
         result = dict(rows.values_list("pk", "status"))

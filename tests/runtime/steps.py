@@ -38,3 +38,21 @@ class Record(Step):
     def invoke(self, ctx):
         record(ctx, "run")
         return ctx.succeeded()
+
+
+@register
+class Item(Step):
+    """One item of a fan-out: fail when the input says `fail`, else work up to `seconds` (ending early once
+    its cancellation is asked), and succeed with the input."""
+
+    type_name = "test/item"
+    config_schema = {"type": "object"}
+
+    def invoke(self, ctx):
+        record(ctx, "run")
+        if ctx.input.get("fail"):
+            return ctx.failed("this item was asked to fail")
+        until = time.monotonic() + ctx.input.get("seconds", 0)
+        while time.monotonic() < until and not ctx.cancel_requested:
+            time.sleep(0.1)
+        return ctx.succeeded(output=ctx.input)
