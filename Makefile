@@ -75,8 +75,9 @@ fuzz: venv
 latency: venv
 	$(PY) bench/latency.py
 
-# Faults, restarts and many nodes against real processes (tests/chaos/run.py): the 12 scenarios of
-# spec/quality.md R1-R11 plus Redis, a report each. PostgreSQL: DATABASE_URL, else a private cluster.
+# Faults, restarts and many nodes against real processes (tests/chaos/run.py): the 13 scenarios of
+# spec/quality.md R1-R11, Redis, and a 5,000-item util/map (issue 19), a report each. PostgreSQL:
+# DATABASE_URL, else a private cluster.
 chaos: venv
 	@command -v redis-server >/dev/null || { echo "redis-server is missing: apt-get install redis-server"; exit 1; }
 	nice $(PY) -m tests.chaos.run $(CHAOS_ARGS)

@@ -117,6 +117,13 @@ def _verify(**arguments):
     return verify(**arguments)
 
 
+def _fanout(*, tx_id):
+    from tests.fanout_facts import fanout_facts, fanout_problems
+
+    facts = fanout_facts(tx_id)
+    return {"facts": facts, "problems": fanout_problems(facts)}
+
+
 def _key():
     from engine.services.owners import api_key_create
 
@@ -158,7 +165,7 @@ COMMANDS = {
     "setup": _setup, "start": _start, "counts": _counts, "sleeping_on": _sleeping_on, "set_switch": _set_switch,
     "running": _running, "group": _group, "runs": _runs, "journal": _journal, "switch": _switch, "tx": _tx,
     "webhooks": _webhooks, "verify": _verify, "key": _key, "wake_times": _wake_times,
-    "calendar": _calendar,
+    "calendar": _calendar, "fanout": _fanout,
 }
 
 

@@ -10,6 +10,7 @@ import sys
 import time
 import traceback
 
+from tests.chaos import scenarios_fanout as fanout
 from tests.chaos import scenarios_faults as faults
 from tests.chaos import scenarios_load as load
 from tests.machine import PrivatePostgres
@@ -19,7 +20,7 @@ SCENARIOS = [
     (1, faults.sigkill, 420), (2, faults.sigstop, 120), (3, faults.sigterm, 120),
     (4, faults.database_restart, 240), (5, load.several_nodes, 300), (6, faults.crashing_step, 180),
     (7, faults.concurrent_switch, 180), (8, load.volume, 900), (9, load.webhooks, 180), (10, load.calendar, 60),
-    (11, load.make_run_interrupted, 300), (12, load.redis_broker, 420),
+    (11, load.make_run_interrupted, 300), (12, load.redis_broker, 420), (13, fanout.big_map, 600),
 ]
 
 

@@ -4,7 +4,7 @@ import os
 import pytest
 
 from engine.runtime import faults
-from tests.chaos import scenarios_faults
+from tests.chaos import scenarios_fanout, scenarios_faults
 from tests.machine import pg_bin
 from tests.chaos.world import World, bounded
 
@@ -51,6 +51,11 @@ def test_fifty_concurrent_switch_sets_wake_the_step_once_and_it_sees_the_last_va
         scenarios_faults.concurrent_switch(world, "short")
 
 
+def test_a_map_of_300_items_while_a_node_is_killed_runs_each_item_once_and_joins_them_all(world):
+    with bounded(240):
+        scenarios_fanout.big_map(world, "short")
+
+
 def test_a_fault_spec_in_the_environment_arms_named_points_by_probability_or_count():
     armed = faults.parse("after_claim:exit:#3, after_step_before_checkpoint:kill:0.5:slow")
     [nth] = armed[faults.AFTER_CLAIM]
@@ -59,3 +64,18 @@ def test_a_fault_spec_in_the_environment_arms_named_points_by_probability_or_cou
     assert (chance.action, chance.probability, chance.step) == ("kill", 0.5, "slow")
     with pytest.raises(ValueError):
         faults.parse("before_lunch:kill:1")
+    [once] = faults.parse("fanout_after_count:kill:once:each")[faults.FANOUT_AFTER_COUNT]
+    assert (once.action, once.once, once.nth, once.probability, once.step) == ("kill", True, None, None, "each")
+
+
+def test_a_once_fault_fires_at_the_first_hit_of_any_process_sharing_its_marker(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATP_FAULT_DIR", str(tmp_path))
+    fired = []
+    monkeypatch.setattr(faults.os, "_exit", fired.append)
+    [first] = faults.parse("fanout_after_decide:exit:once")[faults.FANOUT_AFTER_DECIDE]
+    [other_process] = faults.parse("fanout_after_decide:exit:once")[faults.FANOUT_AFTER_DECIDE]
+    first(None)
+    other_process(None)
+    first(None)
+    assert fired == [70]
+    assert (tmp_path / "fault-fanout_after_decide.hit").read_text() == f"{os.getpid()}\n"
