@@ -13,6 +13,12 @@ def _children_in_flight(counts):
     return counts.get("ch-map-item:queued", 0) + counts.get("ch-map-item:running", 0)
 
 
+def _settled(system, parent):
+    """The fan-out's facts and problems once no child is active, else None."""
+    found = system.call("fanout", tx_id=parent)
+    return found if not found["facts"]["children_active"] else None
+
+
 def big_map(world, size):
     """A map of `total` items, at most `parallel` children at a time, on two nodes; `kills` times a whole
     node is SIGKILLed while a child runs on it and started again. Every item's child ran its step once to
@@ -39,8 +45,7 @@ def big_map(world, size):
             next_kill = time.monotonic() + 10
         time.sleep(0.5)
     seconds = time.monotonic() - began
-    fan = system.wait_until(lambda: (lambda found: found if not found["facts"]["children_active"] else None)(
-        system.call("fanout", tx_id=parent)), 120, "every child to end")
+    fan = system.wait_until(lambda: _settled(system, parent), 120, "every child to end")
     facts = fan["facts"]
     figures = system.verify(ALL_SUCCESS, [parent], faults_armed=True,
                             **({"recovery_slack_seconds": 10} if size == "short" else {}))
