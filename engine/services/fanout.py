@@ -108,7 +108,9 @@ def child_ended(child, *, now):
     # The child's item and its fan-out, locked, in one statement (a lone child has none). The item's status is
     # current although the lock is the fan-out's: only this child's end writes it, and this database
     # transaction holds the child's row.
-    item = (FanOutItem.objects.select_related("fan_out").select_for_update(of=("fan_out",))
+    # FOR NO KEY UPDATE: a parent's sleeper being written on this fan-out (its foreign key's KEY SHARE lock)
+    # does not wait for it, so the parent's checkpoint never waits here while holding the lock `_decide` takes.
+    item = (FanOutItem.objects.select_related("fan_out").select_for_update(of=("fan_out",), no_key=True)
             .defer("data").filter(child_id=child.pk).first())
     if item is None:
         return False
@@ -146,11 +148,12 @@ def _decide(fan, *, now):
     fan.outcome, fan.decided_at = outcome, now
     fan.save(update_fields=["started", "succeeded", "failed", "outcome", "decided_at"])
     faults.hit_fan_out(faults.FANOUT_AFTER_DECIDE, step=fan.step, fan_out=fan.pk)
-    if Sleeper.objects.filter(tx_id=fan.tx_id, fan_out_id=fan.pk).exists():
-        parent = lock_tx(tx_id=fan.tx_id)
-        if parent.status == TxStatus.SLEEPING:
-            wake(parent, actor="system", now=now, reason="children",
-                 why=f"the join of {fan.total} children was decided: {outcome}")
+    # The parent's lock first, then its sleeper: a parent going to sleep on this join holds its lock from its
+    # check of the join (undecided) until its sleeper is committed, so the sleeper is read after that commit.
+    parent = lock_tx(tx_id=fan.tx_id)
+    if parent.status == TxStatus.SLEEPING and Sleeper.objects.filter(tx_id=fan.tx_id, fan_out_id=fan.pk).exists():
+        wake(parent, actor="system", now=now, reason="children",
+             why=f"the join of {fan.total} children was decided: {outcome}")
     return True
 
 

@@ -32,10 +32,8 @@ def _blocked_or_done(thread, timeout=20):
 
 def test_the_last_child_ending_while_the_parent_goes_to_sleep_on_the_join_wakes_it(harness, monkeypatch):
     """The parent's checkpoint has found the join undecided and is about to write its sleeper when the only
-    child ends and decides the join: whichever commits first, the parent must not stay asleep. (Today
-    the child's commit waits for the parent's row lock, through a deferred foreign-key check, while the
-    parent's sleeper waits for the fan-out's row lock: the deadlock victim is run again by
-    retry_on_deadlock, and then sees the other's commit.)"""
+    child ends and decides the join: whichever commits first, the parent must not stay asleep. The deciding
+    end locks the parent before it looks for the sleeper, so it reads it after the parent's commit."""
     harness.load(ITEM, PARENT)
     parent_id = harness.start("race-map", {"items": [1]})
     checked, release = threading.Event(), threading.Event()
