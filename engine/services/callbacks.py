@@ -127,7 +127,9 @@ def callback_update(*, token, status, data=None, actor=None, allow_timeout=False
     now = clock.now()
     with transaction.atomic():
         # Only the callback row is locked; its transaction's status is read as it is.
-        locked = Callback.objects.select_for_update(of=("self",)).select_related("tx")
+        # FOR NO KEY UPDATE: the sleeper of a transaction going to sleep on this callback (KEY SHARE through its
+        # foreign key, at its commit) must not wait for it while this waits for that transaction's lock.
+        locked = Callback.objects.select_for_update(of=("self",), no_key=True).select_related("tx")
         callback = _find(locked, token=token, within=within)
         if callback is None or (owner is not None and callback.tx.owner_id != owner):
             raise CallbackNotFound()
@@ -148,7 +150,7 @@ def _apply(callback, *, status, data, now, actor):
     CallbackUpdate.objects.create(callback=callback, status=status, data=data, at=now, actor=actor)
     journal(tx_id=callback.tx_id, kind="callback", actor=actor, at=now, name=callback.name, status=status)
     if callback.is_final:
-        return wake_if_waiting(callback_id=callback.pk, now=now, actor=actor,
+        return wake_if_waiting(tx_id=callback.tx_id, callback_id=callback.pk, now=now, actor=actor,
                                why=f"callback {callback.name} {status}") > 0
     return False
 
@@ -162,7 +164,7 @@ def callback_force(*, callback, status, now, actor):
 
 def callback_report_child(*, callback_id, status, child, now):
     """Report a background child's end to the callback it was started with."""
-    callback = Callback.objects.select_for_update().filter(pk=callback_id).first()
+    callback = Callback.objects.select_for_update(no_key=True).filter(pk=callback_id).first()
     if callback is None or callback.is_final:
         return False
     data = child.output if isinstance(child.output, dict) and status == "complete" else {}

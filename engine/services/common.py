@@ -39,9 +39,14 @@ def lock_tx(*, tx_id, owner=None):
 
 
 def lock_fenced(*, lease):
-    """Return the transaction locked, if `lease` still holds it; else raise LeaseLost."""
+    """Return the transaction locked, if `lease` still holds it; else raise LeaseLost.
+
+    FOR NO KEY UPDATE: it excludes every other writer of the row as FOR UPDATE does, but not the KEY SHARE
+    lock a row referring to it takes (a parent's sleeper on this child, checked at the parent's commit):
+    a parent going to sleep on this transaction must not wait for it while this one, ending, waits for the
+    parent's lock to read that sleeper (engine.services.state.wake.wake_if_waiting)."""
     tx = (
-        Transaction.objects.select_for_update()
+        Transaction.objects.select_for_update(no_key=True)
         .filter(pk=lease.tx_id, lease_token=lease.token, status=TxStatus.RUNNING)
         .first()
     )

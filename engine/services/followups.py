@@ -48,7 +48,7 @@ def _tell(tx, *, now):
         status = CHILD_REPORT.get(tx.status, "error")
         callbacks.callback_report_child(callback_id=tx.report_to_id, status=status, child=tx, now=now)
     if tx.parent_id is not None and not fanout.child_ended(tx, now=now):
-        wake_if_waiting(child_id=tx.pk, now=now, actor="system", why=f"child {tx.pk} finished")
+        wake_if_waiting(tx_id=tx.parent_id, child_id=tx.pk, now=now, actor="system", why=f"child {tx.pk} finished")
     webhooks.webhook_enqueue(tx=tx, event="transaction.finished", now=now)
     return ended
 

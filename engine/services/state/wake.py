@@ -7,7 +7,7 @@ from django.db import connection
 from engine import notices
 from engine.models import JournalEntry, Sleeper, Transaction
 from engine.services import statements
-from engine.services.common import dispatch_on_commit, lock_tx
+from engine.services.common import dispatch_on_commit
 from engine.services.state.move import check_sources, move, require_move
 from engine.states import TxStatus
 
@@ -103,15 +103,16 @@ def _wake_due_fast(*, now, limit, actor, why, reason="timer"):
     return sorted(wake_at for _node_group, wake_at in rows)
 
 
-def wake_if_waiting(*, now, actor, why, **condition):
-    """Wake every transaction whose sleeper matches `condition` (callback=..., child=...)."""
-    woken = 0
-    for tx_id in Sleeper.objects.filter(**condition).values_list("tx_id", flat=True):
-        tx = lock_tx(tx_id=tx_id)
-        if tx.status == TxStatus.SLEEPING:
-            wake(tx, actor=actor, now=now, why=why, reason="callback" if "callback_id" in condition else "child")
-            woken += 1
-    return woken
+def wake_if_waiting(*, tx_id, now, actor, why, **condition):
+    """Wake `tx_id` if it sleeps with a sleeper matching `condition` (callback_id=..., child_id=...); return 1 if
+    it was woken, else 0. The transaction is locked before its sleeper is read: a checkpoint putting it to sleep
+    on this very callback or child (which found it not final yet) commits first, and its sleeper is then seen;
+    read first, the sleeper could be missed, and the transaction would sleep on a final callback for ever."""
+    tx = Transaction.objects.select_for_update().filter(pk=tx_id).first()
+    if tx is None or tx.status != TxStatus.SLEEPING or not Sleeper.objects.filter(tx_id=tx_id, **condition).exists():
+        return 0
+    wake(tx, actor=actor, now=now, why=why, reason="callback" if "callback_id" in condition else "child")
+    return 1
 
 
 FIRST_SET_SQL = f"""
