@@ -1,6 +1,8 @@
 """A wake-up races the checkpoint that puts its transaction to sleep on the very thing that wakes it: the join's
-last child, a lone child, a final callback (PostgreSQL, real threads, each on its own connection). The waiter
-is woken (or re-queued) once, never left asleep on what already happened."""
+last child, a lone child, a final callback (PostgreSQL, real threads, each on its own connection). The waiter's
+checkpoint is held just after it found the thing not done yet and before it writes its sleeper, while the
+wake-up runs: whichever commits first, the waiter is woken (or re-queued) once, never left asleep on what
+already happened. The waker locks the waiter before it reads its sleeper, so it reads it after the commit."""
 import threading
 import time
 
@@ -14,9 +16,14 @@ from engine.services.execution import step_complete, tx_claim
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
-PARENT = {"name": "race-map", "steps": [
-    {"name": "each", "type": "util/map", "config": {"items": "/items", "pipeline": "race-item"}}]}
 ITEM = {"name": "race-item", "transaction_type": False, "steps": [{"name": "only", "type": "util/echo"}]}
+MAPPER = {"name": "race-map", "steps": [
+    {"name": "each", "type": "util/map", "config": {"items": "/items", "pipeline": "race-item"}}]}
+LONE_PARENT = {"name": "race-parent", "steps": [
+    {"name": "call", "type": "util/child-pipeline", "config": {"pipeline": "race-item"}}]}
+AWAITER = {"name": "race-awaiter", "steps": [
+    {"name": "cb", "type": "util/callback", "config": {"name": "cb"}},
+    {"name": "await", "type": "util/await", "config": {"callback": "cb"}}]}
 
 
 def _blocked_or_done(thread, timeout=20):
@@ -31,137 +38,19 @@ def _blocked_or_done(thread, timeout=20):
             time.sleep(0.01)
 
 
-def test_the_last_child_ending_while_the_parent_goes_to_sleep_on_the_join_wakes_it(harness, monkeypatch):
-    """The parent's checkpoint has found the join undecided and is about to write its sleeper when the only
-    child ends and decides the join: whichever commits first, the parent must not stay asleep. The deciding
-    end locks the parent before it looks for the sleeper, so it reads it after the parent's commit."""
-    harness.load(ITEM, PARENT)
-    parent_id = harness.start("race-map", {"items": [1]})
+def race(monkeypatch, *, waiter_run, waiting, wake_up):
+    """Hold the checkpoint of `waiter_run` (asking to `waiting`) after its check, run `wake_up` in another
+    thread meanwhile, release the checkpoint; return the waiter's status and whether it still has a sleeper."""
     checked, release = threading.Event(), threading.Event()
     original = routing._already_woken
 
     def held_after_the_check(tx, run, wait, now):
         why = original(tx, run, wait, now)
-        if wait.children is not None:
+        if run.tx_id == waiter_run.tx_id:
             checked.set()
             assert release.wait(30)
         return why
 
-    parent_run = tx_claim(node_group="master", node="parent-worker")
-    waiting, _, _, _ = executor.invoke(parent_run)  # the children are started; the step asks to wait
-    child_run = tx_claim(node_group="master", node="child-worker")
-    ended, _, _, _ = executor.invoke(child_run)  # the child's step succeeded; its checkpoint is next
-    assert child_run.tx_id != parent_id and waiting.children is not None
-    monkeypatch.setattr(routing, "_already_woken", held_after_the_check)
-    errors = []
-
-    def checkpoint(run, outcome):
-        try:
-            step_complete(run=run, outcome=outcome)
-        except BaseException as exc:  # re-raised in the test's thread below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    parent = threading.Thread(target=checkpoint, args=(parent_run, waiting))
-    parent.start()
-    assert checked.wait(30), "the parent's checkpoint did not check its join"
-    child = threading.Thread(target=checkpoint, args=(child_run, ended))
-    child.start()
-    _blocked_or_done(child)  # the child's end committed, or waits for the parent's lock
-    release.set()
-    parent.join(30)
-    child.join(30)
-    assert not errors, errors
-    [fan] = FanOut.objects.filter(tx_id=parent_id)
-    assert (fan.outcome, fan.succeeded) == ("success", 1)
-    status = Transaction.objects.get(pk=parent_id).status
-    assert not Sleeper.objects.filter(tx_id=parent_id).exists() and status == "queued", \
-        f"the parent is {status} with a sleeper on a decided join: its wake-up was lost"
-    queued = list(JournalEntry.objects.filter(tx_id=parent_id, data__to="queued").values_list("kind", "data"))
-    assert len(queued) == 1, queued  # woken, or re-queued at its checkpoint: once
-    assert harness.run(parent_id).status == "success"
-
-
-LONE_PARENT = {"name": "race-parent", "steps": [
-    {"name": "call", "type": "util/child-pipeline", "config": {"pipeline": "race-item"}}]}
-
-
-def test_a_lone_child_ending_while_its_parent_goes_to_sleep_on_it_wakes_it(harness, monkeypatch):
-    """The same race for a lone child (util/child-pipeline, ctx.start_child): the child's end locks the parent
-    before it looks for the sleeper, so it reads it after the parent's commit."""
-    harness.load(ITEM, LONE_PARENT)
-    parent_id = harness.start("race-parent", {})
-    checked, release = threading.Event(), threading.Event()
-    original = routing._already_woken
-
-    def held_after_the_check(tx, run, wait, now):
-        why = original(tx, run, wait, now)
-        if wait.child is not None:
-            checked.set()
-            assert release.wait(30)
-        return why
-
-    parent_run = tx_claim(node_group="master", node="parent-worker")
-    waiting, _, _, _ = executor.invoke(parent_run)
-    child_run = tx_claim(node_group="master", node="child-worker")
-    ended, _, _, _ = executor.invoke(child_run)
-    assert child_run.tx_id != parent_id and waiting.child == child_run.tx_id
-    monkeypatch.setattr(routing, "_already_woken", held_after_the_check)
-    errors = []
-
-    def checkpoint(run, outcome):
-        try:
-            step_complete(run=run, outcome=outcome)
-        except BaseException as exc:  # re-raised in the test's thread below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    parent = threading.Thread(target=checkpoint, args=(parent_run, waiting))
-    parent.start()
-    assert checked.wait(30), "the parent's checkpoint did not check its child"
-    child = threading.Thread(target=checkpoint, args=(child_run, ended))
-    child.start()
-    _blocked_or_done(child)
-    release.set()
-    parent.join(30)
-    child.join(30)
-    assert not errors, errors
-    assert Transaction.objects.get(pk=child_run.tx_id).status == "success"
-    status = Transaction.objects.get(pk=parent_id).status
-    assert not Sleeper.objects.filter(tx_id=parent_id).exists() and status == "queued", \
-        f"the parent is {status} with a sleeper on a finished child: its wake-up was lost"
-    assert harness.run(parent_id).status == "success"
-
-
-AWAITER = {"name": "race-awaiter", "steps": [
-    {"name": "cb", "type": "util/callback", "config": {"name": "cb"}},
-    {"name": "await", "type": "util/await", "config": {"callback": "cb"}}]}
-
-
-def test_a_callback_made_final_while_its_awaiter_goes_to_sleep_on_it_wakes_it(harness, monkeypatch):
-    """The same race for a callback: a partner's final report locks the awaiting transaction before it looks
-    for its sleeper, so it reads it after the awaiter's checkpoint commits (FOR NO KEY UPDATE on the callback
-    lets that commit's foreign key check pass meanwhile)."""
-    harness.load(AWAITER)
-    tx_id = harness.start("race-awaiter", {})
-    checked, release = threading.Event(), threading.Event()
-    original = routing._already_woken
-
-    def held_after_the_check(tx, run, wait, now):
-        why = original(tx, run, wait, now)
-        if wait.callback is not None:
-            checked.set()
-            assert release.wait(30)
-        return why
-
-    first = tx_claim(node_group="master", node="worker")
-    created, _, _, _ = executor.invoke(first)
-    await_run = step_complete(run=first, outcome=created)  # the callback exists; the await step is next
-    waiting, _, _, _ = executor.invoke(await_run)
-    assert waiting.callback == "cb"
-    token = harness.callback_token(tx_id, "cb")
     monkeypatch.setattr(routing, "_already_woken", held_after_the_check)
     errors = []
 
@@ -173,18 +62,65 @@ def test_a_callback_made_final_while_its_awaiter_goes_to_sleep_on_it_wakes_it(ha
         finally:
             connection.close()
 
-    awaiter = threading.Thread(target=in_thread, args=(lambda: step_complete(run=await_run, outcome=waiting),))
-    awaiter.start()
-    assert checked.wait(30), "the await step's checkpoint did not check its callback"
-    partner = threading.Thread(target=in_thread, args=(
-        lambda: callbacks.callback_update(token=token, status="complete", data={"ok": True}, actor="partner"),))
-    partner.start()
-    _blocked_or_done(partner)
+    waiter = threading.Thread(target=in_thread, args=(lambda: step_complete(run=waiter_run, outcome=waiting),))
+    waiter.start()
+    assert checked.wait(30), "the waiter's checkpoint did not check what it waits for"
+    waker = threading.Thread(target=in_thread, args=(wake_up,))
+    waker.start()
+    _blocked_or_done(waker)  # the wake-up committed, or waits for the waiter's lock
     release.set()
-    awaiter.join(30)
-    partner.join(30)
+    waiter.join(30)
+    waker.join(30)
     assert not errors, errors
-    status = Transaction.objects.get(pk=tx_id).status
-    assert not Sleeper.objects.filter(tx_id=tx_id).exists() and status == "queued", \
-        f"the awaiter is {status} with a sleeper on a final callback: its wake-up was lost"
+    tx_id = waiter_run.tx_id
+    queued = JournalEntry.objects.filter(tx_id=tx_id, data__to="queued", at__gte=waiter_run.started_at).count()
+    return Transaction.objects.get(pk=tx_id).status, Sleeper.objects.filter(tx_id=tx_id).exists(), queued
+
+
+def claimed_and_run(group="master"):
+    """Claim the oldest queued transaction and run its step: (its Run, the step's outcome)."""
+    run = tx_claim(node_group=group, node="worker")
+    outcome, _, _, _ = executor.invoke(run)
+    return run, outcome
+
+
+def test_the_last_child_ending_while_the_parent_goes_to_sleep_on_the_join_wakes_it(harness, monkeypatch):
+    harness.load(ITEM, MAPPER)
+    parent_id = harness.start("race-map", {"items": [1]})
+    parent_run, waiting = claimed_and_run()  # the children are started; the step asks to wait
+    child_run, ended = claimed_and_run()  # the child's step succeeded; its checkpoint is next
+    assert child_run.tx_id != parent_id and waiting.children is not None
+    found = race(monkeypatch, waiter_run=parent_run, waiting=waiting,
+                 wake_up=lambda: step_complete(run=child_run, outcome=ended))
+    assert found == ("queued", False, 1), f"(status, has a sleeper, times queued) {found}: a lost wake-up"
+    [fan] = FanOut.objects.filter(tx_id=parent_id)
+    assert (fan.outcome, fan.succeeded) == ("success", 1)
+    assert harness.run(parent_id).status == "success"
+
+
+def test_a_lone_child_ending_while_its_parent_goes_to_sleep_on_it_wakes_it(harness, monkeypatch):
+    harness.load(ITEM, LONE_PARENT)
+    parent_id = harness.start("race-parent", {})
+    parent_run, waiting = claimed_and_run()
+    child_run, ended = claimed_and_run()
+    assert waiting.child == child_run.tx_id
+    found = race(monkeypatch, waiter_run=parent_run, waiting=waiting,
+                 wake_up=lambda: step_complete(run=child_run, outcome=ended))
+    assert found == ("queued", False, 1), f"(status, has a sleeper, times queued) {found}: a lost wake-up"
+    assert Transaction.objects.get(pk=child_run.tx_id).status == "success"
+    assert harness.run(parent_id).status == "success"
+
+
+def test_a_callback_made_final_while_its_awaiter_goes_to_sleep_on_it_wakes_it(harness, monkeypatch):
+    """FOR NO KEY UPDATE on the callback lets the awaiter's commit (its sleeper's foreign key) pass meanwhile."""
+    harness.load(AWAITER)
+    tx_id = harness.start("race-awaiter", {})
+    first, created = claimed_and_run()
+    await_run = step_complete(run=first, outcome=created)  # the callback exists; the await step is next
+    waiting, _, _, _ = executor.invoke(await_run)
+    assert waiting.callback == "cb"
+    token = harness.callback_token(tx_id, "cb")
+    found = race(monkeypatch, waiter_run=await_run, waiting=waiting, wake_up=lambda: callbacks.callback_update(
+        token=token, status="complete", data={"ok": True}, actor="partner"))
+    assert found == ("queued", False, 1), f"(status, has a sleeper, times queued) {found}: a lost wake-up"
     assert harness.run(tx_id).status == "success"
