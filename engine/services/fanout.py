@@ -13,12 +13,12 @@ from django.db import transaction
 from engine import clock, conf
 from engine.errors import InvalidRequest
 from engine.joins import Counts, decide, join_problem, tolerated_count
-from engine.models import FanOut, FanOutItem, JournalEntry, Sleeper, Transaction
+from engine.models import FanOut, FanOutItem, JournalEntry, Transaction
 from engine.runtime import faults
 from engine.selectors.fan_outs import fan_out_group
-from engine.services.common import lock_fenced, lock_tx
+from engine.services.common import lock_fenced
 from engine.services.state.start import insert_many, new_transaction
-from engine.services.state.wake import wake
+from engine.services.state.wake import wake_if_waiting
 from engine.states import TX_ACTIVE_VALUES, TxStatus, is_terminal
 from engine.util import deep_merge
 
@@ -148,12 +148,10 @@ def _decide(fan, *, now):
     fan.outcome, fan.decided_at = outcome, now
     fan.save(update_fields=["started", "succeeded", "failed", "outcome", "decided_at"])
     faults.hit_fan_out(faults.FANOUT_AFTER_DECIDE, step=fan.step, fan_out=fan.pk)
-    # The parent's lock first, then its sleeper: a parent going to sleep on this join holds its lock from its
-    # check of the join (undecided) until its sleeper is committed, so the sleeper is read after that commit.
-    parent = lock_tx(tx_id=fan.tx_id)
-    if parent.status == TxStatus.SLEEPING and Sleeper.objects.filter(tx_id=fan.tx_id, fan_out_id=fan.pk).exists():
-        wake(parent, actor="system", now=now, reason="children",
-             why=f"the join of {fan.total} children was decided: {outcome}")
+    # The parent's lock first, then its sleeper (wake_if_waiting): a parent going to sleep on this join holds its
+    # lock from its check of the join (undecided) until its sleeper is committed.
+    wake_if_waiting(tx_id=fan.tx_id, fan_out_id=fan.pk, reason="children", now=now, actor="system",
+                    why=f"the join of {fan.total} children was decided: {outcome}")
     return True
 
 

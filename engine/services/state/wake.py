@@ -103,15 +103,17 @@ def _wake_due_fast(*, now, limit, actor, why, reason="timer"):
     return sorted(wake_at for _node_group, wake_at in rows)
 
 
-def wake_if_waiting(*, tx_id, now, actor, why, **condition):
-    """Wake `tx_id` if it sleeps with a sleeper matching `condition` (callback_id=..., child_id=...); return 1 if
-    it was woken, else 0. The transaction is locked before its sleeper is read: a checkpoint putting it to sleep
+def wake_if_waiting(*, tx_id, now, actor, why, reason=None, **condition):
+    """Wake `tx_id` if it sleeps with a sleeper matching `condition` (callback_id=..., child_id=...,
+    fan_out_id=...), for `reason` (by default callback or child, after the condition); return 1 if it was woken,
+    else 0. The transaction is locked before its sleeper is read: a checkpoint putting it to sleep
     on this very callback or child (which found it not final yet) commits first, and its sleeper is then seen;
     read first, the sleeper could be missed, and the transaction would sleep on a final callback for ever."""
     tx = Transaction.objects.select_for_update().filter(pk=tx_id).first()
     if tx is None or tx.status != TxStatus.SLEEPING or not Sleeper.objects.filter(tx_id=tx_id, **condition).exists():
         return 0
-    wake(tx, actor=actor, now=now, why=why, reason="callback" if "callback_id" in condition else "child")
+    reason = reason or ("callback" if "callback_id" in condition else "child")
+    wake(tx, actor=actor, now=now, why=why, reason=reason)
     return 1
 
 
