@@ -159,6 +159,10 @@ DATP = {
     # True: a callback token works only with an API key of the callback's owner (Authorization: Bearer).
     "CALLBACK_REQUIRES_KEY": env_bool("DATP_CALLBACK_REQUIRES_KEY", False),
     "STANDBY_SECONDS": env_seconds("DATP_STANDBY_SECONDS", "60"),
+    # How many transactions a worker claims and checkpoints together under load (1: one at a time), and how
+    # long a step's checkpoint may wait for the steps run after it.
+    "BATCH_MAX": env_count("DATP_BATCH_MAX", "16"),
+    "BATCH_WINDOW_SECONDS": env_seconds("DATP_BATCH_WINDOW_SECONDS", "0.01"),
     # False: the state transitions take their general (ORM) paths on PostgreSQL too; the tests run so once.
     "FAST_PATHS": env_bool("DATP_FAST_PATHS", True),
 }

@@ -5,37 +5,52 @@ outcome (engine.services.routing) do the writes; the follow-ups of an end run he
 The claim and every checkpoint are one database transaction each; ending step k and starting
 step k+1 share one commit, so a step run always exists before its step runs.
 """
+import logging
+from dataclasses import dataclass
+
 from django.db import transaction
 
 from engine import clock
+from engine.errors import LeaseLost
 from engine.models import GlobalSwitch, Transaction
 from engine.services import statements
 from engine.services.common import journal, lock_fenced, retry_on_deadlock
 from engine.services.followups import follow_up
 from engine.services.retries import UNKNOWN, retry_verdict
 from engine.services.routing import after_outcome, after_wait, routed
-from engine.services.runs import Run, end_step_run, lease_until
-from engine.services.state.advance import advance_fast
+from engine.services.runs import Run, StepEnd, end_step_run, lease_until
+from engine.services.state.advance import advance_many
 from engine.services.state.claim import CONTENDED, claim_fast, claim_one
-from engine.services.state.finish import finish_fast
+from engine.services.state.finish import finish_many
 from engine.states import StepRunStatus, TxStatus
 from engine.steps.outcomes import Outcome, Wait
+
+logger = logging.getLogger(__name__)
 
 
 def tx_claim(*, node_group, node="inline"):
     """Claim the oldest queued transaction of `node_group` and start its step run; None if none is ready."""
+    runs = tx_claim_many(node_group=node_group, node=node, limit=1)
+    return runs[0] if runs else None
+
+
+def tx_claim_many(*, node_group, node="inline", limit=1):
+    """Claim up to `limit` of the oldest queued transactions of `node_group` (one statement on PostgreSQL,
+    else one at a time), each with its step run started: their Runs, oldest first; [] if none is ready."""
     if statements.fast_paths():
-        run = claim_fast(node_group=node_group, node=node, now=clock.now())
-        if run is not None:
-            return run
+        runs = claim_fast(node_group=node_group, node=node, now=clock.now(), limit=limit)
+        if runs:
+            return runs
     while True:
         now = clock.now()
         with transaction.atomic():
             claimed = claim_one(node_group=node_group, node=node, now=now)
             if claimed is CONTENDED:
                 continue
-            if claimed is None or isinstance(claimed, Run):
-                return claimed
+            if claimed is None:
+                return []
+            if isinstance(claimed, Run):
+                return [claimed]
             follow_up(claimed, now=now)  # its deadline had passed: it ended, and the next one is claimed
 
 
@@ -52,6 +67,18 @@ def lease_renew(*, lease):
     )
 
 
+@dataclass(frozen=True)
+class Ran:
+    """A step that ran, for its checkpoint: its Outcome or Wait, and with an internal_error the traceback
+    (`error`) and what the step raised (`raised`: its retry policy decides whether it runs again)."""
+
+    run: Run
+    outcome: object
+    error: str | None = None
+    logs: list | None = None
+    raised: object = None
+
+
 @retry_on_deadlock
 def step_complete(*, run, outcome, logs=None, error=None, may_continue=True, raised=None):
     """Checkpoint a step's outcome; return the next Run if this worker goes on, else None.
@@ -62,24 +89,71 @@ def step_complete(*, run, outcome, logs=None, error=None, may_continue=True, rai
     instead of running its next step, or a short sleep, on this worker.
     Raises LeaseLost if this worker no longer holds the transaction.
     """
+    ran, now = Ran(run, outcome, error=error, logs=logs, raised=raised), clock.now()
+    end = _fast_end(ran, may_continue=may_continue)
+    if end is not None:
+        written = _checkpoint_fast([end], now=now)
+        if id(end) in written:
+            return written[id(end)]
+    return _checkpoint(ran, now=now, may_continue=may_continue)
+
+
+def steps_complete(ran, *, may_continue=True):
+    """Checkpoint the steps of several transactions (`Ran`s, one per transaction) together: the common
+    checkpoints in one statement per transition (PostgreSQL), the others each in its own database transaction.
+    Return, in order, the next Run of each where this worker goes on, else None (it ended, sleeps, went back
+    to the queue, or its lease was lost: logged, its step's result discarded)."""
     now = clock.now()
+    ends = [_fast_end(item, may_continue=may_continue) for item in ran]
+    written = retry_on_deadlock(_checkpoint_fast)([end for end in ends if end is not None], now=now)
+    nexts = []
+    for item, end in zip(ran, ends, strict=True):
+        if end is not None and id(end) in written:
+            nexts.append(written[id(end)])
+            continue
+        try:
+            nexts.append(retry_on_deadlock(_checkpoint)(item, now=now, may_continue=may_continue))
+        except LeaseLost:
+            logger.warning("%s: lease lost; the step's result is discarded", item.run.tx_id)
+            nexts.append(None)
+    return nexts
+
+
+def _fast_end(ran, *, may_continue):
+    """The StepEnd of an outcome a one-statement checkpoint may take (a step that ended, not raised, and goes
+    on here or ends its transaction), else None: the general path decides."""
+    outcome, run = ran.outcome, ran.run
+    if not isinstance(outcome, Outcome) or outcome.kind == "internal_error":
+        return None
+    leads = routed(run, outcome=outcome)
+    common = {"output": outcome.output if outcome.output is not None else run.input, "status": leads.status,
+              "outcome": leads.outcome, "note": leads.note, "error": ran.error, "logs": ran.logs}
+    if leads.route in (None, "end"):
+        return StepEnd(run, target=leads.end, actor=f"step:{run.step_name}", **common)
+    return StepEnd(run, route=leads.route, **common) if may_continue else None
+
+
+def _checkpoint_fast(ends, *, now):
+    """Write `ends` with the one-statement finish and advance (PostgreSQL): {id(end): next Run or None} for
+    each written (its finish's follow-ups done); the others wrote nothing."""
+    written = {}
+    finishing = [end for end in ends if end.route is None]
+    for end, ended in zip(finishing, finish_many(finishing, now=now), strict=True):
+        if ended is not None:
+            follow_up(ended, now=now)
+            written[id(end)] = None
+    going = [end for end in ends if end.route is not None]
+    for end, next_run in zip(going, advance_many(going, now=now), strict=True):
+        if next_run is not None:
+            written[id(end)] = next_run
+    return written
+
+
+def _checkpoint(ran, *, now, may_continue):
+    """The general checkpoint of one step, in its own database transaction (see `step_complete`)."""
+    run, outcome, error, logs, raised = ran.run, ran.outcome, ran.error, ran.logs, ran.raised
     if raised is None and error is not None and isinstance(outcome, Outcome) and outcome.kind == "internal_error":
         raised = UNKNOWN
-    if isinstance(outcome, Outcome) and outcome.kind != "internal_error":
-        leads = routed(run, outcome=outcome)
-        output = outcome.output if outcome.output is not None else run.input
-        if leads.route in (None, "end"):
-            ended = finish_fast(run, target=leads.end, actor=f"step:{run.step_name}", output=output,
-                                status=leads.status, outcome=leads.outcome, note=leads.note, error=error, logs=logs,
-                                now=now)
-            if ended is not None:
-                follow_up(ended, now=now)
-                return None
-        elif may_continue:
-            next_run = advance_fast(run, route=leads.route, output=output, status=leads.status, outcome=leads.outcome,
-                                    note=leads.note, error=error, logs=logs, now=now)
-            if next_run is not None:
-                return next_run
     with transaction.atomic():
         if isinstance(outcome, Wait) and outcome.scope == "global" and outcome.switch:
             GlobalSwitch.objects.select_for_update().filter(owner_id=run.owner, name=outcome.switch).first()

@@ -58,6 +58,23 @@ class Run:
         return Lease(self.tx_id, self.token)
 
 
+@dataclass(frozen=True)
+class StepEnd:
+    """How a step ended, for its checkpoint: the step run's `status` (and `outcome`, a named outcome's name),
+    and where the transaction goes: the next step (`route`) or an end (`target`, written by `actor`)."""
+
+    run: Run
+    output: object
+    status: str
+    note: str | None = None
+    error: str | None = None
+    logs: list | None = None
+    outcome: str | None = None
+    route: str | None = None
+    target: str | None = None
+    actor: str | None = None
+
+
 def lease_until(now):
     return now + timedelta(seconds=conf.get("LEASE_SECONDS"))
 

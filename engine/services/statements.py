@@ -78,6 +78,11 @@ def jsonb(value):
     return None if value is None else Jsonb(value)
 
 
+def iso(moment):
+    """A datetime as JSON for a statement's jsonb parameter (read back as timestamptz), None as null."""
+    return None if moment is None else moment.isoformat()
+
+
 def loads(text):
     """Decode a jsonb column as read here (Django registers a text loader for jsonb)."""
     return None if text is None else json.loads(text)

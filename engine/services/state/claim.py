@@ -1,10 +1,12 @@
 """The claim: the oldest queued transaction of a node group starts running, with its step run, in one commit.
 
-`claim_fast` is one prepared statement on PostgreSQL: it locks the oldest queued transaction of the group
-(skipping those other workers hold), marks it running under a new lease, journals the move and inserts
-its step run. It claims nothing, and `claim_one` (the general path, any database) decides, when the group
-is paused or has a concurrency limit, when nothing is queued, or when the oldest queued transaction's
-deadline has passed (the general path ends it, then claims the next).
+`claim_fast` is one prepared statement on PostgreSQL: it locks the oldest `limit` queued transactions of the
+group (skipping those other workers hold), marks them running, each under a new lease, journals the moves
+and inserts their step runs (a worker claims several at once under load: engine.runtime.executor). It claims
+nothing, and `claim_one` (the general path, any database) decides, when the group is paused or has a
+concurrency limit, when nothing is queued, or when the oldest queued transaction's deadline has passed (the
+general path ends it, then claims the next). A younger candidate whose deadline passed is left queued: the
+deadline duty ends it.
 """
 import secrets
 
@@ -30,19 +32,19 @@ WITH cand AS (
        AND NOT EXISTS (SELECT 1 FROM engine_nodegroup g WHERE g.name = %(group)s
                        AND (g.paused OR g.max_concurrency IS NOT NULL))
      ORDER BY t.queued_at
-     LIMIT 1
+     LIMIT %(limit)s
        FOR UPDATE OF t SKIP LOCKED
 ), claimed AS (
     UPDATE engine_transaction t
-       SET status = 'running', lease_token = %(token)s, lease_expires_at = %(lease_expires_at)s,
+       SET status = 'running', lease_token = md5(%(token)s || t.id), lease_expires_at = %(lease_expires_at)s,
            node = %(node)s, updated_at = %(now)s, step_seq = cand.step_seq + 1,
            visit_started_at = COALESCE(cand.visit_started_at, %(now)s), pending_input = NULL, wake_reason = NULL
       FROM cand
-     -- The oldest candidate is taken whatever its deadline, and one whose deadline passed is not claimed
-     -- here: skipping it would claim a younger one and leave it queued, where the general path ends it.
+     -- The oldest candidates are taken whatever their deadlines, and one whose deadline passed is not claimed
+     -- here: alone, nothing is claimed and the general path ends it; among others, the deadline duty does.
      WHERE t.id = cand.id AND (cand.deadline_at IS NULL OR cand.deadline_at > %(now)s)
- RETURNING t.id, t.owner_id, t.node_group_id, t.version_id, t.step_name, t.step_seq, t.visit, t.retry_count,
-           t.attempt, t.visit_started_at, t.deadline_at, t.metadata, t.pipeline_name, t.queued_at,
+ RETURNING t.id, t.lease_token, t.owner_id, t.node_group_id, t.version_id, t.step_name, t.step_seq, t.visit,
+           t.retry_count, t.attempt, t.visit_started_at, t.deadline_at, t.metadata, t.pipeline_name, t.queued_at,
            cand.wake_reason AS old_wake_reason,
            COALESCE(cand.pending_input,
                     CASE WHEN cand.step_seq = 0 THEN cand.input
@@ -63,25 +65,27 @@ WITH cand AS (
            'running', c.visit, c.attempt, c.retry_count, c.step_input, NULL, NULL, NULL, '[]'::jsonb, %(node)s,
            %(now)s, NULL
       FROM claimed c
- RETURNING id
+ RETURNING id, tx_id
 )
 SELECT c.id, c.owner_id, c.node_group_id, c.version_id, c.step_name, c.step_seq, c.visit, c.retry_count,
        c.attempt, c.visit_started_at, c.deadline_at, c.metadata::text, c.pipeline_name, c.queued_at,
-       c.old_wake_reason, c.step_input::text, started.id, %(token)s::text
-  FROM claimed c, started
+       c.old_wake_reason, c.step_input::text, started.id, c.lease_token
+  FROM claimed c JOIN started ON started.tx_id = c.id
+ ORDER BY c.queued_at
 """
 
 
-def claim_fast(*, node_group, node, now):
-    """Claim the oldest claimable transaction of `node_group` in one statement (PostgreSQL); the Run, or None
-    when nothing was written (then `claim_one` decides)."""
-    token = secrets.token_hex(16)
-    found = statements.rows(CLAIM_SQL, {"group": node_group, "node": node, "now": now, "token": token,
-                                        "lease_expires_at": lease_until(now)})
-    if not found:
-        return None
+def claim_fast(*, node_group, node, now, limit=1):
+    """Claim the oldest `limit` claimable transactions of `node_group` in one statement (PostgreSQL): their Runs,
+    oldest first, or [] when nothing was written (then `claim_one` decides)."""
+    found = statements.rows(CLAIM_SQL, {"group": node_group, "node": node, "now": now, "token": secrets.token_hex(16),
+                                        "lease_expires_at": lease_until(now), "limit": limit})
+    return [_run(row, node=node, now=now) for row in found]
+
+
+def _run(row, *, node, now):
     (tx_id, owner, group, version_id, step_name, seq, visit, retry_count, attempt, visit_started_at, deadline_at,
-     metadata, pipeline, queued_at, wake_reason, step_input, run_id, token) = found[0]
+     metadata, pipeline, queued_at, wake_reason, step_input, run_id, token) = row
     step = step_definition(version_id=version_id, step_name=step_name)
     return Run(
         tx_id=tx_id, owner=owner, token=token, node_group=group, version_id=version_id, step_name=step_name,

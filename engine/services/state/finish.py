@@ -1,7 +1,8 @@
 """The end of a transaction: at a step's checkpoint, at once (a cancel, a deadline), or asked of a
 running step (a cancel request, honoured at its checkpoint).
 
-`finish_fast` is the common end in one statement on PostgreSQL, where `engine.services.endings` says
+`finish_many` is the common end in one statement on PostgreSQL (for one transaction, `finish_fast`, or the
+several a worker runs together), where `engine.services.endings` says
 the end has no follow-up beyond the finished signal: no parent, no callback to report to, no webhook,
 and not an end that cascades. The general path is `move` (engine.services.state.move). Either returns a
 `Finished` record for the caller to hand to `engine.services.followups`.
@@ -11,6 +12,7 @@ from engine.models import StepRun
 from engine.services import statements
 from engine.services.common import journal
 from engine.services.endings import NO_LINKS_SQL, ends_alone
+from engine.services.runs import StepEnd
 from engine.services.state.move import Finished, check_sources, move
 from engine.states import TxStatus, is_terminal
 
@@ -22,27 +24,38 @@ for _target in FAST_TARGETS:
     check_sources(HELD, target=_target)
     assert ends_alone(_target), f"{_target} has follow-ups by its status: the one-statement finish cannot take it"
 
+# One statement for one transaction's end or several's (a worker's batch): the rows are locked in id order
+# first, so two statements over the same transactions (a heartbeat) never deadlock.
 FINISH_SQL = f"""
-WITH held AS (
-    UPDATE engine_transaction SET status = %(target)s, updated_at = %(now)s, lease_token = NULL,
-           lease_expires_at = NULL, note = %(note)s, output = %(output)s, completed_at = %(now)s
-     WHERE id = %(tx_id)s AND lease_token = %(token)s AND status IN {statements.sql_values(HELD)}
-       AND step_seq = %(seq)s AND visit = %(visit)s AND NOT cancel_requested
-       AND deadline_at IS NOT DISTINCT FROM %(deadline_at)s AND {NO_LINKS_SQL}
-    RETURNING id, step_name
+WITH x AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset(%(items)s) AS x(
+        tx_id text, token text, seq integer, visit integer, deadline_at timestamptz, run_id bigint, target text,
+        run_status text, outcome text, actor text, note text, error text, output jsonb, logs jsonb)
+), locked AS MATERIALIZED (
+    SELECT t.id FROM engine_transaction t WHERE t.id IN (SELECT tx_id FROM x) ORDER BY t.id FOR NO KEY UPDATE
+), held AS (
+    UPDATE engine_transaction t SET status = x.target, updated_at = %(now)s, lease_token = NULL,
+           lease_expires_at = NULL, note = x.note, output = x.output, completed_at = %(now)s
+      FROM x
+     WHERE t.id = x.tx_id AND t.id IN (SELECT id FROM locked) AND t.lease_token = x.token
+       AND t.status IN {statements.sql_values(HELD)}
+       AND t.step_seq = x.seq AND t.visit = x.visit AND NOT t.cancel_requested
+       AND t.deadline_at IS NOT DISTINCT FROM x.deadline_at AND {NO_LINKS_SQL}
+    RETURNING t.id, t.step_name, x.*
 ), ended AS (
-    UPDATE engine_steprun SET status = %(status)s, outcome = %(outcome)s, output = %(output)s, note = %(note)s,
-           error = %(error)s, logs = %(logs)s, ended_at = %(now)s
-     WHERE id = %(run_id)s AND EXISTS (SELECT 1 FROM held)
+    UPDATE engine_steprun s SET status = h.run_status, outcome = h.outcome, output = h.output, note = h.note,
+           error = h.error, logs = h.logs, ended_at = %(now)s
+      FROM held h
+     WHERE s.id = h.run_id
 ), journaled AS (
     INSERT INTO engine_journalentry (tx_id, at, kind, actor, step, data)
-    SELECT id, %(now)s, 'status', %(actor)s, step_name,
-           jsonb_build_object('from', 'running', 'to', %(target)s::text, 'note', %(note)s::text)
+    SELECT id, %(now)s, 'status', actor, step_name,
+           jsonb_build_object('from', 'running', 'to', target, 'note', note)
       FROM held
 ), unslept AS (
     DELETE FROM engine_sleeper WHERE tx_id IN (SELECT id FROM held)
 )
-SELECT id, CASE WHEN %(notify)s THEN pg_notify(%(channel)s, id) END FROM held
+SELECT id, target, CASE WHEN %(notify)s THEN pg_notify(%(channel)s, id) END FROM held
 """
 
 
@@ -50,19 +63,27 @@ def finish_fast(run, *, target, actor, output, status, note, error, logs, now, o
     """End the transaction with `target` at `run`'s checkpoint, its step run with `status` (and `outcome`, a
     named outcome's name), in one statement (PostgreSQL): its
     `Finished` record, or None when a condition of this path does not hold (then nothing was written)."""
-    if target not in FAST_TARGETS or not statements.fast_paths():
-        return None
-    if run.deadline_at is not None and run.deadline_at <= now:
-        return None
-    found = statements.rows(FINISH_SQL, {
-        "tx_id": run.tx_id, "token": run.token, "seq": run.seq, "visit": run.visit, "deadline_at": run.deadline_at,
-        "run_id": run.run_id, "target": str(target), "status": status, "outcome": outcome, "actor": actor, "now": now,
-        "note": note, "error": error, "output": statements.jsonb(output), "logs": statements.jsonb(logs or []),
-        "notify": notices.sends_notices(), "channel": notices.FINISHED_CHANNEL,
-    })
-    if not found:
-        return None
-    return Finished(tx_id=run.tx_id, owner=run.owner, status=str(target))
+    return finish_many([StepEnd(run, target=target, actor=actor, output=output, status=status, note=note,
+                                error=error, logs=logs, outcome=outcome)], now=now)[0]
+
+
+def finish_many(ends, *, now):
+    """End several transactions at their steps' checkpoints (`StepEnd`s with a target) in one statement
+    (PostgreSQL): for each, in order, its `Finished` record, or None where a condition of this path does not
+    hold (then nothing was written for it, and the general path decides)."""
+    taken = [end for end in ends if end.target in FAST_TARGETS and statements.fast_paths()
+             and (end.run.deadline_at is None or end.run.deadline_at > now)]
+    if not taken:
+        return [None] * len(ends)
+    items = [{"tx_id": end.run.tx_id, "token": end.run.token, "seq": end.run.seq, "visit": end.run.visit,
+              "deadline_at": statements.iso(end.run.deadline_at), "run_id": end.run.run_id, "target": str(end.target),
+              "run_status": end.status, "outcome": end.outcome, "actor": end.actor, "note": end.note,
+              "error": end.error, "output": end.output, "logs": end.logs or []} for end in taken]
+    found = {tx_id: target for tx_id, target, _ in statements.rows(FINISH_SQL, {
+        "items": statements.jsonb(items), "now": now, "notify": notices.sends_notices(),
+        "channel": notices.FINISHED_CHANNEL})}
+    return [Finished(tx_id=end.run.tx_id, owner=end.run.owner, status=found[end.run.tx_id])
+            if end.run.tx_id in found else None for end in ends]
 
 
 def finish_now(tx, *, target, actor, now, note=None, **data):

@@ -1,0 +1,101 @@
+"""A worker under load claims several transactions at once and checkpoints their steps together
+(engine.runtime.executor), and never makes a step's checkpoint wait behind a slow step."""
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+
+from engine.models import StepRun
+from engine.runtime import executor
+from engine.steps import Step, register
+
+THREE = {"name": "three", "steps": [{"name": "a", "type": "util/echo"}, {"name": "b", "type": "util/echo"},
+                                    {"name": "c", "type": "util/echo"}]}
+SLOW = {"name": "slow", "steps": [{"name": "a", "type": "test/batch-slow"}, {"name": "b", "type": "util/echo"}]}
+_seen = {}
+
+
+@register
+class BatchSlow(Step):
+    """Sleep 0.2 s of wall clock, after noting which step runs had already ended (checkpointed) then."""
+
+    type_name = "test/batch-slow"
+
+    def invoke(self, ctx):
+        _seen[ctx.tx_id] = set(StepRun.objects.exclude(ended_at=None).values_list("tx_id", "step"))
+        time.sleep(0.2)
+        return ctx.succeeded()
+
+
+def test_the_batch_size_doubles_while_claims_come_back_full_and_drops_when_they_do_not():
+    size = executor.BatchSize()
+    with override_settings(DATP={"BATCH_MAX": 16}):
+        seen = []
+        for count in (1, 2, 4, 8, 16, 16, 3, 1, 0):
+            size.claimed(count, size.size)
+            seen.append(size.size)
+    assert seen == [2, 4, 8, 16, 16, 16, 3, 1, 1]
+
+
+def test_a_step_is_checkpointed_first_when_the_next_one_is_expected_to_take_longer_than_the_window(monkeypatch):
+    monkeypatch.setattr(executor, "_took", {"util/echo": 0.0001, "test/batch-slow": 0.2})
+    now = time.monotonic()
+
+    class Next:
+        sleep_seconds = 0.0
+        step_type = "util/echo"
+
+    assert not executor._checkpoint_first(Next, now, 0.01)
+    assert executor._checkpoint_first(Next, now - 0.02, 0.01)  # the steps before it waited the window
+    Next.step_type = "test/batch-slow"
+    assert executor._checkpoint_first(Next, now, 0.01)
+    Next.step_type, Next.sleep_seconds = "util/echo", 0.5
+    assert executor._checkpoint_first(Next, now, 0.01)
+    Next.step_type, Next.sleep_seconds = "never-seen", 0.0
+    assert executor._checkpoint_first(Next, now, 0.01)  # unknown: run alone once, then known
+
+
+@pytest.mark.postgres_only
+def test_a_drain_under_load_claims_and_checkpoints_many_transactions_per_statement(harness, monkeypatch):
+    monkeypatch.setattr(executor, "_sizes", {})
+    harness.load(THREE)
+    started = [harness.start("three", {"n": number}) for number in range(40)]
+    with override_settings(DATP={**settings.DATP, "BATCH_MAX": 8}), CaptureQueriesContext(connection) as seen:
+        ran, emptied = executor.drain(node_group="master", node="node-a")
+    assert (ran, emptied) == (40, True)
+    assert all(harness.result(tx_id).status == "success" for tx_id in started)
+    assert [harness.result(tx_id).data["n"] for tx_id in started] == list(range(40))
+    sqls = [query["sql"] for query in seen.captured_queries]
+    claims = sum("FOR UPDATE OF t SKIP LOCKED" in sql for sql in sqls)
+    advances = sum("UPDATE engine_transaction t SET step_name = x.route" in sql for sql in sqls)
+    finishes = sum("UPDATE engine_transaction t SET status = x.target" in sql for sql in sqls)
+    # Claims of 1, 2, 4, then 8 at a time (40 = 1 + 2 + 4 + 8 * 4 + 1), and an empty one at the end; each
+    # claimed batch goes on twice and ends once, in one statement each.
+    assert claims == 9
+    assert (advances, finishes) == (2 * 8, 8)
+
+
+def test_a_lone_transaction_is_claimed_and_run_alone(harness, monkeypatch):
+    monkeypatch.setattr(executor, "_sizes", {})
+    harness.load(THREE)
+    tx_id = harness.start("three", {"n": 1})
+    assert executor.drain(node_group="master", node="node-a") == (1, True)
+    assert executor._sizes["master"].size == 1
+    assert harness.result(tx_id).status == "success"
+
+
+@pytest.mark.postgres_only
+def test_a_slow_step_runs_only_after_the_steps_before_it_are_checkpointed(harness, monkeypatch):
+    monkeypatch.setattr(executor, "_sizes", {})
+    monkeypatch.setattr(executor, "_took", {"util/echo": 0.0001, "test/batch-slow": 0.2})
+    harness.load(THREE, SLOW)
+    quick = [harness.start("three", {"n": number}) for number in range(3)]
+    slow = harness.start("slow", {})
+    with override_settings(DATP={**settings.DATP, "BATCH_MAX": 4}):
+        executor.run_claimed(executor.tx_claim_many(node_group="master", node="node-a", limit=4))
+    assert all(harness.result(tx_id).status == "success" for tx_id in [*quick, slow])
+    # The three quick ones' first steps ran before the slow one in the same batch, and were written first.
+    assert {(tx_id, "a") for tx_id in quick} <= _seen[slow]
