@@ -52,32 +52,43 @@ def transaction_start(*, owner, transaction_type, data=None, metadata=None, exte
     Returns (tx, created): an existing transaction with the same external id, type and data is
     returned with created=False (an idempotent replay); a different one is DuplicateExternalId.
     """
-    data = {} if data is None else data
-    metadata = {} if metadata is None else metadata
-    _check_start_fields(data, metadata, external_id, webhook)
-    if webhook is not None:
-        webhook_url_check_text(url=webhook)
-    now = clock.now()
-    tx, created = new_transaction(
-        owner=owner, transaction_type=transaction_type, data=data, metadata=metadata, deadline=deadline, now=now,
-        external_id=external_id, webhook=webhook, webhook_progress=webhook_progress,
-    )
+    tx, created = start_row(owner=owner, transaction_type=transaction_type, data=data, metadata=metadata,
+                            external_id=external_id, deadline=deadline, webhook=webhook,
+                            webhook_progress=webhook_progress, now=clock.now())
     if external_id is not None:
         existing = Transaction.objects.filter(owner_id=owner, external_id=external_id).first()
         if existing is not None:
-            return _replay(existing, transaction_type, data)
+            return replay(existing, tx)
     try:
         insert(tx, actor=actor, created=created)
     except IntegrityError:
         existing = Transaction.objects.filter(owner_id=owner, external_id=external_id).first()
         if existing is None:
             raise
-        return _replay(existing, transaction_type, data)
+        return replay(existing, tx)
     return tx, True
 
 
-def _replay(existing, transaction_type, data):
-    if existing.pipeline_name == transaction_type and _same_json(existing.input, data):
+def start_row(*, owner, transaction_type, data, metadata, external_id, deadline, webhook, webhook_progress, now,
+              pipelines=None):
+    """Check the fields of a start and build its unsaved row and "created" journal data (`new_transaction`,
+    which reads the pipeline unless `pipelines` holds it): every check a start makes before it writes, for
+    one start and for each item of a bulk start (engine.services.start_many)."""
+    data = {} if data is None else data
+    metadata = {} if metadata is None else metadata
+    _check_start_fields(data, metadata, external_id, webhook)
+    if webhook is not None:
+        webhook_url_check_text(url=webhook)
+    return new_transaction(
+        owner=owner, transaction_type=transaction_type, data=data, metadata=metadata, deadline=deadline, now=now,
+        external_id=external_id, webhook=webhook, webhook_progress=webhook_progress, pipelines=pipelines,
+    )
+
+
+def replay(existing, tx):
+    """Answer a start (`tx`, not saved) whose external id `existing` holds: (existing, False) if it has the same
+    type and data (an idempotent replay), else DuplicateExternalId naming it."""
+    if existing.pipeline_name == tx.pipeline_name and _same_json(existing.input, tx.input):
         return existing, False
     raise DuplicateExternalId(tx_id=existing.pk)
 

@@ -1,5 +1,6 @@
 """A transaction begins: its row, queued at the current version of its pipeline, with its "created"
-journal entry and the work notice, in one statement on PostgreSQL (`insert`).
+journal entry and the work notice, in one statement on PostgreSQL (`insert`); many of them in a few
+statements, one notice per node group (`insert_rows`: a fan-out's children, a bulk start).
 
 `new_transaction` builds the row (the pipeline and version in use, the deadline); the API's start
 (`engine.services.transactions`) and a step's child (`engine.services.children`) both insert with it.
@@ -28,16 +29,35 @@ def _pipeline(name):
     return Pipeline.objects.filter(name=name).values(*PIPELINE_COLUMNS).first()
 
 
-def unknown_type_message(name, pipeline):
+class Pipelines(dict):
+    """What a start needs of each pipeline among some names ({name: row}), read in one query, and the names of
+    the startable ones, read once when a name is not startable: for many starts naming few pipelines."""
+
+    def __init__(self, names):
+        found = Pipeline.objects.filter(name__in=[name for name in set(names) if isinstance(name, str)])
+        super().__init__((row["name"], row) for row in found.values(*PIPELINE_COLUMNS))
+        self._startable = None
+
+    def startable_names(self):
+        if self._startable is None:
+            self._startable = _startable_names()
+        return self._startable
+
+
+def _startable_names():
+    names = Pipeline.objects.filter(transaction_type=True, current_version__isnull=False)
+    return sorted(names.values_list("name", flat=True))
+
+
+def unknown_type_message(name, pipeline, startable_names=_startable_names):
     """Say why `name` cannot start a transaction: a child-only pipeline, or no such type (and the startable
-    type it is close to)."""
+    type it is close to, among `startable_names()`)."""
     if pipeline is not None and pipeline["current_version_id"] is not None:
         return (f"`{name}` is a child-only pipeline: start it from a parent's step (util/child-pipeline or "
                 "util/call), not directly.")
     text = f"No transaction type named {name!r}."
     if isinstance(name, str):
-        names = Pipeline.objects.filter(transaction_type=True, current_version__isnull=False)
-        close = difflib.get_close_matches(name, sorted(names.values_list("name", flat=True)), n=1)
+        close = difflib.get_close_matches(name, startable_names(), n=1)
         if close:
             text += f" Did you mean `{close[0]}`?"
     return text
@@ -45,13 +65,20 @@ def unknown_type_message(name, pipeline):
 
 def new_transaction(*, owner, transaction_type, data, metadata, deadline, now, external_id=None, webhook=None,
                     webhook_progress=False, parent=None, parent_key=None, report_to_id=None,
-                    allow_child_only=False):
+                    allow_child_only=False, pipelines=None):
     """Build the unsaved row of a new transaction and its "created" journal data; UnknownTransactionType if no
-    pipeline of that name may start one (a child-only pipeline only with `allow_child_only`)."""
-    pipeline = _pipeline(transaction_type) if isinstance(transaction_type, str) else None
+    pipeline of that name may start one (a child-only pipeline only with `allow_child_only`). `pipelines`, if
+    given, holds them (`Pipelines`: then nothing is read here)."""
+    if not isinstance(transaction_type, str):
+        pipeline = None
+    elif pipelines is not None:
+        pipeline = pipelines.get(transaction_type)
+    else:
+        pipeline = _pipeline(transaction_type)
     if pipeline is None or pipeline["current_version_id"] is None or \
             not (pipeline["transaction_type"] or allow_child_only):
-        raise UnknownTransactionType(unknown_type_message(transaction_type, pipeline))
+        names = pipelines.startable_names if pipelines is not None else _startable_names
+        raise UnknownTransactionType(unknown_type_message(transaction_type, pipeline, names))
     version_id = pipeline["current_version_id"]
     definition = definition_of(version_id=version_id)  # versions are immutable: read once per process
     deadline_at = durations.resolve_deadline(deadline, now)
@@ -111,11 +138,19 @@ def insert_many(template, *, created, rows, actor):
     one work notice: a fan-out's children. Return the rows inserted."""
     values = {field.attname: getattr(template, field.attname) for field in Transaction._meta.concrete_fields}
     txs = [Transaction(**{**values, "id": new_tx_id(), "input": data, "parent_key": key}) for data, key in rows]
-    if not txs:
-        return txs
-    Transaction.objects.bulk_create(txs, batch_size=BATCH)
-    JournalEntry.objects.bulk_create(
-        [JournalEntry(tx_id=tx.pk, kind="created", actor=actor, at=tx.created_at, data=created) for tx in txs],
-        batch_size=BATCH)
-    dispatch_on_commit(node_group=template.node_group_id)
+    insert_rows([(tx, created) for tx in txs], actor=actor)
     return txs
+
+
+def insert_rows(pairs, *, actor):
+    """Insert each `(tx, created)` of `pairs` (rows of `new_transaction`, not saved) with its "created" journal
+    entry, in batches of BATCH rows, and send one work notice per node group among them (a fan-out's children,
+    a bulk start). The caller holds the database transaction."""
+    if not pairs:
+        return
+    Transaction.objects.bulk_create([tx for tx, _ in pairs], batch_size=BATCH)
+    entries = [JournalEntry(tx_id=tx.pk, kind="created", actor=actor, at=tx.created_at, data=created)
+               for tx, created in pairs]
+    JournalEntry.objects.bulk_create(entries, batch_size=BATCH)
+    for node_group in sorted({tx.node_group_id for tx, _ in pairs}):
+        dispatch_on_commit(node_group=node_group)
