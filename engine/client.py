@@ -12,7 +12,9 @@ from django.db import close_old_connections, connection
 from engine import clock, conf, durations
 from engine.selectors import transaction_as_dict, transaction_get, transaction_list, transactions_as_dicts
 from engine.selectors.fan_outs import fan_out_as_dict, fan_outs_page
+from engine.selectors.starts import start_results_as_dicts
 from engine.services import callbacks, switches, transactions
+from engine.services.start_many import transaction_start_many as start_many_service
 
 APP = "app:python"
 PAGE = 500  # rows read at a time by the functions that return a whole list
@@ -30,6 +32,14 @@ def start(*, owner, transaction_type, data=None, metadata=None, external_id=None
         deadline=deadline, webhook=webhook, webhook_progress=webhook_progress, actor=_actor(app),
     )
     return transaction_as_dict(tx=tx)
+
+
+def start_many(*, owner, transactions, app=None):
+    """Start up to 1,000 transactions at once: each item a dict of `start`'s arguments (but `owner` and `app`).
+    Returns the reply of POST /api/v1/transactions/batch: {"results": [{"index", "status", "transaction" or
+    "error"}, ...], "created", "replayed", "failed"}; a bad item has its own error and stops no other one."""
+    outcomes = start_many_service(owner=owner, transactions=transactions, actor=_actor(app))
+    return start_results_as_dicts(outcomes=outcomes)
 
 
 def get(*, owner, tx_id):

@@ -98,7 +98,11 @@ class JsonParser(BaseParser):
             value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
         except (ValueError, RecursionError) as exc:
             raise exceptions.ParseError("The request body is not valid JSON.") from exc
-        problems = body_problems(value)
+        problems = self.problems(value)
         if problems:
             raise InvalidRequest("The request has invalid fields.", fields=problems)
         return value
+
+    def problems(self, value):
+        """{field: [message]} of what in the body no database can store (`body_problems`)."""
+        return body_problems(value)

@@ -10,7 +10,7 @@ from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 from engine.joins import JOIN_MODES, ON_FAILURE
-from engine.limits import REASON_MAX
+from engine.limits import BULK_START_MAX, REASON_MAX
 from engine.states import CALLBACK_ACTIVE_VALUES, TxStatus, WaitReason
 
 ANY = {}  # any JSON value
@@ -137,6 +137,15 @@ COMPONENTS = {
                       "description": "The outcomes it declares; null: it may end with any name."},
          "input_schema": {"description": "JSON Schema of the step's input, checked before each run; null: any "
                                          "input"}})}}),
+    "BatchResult": _object({
+        "results": {"type": "array", "items": _object({
+            "index": {"type": "integer", "minimum": 0, "description": "The item's place in `transactions`."},
+            "status": {"type": "integer", "description": "201 created, 200 an identical start replayed, or the "
+                                                        "HTTP status of `error` (as a lone start would answer)."},
+            "transaction": ref("Transaction"),  # without the payload, as in lists
+            "error": ref("Error")}, required=["index", "status"])},
+        "created": COUNT, "replayed": COUNT, "failed": COUNT,
+    }),
     "Health": _object({"status": {"type": "string", "enum": ["ok", "degraded"]}, "database": {"type": "string"},
                        "nodes": {"type": "integer", "nullable": True}}),
 }
@@ -151,11 +160,19 @@ def body(properties, required=()):
     return {"application/json": _object(properties, list(required))}
 
 
-START_BODY = body({
+START_FIELDS = {
     "transaction_type": {"type": "string", "minLength": 1, "maxLength": 100}, "external_id": {"type": "string"},
     "data": OBJECT, "metadata": OBJECT, "webhook": {"type": "string"}, "webhook_progress": {"type": "boolean"},
-    "deadline": DEADLINE, "wait": {"type": "string", "description": "An ISO 8601 duration, capped at MAX_WAIT."},
+    "deadline": DEADLINE,
+}
+START_BODY = body({
+    **START_FIELDS, "wait": {"type": "string", "description": "An ISO 8601 duration, capped at MAX_WAIT."},
 }, required=["transaction_type"])
+BATCH_BODY = body({"transactions": {
+    "type": "array", "minItems": 1, "maxItems": BULK_START_MAX,
+    "items": {**_object(START_FIELDS, ["transaction_type"]), "description": "The fields of POST /transactions "
+                                                                          "but `wait` (refused here)."}},
+}, required=["transactions"])
 REASON_BODY = body({"reason": REASON})
 RETRY_BODY = body({"reason": REASON, "deadline": DEADLINE})
 DEADLINE_BODY = body({"deadline": DEADLINE, "reason": REASON}, required=["deadline"])

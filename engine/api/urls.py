@@ -2,6 +2,7 @@
 from django.urls import path
 
 from engine.api.methods import by_method
+from engine.api.views.batch import TransactionStartBatchApi
 from engine.api.views.callbacks import CallbackGetApi, CallbackUpdateApi
 from engine.api.views.deadlines import TransactionUpdateApi
 from engine.api.views.global_switches import GlobalSwitchListApi, GlobalSwitchSetApi
@@ -27,6 +28,7 @@ TX = "transactions/<str:tx_id>"
 
 urlpatterns = [
     path("transactions", by_method(GET=TransactionListApi, POST=TransactionStartApi), name="transactions"),
+    path("transactions/batch", TransactionStartBatchApi.as_view(), name="transactions-batch"),
     path("transactions/by-external-id/<path:external_id>", TransactionByExternalIdApi.as_view(),
          name="transaction-by-external-id"),
     path(TX, by_method(GET=TransactionGetApi, PATCH=TransactionUpdateApi), name="transaction"),

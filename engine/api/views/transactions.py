@@ -9,6 +9,7 @@ from engine.api.bodies import transaction_body
 from engine.api.inputs import Fields, json_body, wait_seconds
 from engine.api.long_poll import wait_until_finished
 from engine.api.pagination import decode_cursor, page_limit, paged
+from engine.api.starts import start_fields
 from engine.limits import REASON_MAX
 from engine.selectors import (
     journal_entry_as_dict,
@@ -28,18 +29,10 @@ class TransactionStartApi(ApiView):
         **schema.responses("Transaction", status=201, conflict=True, body=True),
         200: schema.OpenApiResponse(response=schema.ref("Transaction"), description="An identical start, replayed.")})
     def post(self, request):
-        fields = Fields(json_body(request))
-        transaction_type = fields.string("transaction_type", required=True, max_length=100)
-        options = {name: fields.raw(name) for name in ("external_id", "data", "metadata", "deadline", "webhook")}
-        webhook_progress = fields.boolean("webhook_progress")
-        wait = fields.raw("wait")
-        fields.done()
+        options, wait = start_fields(json_body(request))
         seconds = wait_seconds(wait)
         owner = request.user.owner
-        tx, created = transactions.transaction_start(
-            owner=owner, transaction_type=transaction_type, webhook_progress=webhook_progress,
-            actor=request.user.actor, **options,
-        )
+        tx, created = transactions.transaction_start(owner=owner, actor=request.user.actor, **options)
         if seconds:
             tx = wait_until_finished(tx.pk, owner, seconds)
             body = transaction_body(request, tx)
