@@ -1,9 +1,9 @@
 """The engine's side of the bench, one measurement per run, against a node the caller started.
 
-    DATABASE_URL=... .venv/bin/python bench/engine_driver.py setup|p1|p2|p3|p4|sleepers|wake|p7|fanout [options]
+    DATABASE_URL=... .venv/bin/python bench/engine_driver.py setup|p1|p2|p3|p4|sleepers|wake|p7|p9|fanout [options]
 Prints one JSON object on its last line, with wall-clock windows (t0, t1) the caller matches with its
-CPU, xid and WAL samples. `util/echo` × 3 is started through the service layer from 8 threads (p1) or through
-`POST /api/v1/transactions` from 16 connections (p2).
+CPU, xid and WAL samples. `util/echo` × 3 is started through the service layer from 8 threads (p1), through
+`POST /api/v1/transactions` from 16 connections (p2), or one at a time on an idle engine (p9).
 """
 import argparse
 import json
@@ -176,6 +176,60 @@ def p3(options):
     return {"via": "PUT" if options.url else "switch_set", "wake_ms": summary(results)}
 
 
+def p9(options):
+    """Idle latency: `--count` bench-echo3 transactions one after another (after `--warmup` unmeasured), each
+    started with engine.client.start once the last has finished; server side completed_at - created_at, and
+    as the caller sees it, from the start call until it hears the finish. On PostgreSQL it hears the
+    engine's finished notice (a LISTEN opened before the start, so none is missed; engine.client.wait
+    polls every 0.1 s, too coarse for this); on SQLite, which has no notices, it reads the status every ms."""
+    from engine import client
+    from engine.models import Transaction
+    from engine.notices import FINISHED_CHANNEL, Listener, is_postgres
+
+    listener = Listener([FINISHED_CHANNEL]) if is_postgres() else None
+    if listener is not None and listener.wait(0) == [None]:
+        raise SystemExit("no LISTEN connection")
+    ids, caller, began, cpu = [], [], None, None
+    for number in range(options.warmup + options.count):
+        if number == options.warmup:
+            began, cpu = time.time(), cpu_seconds()
+        sent = time.perf_counter()
+        tx_id = client.start(owner=OWNER, transaction_type="bench-echo3", data={"i": number})["tx_id"]
+        heard_finish(tx_id, listener, options.timeout)
+        if number >= options.warmup:
+            caller.append((time.perf_counter() - sent) * 1000)
+            ids.append(tx_id)
+    ended, client_cpu = time.time(), cpu_seconds() - cpu
+    rows = Transaction.objects.filter(pk__in=ids).values_list("status", "created_at", "completed_at")
+    server = [(done - created).total_seconds() * 1000 for _status, created, done in rows]
+    failed = sum(status != "success" for status, _c, _d in rows)
+    if failed:
+        raise SystemExit(f"{failed} of the {len(ids)} transactions did not succeed")
+    return {"count": len(ids), "started": options.warmup + len(ids), "t0": began, "t1": ended,
+            "heard": "notice" if listener else "1 ms poll", "server_ms": summary(server), "caller_ms": summary(caller),
+            "client_cpu_seconds": client_cpu}
+
+
+def heard_finish(tx_id, listener, timeout):
+    """Return once `tx_id` has finished: its finished notice (PostgreSQL), else its status read every ms."""
+    from engine.models import Transaction
+    from engine.states import TX_TERMINAL_VALUES
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if listener is None:
+            if Transaction.objects.filter(pk=tx_id, status__in=TX_TERMINAL_VALUES).exists():
+                return
+            time.sleep(0.001)
+            continue
+        payloads = listener.wait(deadline - time.monotonic())
+        if tx_id in payloads:
+            return
+        if None in payloads:
+            raise SystemExit("the LISTEN connection was lost")
+    raise SystemExit(f"{tx_id} did not finish within {timeout}s")
+
+
 def p4(options):
     """Timer lateness: step start after the wake-up minus the sleeper's wake_at, over spread sleepers."""
     import random
@@ -229,9 +283,10 @@ def p7(options):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["setup", "p1", "p2", "p3", "p4", "sleepers", "wake", "p7", "fanout"])
+    parser.add_argument("what", choices=["setup", "p1", "p2", "p3", "p4", "sleepers", "wake", "p7", "p9", "fanout"])
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=20, help="p9: transactions run before the measured ones")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--rate", type=float, default=None, help="p2: requests/s in all (default: as fast as served)")

@@ -1,5 +1,6 @@
 """The bench's surroundings: a PostgreSQL (DATABASE_URL or a private cluster), databases of its own,
-CPU per process group sampled from /proc, xid and WAL counters, and whether the machine was idle."""
+CPU per process group sampled from /proc, xid and WAL counters, statements per database
+(pg_stat_statements), and whether the machine was idle."""
 import glob
 import os
 import threading
@@ -11,6 +12,10 @@ import psycopg
 from tests.machine import PrivatePostgres
 
 TICKS = os.sysconf("SC_CLK_TCK")
+# The private cluster counts each statement (Statements); utility statements (BEGIN, COMMIT, LISTEN) too.
+PRIVATE_SETTINGS = {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track_utility": "on"}
+CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")  # transaction control, counted apart
+TOP = 20  # the most frequent statements kept per window
 
 
 class Postgres:
@@ -25,7 +30,7 @@ class Postgres:
         if not self.private:
             return self
         try:
-            self._cluster = PrivatePostgres(prefix="datp-bench-pg.")
+            self._cluster = PrivatePostgres(prefix="datp-bench-pg.", settings=PRIVATE_SETTINGS)
         except RuntimeError:
             raise SystemExit("No PostgreSQL: set DATABASE_URL, or install Debian's postgresql (apt-get install postgresql)")
         self.url = self._cluster.url
@@ -111,6 +116,7 @@ class Sampler:
 
     def start(self):
         self._conn = psycopg.connect(self.url, autocommit=True)
+        self.statements = Statements(self.url)
         self._thread.start()
         return self
 
@@ -118,6 +124,12 @@ class Sampler:
         self._stop.set()
         self._thread.join()
         self._conn.close()
+        self.statements.close()
+
+    def statements_by_group(self):
+        """The statements (or transactions) of each watched database since `statements.reset()`."""
+        counts = self.statements.read(list(self.databases.values()))
+        return {group: counts[name] for group, name in self.databases.items()}
 
     def _loop(self):
         while not self._stop.is_set():
@@ -152,11 +164,74 @@ class Sampler:
                 for pid, seconds in pids.items():
                     if seconds is not None:
                         cpu.setdefault(group, {}).setdefault(pid, [seconds, seconds])[1] = seconds
+        roots = {}
         for group, pids in cpu.items():
             born = {pid for pid in pids if pid not in first["groups"].get(group, {})}
-            cpu[group] = sum(end - (0.0 if pid in born else start) for pid, (start, end) in pids.items())
-        return {"seconds": last["at"] - first["at"], "cpu_seconds": cpu,
+            used = {pid: end - (0.0 if pid in born else start) for pid, (start, end) in pids.items()}
+            cpu[group] = sum(used.values())
+            if group in self.trees:  # the tree's root apart (a node's supervisor, gunicorn's arbiter)
+                roots[group] = used.get(self.trees[group], 0.0)
+        return {"seconds": last["at"] - first["at"], "cpu_seconds": cpu, "cpu_root_seconds": roots,
                 "write_transactions": last["xid"] - first["xid"], "wal_bytes": last["wal"] - first["wal"]}
+
+
+def is_fk_check(query):
+    """Whether a pg_stat_statements entry is PostgreSQL's own foreign-key check: Django's constraints are
+    DEFERRABLE INITIALLY DEFERRED, so their checks run at COMMIT as top-level statements nobody sent."""
+    return query.startswith("SELECT") and ' FROM ONLY "' in query and query.rstrip().endswith("FOR KEY SHARE OF x")
+
+
+class Statements:
+    """Statements run per database over a window: pg_stat_statements, reset at the window's start and
+    summed at its end (the private cluster preloads it): those sent (`statements`; `control` of them
+    BEGIN, COMMIT, SAVEPOINT...) and the deferred foreign-key checks (`fk_checks`); on a server without it, committed and rolled-back
+    transactions from pg_stat_database instead (`source` says which; those counters lag up to a second)."""
+
+    def __init__(self, server_url):
+        self._conn = psycopg.connect(server_url, autocommit=True)
+        try:
+            self._conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            self._conn.execute("SELECT 1 FROM pg_stat_statements LIMIT 1")
+            self.source, self.reason = "pg_stat_statements", ""
+        except psycopg.Error as exc:  # not preloaded (a DATABASE_URL server), or not installed
+            self.source, self.reason = "pg_stat_database", str(exc).strip().splitlines()[0]
+        self._before = {}
+
+    def reset(self):
+        if self.source == "pg_stat_statements":
+            self._conn.execute("SELECT pg_stat_statements_reset()")
+        else:
+            self._before = self._transactions()
+
+    def read(self, names):
+        """{database name: counts} since the last reset, for the databases `names`."""
+        if self.source != "pg_stat_statements":
+            after = self._transactions()
+            return {name: {"source": self.source, "transactions": after.get(name, 0) - self._before.get(name, 0)}
+                    for name in names}
+        found = {}
+        for name in names:
+            rows = self._conn.execute(
+                "SELECT s.query, s.calls, s.total_exec_time FROM pg_stat_statements s "
+                "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = %s ORDER BY s.calls DESC", [name]).fetchall()
+            checks = [row for row in rows if is_fk_check(row[0])]
+            sent = [row for row in rows if not is_fk_check(row[0])]
+            found[name] = {
+                "source": self.source, "statements": sum(calls for _q, calls, _t in sent),
+                "control": sum(calls for query, calls, _t in sent if query.lstrip().upper().startswith(CONTROL)),
+                "fk_checks": sum(calls for _q, calls, _t in checks),
+                "exec_ms": sum(ms for _q, _c, ms in rows),
+                "top": [{"query": " ".join(query.split())[:160], "calls": calls, "exec_ms": round(ms, 1)}
+                        for query, calls, ms in rows[:TOP]]}
+        return found
+
+    def _transactions(self):
+        rows = self._conn.execute("SELECT datname, xact_commit + xact_rollback FROM pg_stat_database "
+                                  "WHERE datname IS NOT NULL").fetchall()
+        return dict(rows)
+
+    def close(self):
+        self._conn.close()
 
 
 def machine_state(seconds=1.0):

@@ -6,6 +6,8 @@ of the interleaved rounds.
 import statistics
 
 CORE_PERCENT = 100.0
+P9_TARGET = "caller p50 <= 3, p99 <= 8"
+TOP_PRINTED = 10  # statements printed under the table
 
 
 def median(runs, key="per_second"):
@@ -34,6 +36,122 @@ def cpu_per(runs, prefix):
     return statistics.median(values) if values else float("nan")
 
 
+def cpu_split(runs, name):
+    """Median CPU milliseconds per transaction of each process group of `name`'s runs: its node (the whole
+    tree, and its supervisor alone), its web process, its PostgreSQL backends, and the client (the driver,
+    the load generator or DBOS's own process)."""
+    parts = {"node": [], "supervisor": [], "web": [], "pg": [], "client": []}
+    for run in runs:
+        window, count = run.get("window"), run.get("count") or run.get("workflows")
+        if not window or not count:
+            continue
+        cpu, roots = window["cpu_seconds"], window.get("cpu_root_seconds", {})
+        seconds = {"node": cpu.get(f"{name} node", 0.0), "supervisor": roots.get(f"{name} node", 0.0),
+                   "web": cpu.get(f"{name} web", 0.0), "pg": cpu.get(f"pg:{name}", 0.0),
+                   "client": run.get("client_cpu_seconds", 0.0)}
+        for part, value in seconds.items():
+            parts[part].append(1000 * value / count)
+    return {part: statistics.median(values) if values else float("nan") for part, values in parts.items()}
+
+
+def statements_per(runs, group):
+    """Median statements per transaction that `group`'s database was sent in `runs`, and of them transaction
+    control (BEGIN, COMMIT, SAVEPOINT...), and the deferred foreign-key checks beside; with pg_stat_database
+    (no pg_stat_statements on the server), transactions per transaction and Nones. Also returns the source.
+    Runs that started more than they measured (P9's warm-up) divide by all they started."""
+    totals, control, checks, source = [], [], [], None
+    for run in runs:
+        counts = (run.get("statements") or {}).get(group)
+        divisor = run.get("started") or run.get("count") or run.get("workflows")
+        if not counts or not divisor:
+            continue
+        source = counts["source"]
+        totals.append(counts.get("statements", counts.get("transactions", 0)) / divisor)
+        if "control" in counts:
+            control.append(counts["control"] / divisor)
+            checks.append(counts.get("fk_checks", 0) / divisor)
+    middle = (lambda values: statistics.median(values) if values else float("nan"))
+    if not control:
+        return middle(totals), None, None, source
+    return middle(totals), middle(control), middle(checks), source
+
+
+STATEMENTS = "PG statements per tx sent (BEGIN/COMMIT.. of them) + FK checks"
+
+
+def statements_cell(total, control, checks):
+    return fmt(total) if control is None else f"{total:.1f} ({control:.1f}) + {checks:.1f}"
+
+
+def statements_row(figure, runs, reference=None):
+    """`figure`'s row of statements per transaction (STATEMENTS says what it holds), DBOS's beside if `reference`."""
+    total, control, checks, source = statements_per(runs, "engine")
+    if source is None:
+        return None
+    if source != "pg_stat_statements":
+        figure = f"{figure.split(' PG ')[0]} PG transactions per tx ({source}: no pg_stat_statements)"
+    if reference is None:
+        return figure, statements_cell(total, control, checks), "", "", "printed"
+    ref_total, ref_control, ref_checks, _ = statements_per(reference, "dbos")
+    return (figure, statements_cell(total, control, checks), statements_cell(ref_total, ref_control, ref_checks),
+            ratio(total, ref_total), "printed")
+
+
+def cpu_rows(runs):
+    """CPU per transaction of each process group in P1 (beside DBOS's) and P2."""
+    p1, dbos, p2 = cpu_split(runs["engine_p1"], "engine"), cpu_split(runs["dbos"], "dbos"), cpu_split(runs["engine_p2"], "engine")
+    return [
+        ("P1 CPU ms per tx: node (supervisor + its cluster)",
+         f"{fmt(p1['node'], 2)} ({fmt(p1['supervisor'], 2)} + {fmt(p1['node'] - p1['supervisor'], 2)})", "", "", "printed"),
+        ("P1 CPU ms per tx: PG backends", fmt(p1["pg"], 2), fmt(dbos["pg"], 2), ratio(p1["pg"], dbos["pg"]), "printed"),
+        ("P1 CPU ms per tx: client (starts) / DBOS process", fmt(p1["client"], 2), fmt(dbos["client"], 2),
+         ratio(p1["client"], dbos["client"]), "printed"),
+        ("P2 CPU ms per tx: web / node / PG / load generator",
+         " / ".join(fmt(p2[part], 2) for part in ("web", "node", "pg", "client")), "", "", "printed"),
+    ]
+
+
+def p9_rows(part, label=""):
+    """P9's latencies (server and caller), and on PostgreSQL its statements and CPU per transaction."""
+    run = part.get("p9")
+    if run is None:
+        return []
+    figure = f"{label}P9 idle 3-step latency p50 / p99, ms"
+    if "error" in run:
+        return [(figure, "failed", "", "", P9_TARGET)]
+    server, caller = run["server_ms"], run["caller_ms"]
+    heard = "" if run.get("heard") == "notice" else f", {run.get('heard')}"
+    rows = [(f"{figure} (server)", f"{server['p50']:.1f} / {server['p99']:.1f}", "", "", P9_TARGET),
+            (f"{figure} (caller{heard})", f"{caller['p50']:.1f} / {caller['p99']:.1f}", "", "", P9_TARGET)]
+    statements = statements_row(f"{label}P9 {STATEMENTS}", [run])
+    if statements:
+        rows.append(statements)
+    if "window" in run:
+        cpu = cpu_split([run], "engine")
+        rows.append((f"{label}P9 CPU ms per tx: node / PG / client",
+                     " / ".join(fmt(cpu[part], 2) for part in ("node", "pg", "client")), "", "", "printed"))
+    return rows
+
+
+def top_statements(results):
+    """The most frequent statements of P9 and of the last P1 run that counted them, per transaction, for
+    under the table."""
+    pg = results.get("postgres", {})
+    runs = [("P9", pg.get("p9") or {})] + [("P1", run) for run in pg.get("runs", {}).get("engine_p1", [])[::-1]]
+    lines, seen = [], set()
+    for name, run in runs:
+        counts = (run.get("statements") or {}).get("engine", {})
+        if name in seen or "top" not in counts:
+            continue
+        seen.add(name)
+        divisor = run.get("started") or run["count"]
+        lines.append(f"  {name}'s most frequent statements (per tx x mean ms), over {divisor:,} transactions:")
+        for row in counts["top"][:TOP_PRINTED]:
+            lines.append(f"    {row['calls'] / divisor:5.2f} x {row['exec_ms'] / max(1, row['calls']):6.3f}  "
+                         f"{row['query'][:110]}")
+    return lines
+
+
 def idle_percent(window, *groups):
     seconds = sum(window["cpu_seconds"].get(group, 0.0) for group in groups)
     return CORE_PERCENT * seconds / max(1e-6, window["seconds"])
@@ -41,7 +159,7 @@ def idle_percent(window, *groups):
 
 def ratio(a, b):
     try:
-        return f"{a / b:.2f}x" if b else "-"
+        return f"{a / b:.2f}x" if b and a == a and b == b else "-"  # nan (no runs): "-"
     except TypeError:
         return "-"
 
@@ -55,8 +173,12 @@ def fmt(value, digits=1):
 
 
 def rows_for(results):
-    """The table's rows: P1-P8 (unless the run was --only fanout), then the fan-out figures."""
-    return (engine_rows(results) if "postgres" in results else []) + fanout_rows(results)
+    """The table's rows: P1-P9 (P9 alone after --only p9, none after --only fanout), then the fan-out figures."""
+    if "runs" in results.get("postgres", {}):
+        rows = engine_rows(results)
+    else:
+        rows = p9_rows(results.get("postgres", {})) + p9_rows(results.get("sqlite") or {}, "SQLite ")
+    return rows + fanout_rows(results)
 
 
 def engine_rows(results):
@@ -86,9 +208,13 @@ def engine_rows(results):
     rows.append(("P6 WAL bytes per tx", wal, dbos_wal, ratio(wal, dbos_wal), "printed"))
     engine_cpu, dbos_cpu = cpu_per(runs["engine_p1"], "engine"), cpu_per(runs["dbos"], "dbos")
     rows.append(("CPU ms per tx (node+PG+client / DBOS+PG)", engine_cpu, dbos_cpu, ratio(engine_cpu, dbos_cpu), "lower"))
+    rows += cpu_rows(runs)
+    rows += [row for row in (statements_row(f"P1 {STATEMENTS}", runs["engine_p1"], runs["dbos"]),
+                             statements_row(f"P2 {STATEMENTS}", runs["engine_p2"])) if row]
     node_idle, q2_idle = idle_percent(pg["idle"], "engine node", "pg:engine"), idle_percent(pg["idle"], "q2 cluster", "pg:q2")
     rows.append(("P8 idle node + its PG backends, % core", node_idle, q2_idle, ratio(node_idle, q2_idle),
                  "<= 1 (ref: idle django-q2)"))
+    rows += p9_rows(pg)
     if "p3" in pg:  # not with --only throughput
         rows += latency_rows(results)
     return rows
@@ -124,6 +250,7 @@ def latency_rows(results):
     if lite:
         rows.append(("SQLite P1 throughput, tx/s", lite["p1"]["per_second"], dbos, ratio(lite["p1"]["per_second"], dbos),
                      "(ref: DBOS on PG)"))
+        rows += p9_rows(lite, "SQLite ")
         w = lite["p3"]["wake_ms"]
         rows.append(("SQLite P3 switch wake-up p50 / p99, ms", f"{w['p50']:.1f} / {w['p99']:.1f}", "", "", "p99 <= 250"))
         t = lite["p4"]["lateness_ms"]
@@ -160,7 +287,8 @@ def print_table(results):
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(5)]
     machine = results["machine"]
     pg = results.get("postgres") or results.get("fanout_postgres") or {}
-    part = f"{results['rounds']} interleaved rounds" if "postgres" in results else "fan-out only"
+    part = (f"{results['rounds']} interleaved rounds" if "runs" in results.get("postgres", {})
+            else "P9 only" if "p9" in results.get("postgres", results.get("sqlite") or {}) else "fan-out only")
     server = (f"PostgreSQL {pg['postgres_version']} ({'private cluster' if pg.get('private_cluster') else 'DATABASE_URL'})"
               if "postgres_version" in pg else "SQLite only")
     print(f"\nDATP bench ({results['mode']}, {part}), {server}; machine {'idle' if machine['idle'] else 'BUSY'} before start: load {machine['load_average']}, "
@@ -170,6 +298,8 @@ def print_table(results):
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print(line.format(*row))
+    for line in top_statements(results):
+        print(line)
     for name, tables in pg.get("p7", {}).get("seq_scans", {}).items():
         print(f"  P7 {name}: whole-table scan of {', '.join(tables)}")
     failed = {kind: sum("error" in run for run in runs) for kind, runs in pg.get("runs", {}).items()}

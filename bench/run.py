@@ -1,10 +1,11 @@
 """`make bench`: the engine beside DBOS and bare django-q2 on this machine, interleaved in one run.
 
-    .venv/bin/python bench/run.py [--quick] [--rounds 3] [--no-sqlite] [--only throughput|fanout]
+    .venv/bin/python bench/run.py [--quick] [--rounds 3] [--no-sqlite] [--only throughput|fanout|p9]
 Uses the PostgreSQL in DATABASE_URL (databases of its own, dropped at the end) or starts a private
-cluster; runs one node, the production web server and a django-q2 cluster; then fan-out and join on a
-database and a node of their own (bench/fan_out.py); prints the P1-P8 and fan-out table
-(bench/report.py) and writes everything to var/bench/bench-<time>.json.
+cluster (with pg_stat_statements, to count statements per transaction); runs one node, the production web
+server and a django-q2 cluster; then fan-out and join on a database and a node of their own
+(bench/fan_out.py); prints the P1-P9 and fan-out table (bench/report.py), with CPU per process group and
+statements per transaction, and writes everything to var/bench/bench-<time>.json.
 """
 import argparse
 import json
@@ -28,11 +29,11 @@ BENCH_PY = str(ROOT / "var" / "bench" / "venv" / "bin" / "python")
 SIZES = {
     "quick": {"p1": 1000, "dbos_seconds": 4, "q2_tasks": 150, "q2_chains": 50, "p2": 200, "p3": 20, "p4": 60,
               "p4_range": (3.0, 8.0), "sleepers": 20_000, "wake": 1_000, "p7": 20_000, "p7_samples": 5,
-              "idle_seconds": 4, "sqlite_p1": 150, "sqlite_p3": 10, "sqlite_p4": 30,
+              "idle_seconds": 4, "p9": 200, "p9_warmup": 20, "sqlite_p1": 150, "sqlite_p3": 10, "sqlite_p4": 30,
               "fanout": [(200, None), (200, 50), (1000, None)], "fanout_wake": (10, 50)},
     "full": {"p1": 5000, "dbos_seconds": 30, "q2_tasks": 3000, "q2_chains": 1000, "p2": 3000, "p3": 300, "p4": 1000,
              "p4_range": (5.0, 60.0), "sleepers": 1_000_000, "wake": 10_000, "p7": 1_000_000, "p7_samples": 30,
-             "idle_seconds": 30, "sqlite_p1": 2000, "sqlite_p3": 100, "sqlite_p4": 1000,
+             "idle_seconds": 30, "p9": 200, "p9_warmup": 20, "sqlite_p1": 2000, "sqlite_p3": 100, "sqlite_p4": 1000,
              "fanout": [(1000, None), (1000, 200), (10_000, None)], "fanout_wake": (20, 100)},
 }
 
@@ -120,9 +121,15 @@ class Engine:
 
 
 def measured(sampler, run):
-    """Run one measurement; a failure is recorded with its reason and the bench goes on."""
+    """Run one measurement, with the statements each database ran meanwhile (`statements`, when sampled);
+    a failure is recorded with its reason and the bench goes on."""
     try:
-        return with_window(sampler, run())
+        if sampler is not None:
+            sampler.statements.reset()
+        result = with_window(sampler, run())
+        if sampler is not None:
+            result["statements"] = sampler.statements_by_group()
+        return result
     except (SystemExit, subprocess.TimeoutExpired) as exc:
         print(f"    failed: {exc}", flush=True)
         return {"error": str(exc)}
@@ -161,8 +168,17 @@ def idle_window(sampler, seconds):
     return sampler.window(began, time.time())
 
 
+def p9(engine, sampler, sizes):
+    """Idle latency: 3-step transactions one at a time on the idle engine (bench/engine_driver.py p9)."""
+    print(f"P9: {sizes['p9']} transactions one at a time on the idle engine", flush=True)
+    return measured(sampler, lambda: engine.driver("p9", "--count", str(sizes["p9"]),
+                                                   "--warmup", str(sizes["p9_warmup"])))
+
+
 def postgres_part(pg, sizes, rounds, tmp, workers=2, only=None):
     results = {"postgres_version": pg.version(), "private_cluster": pg.private}
+    if only == "p9":
+        return {**results, **p9_part(pg, sizes, tmp, workers)}
     engine_db, engine_url = pg.create_database("engine")
     q2_db, q2_url = pg.create_database("q2")
     dbos_db, dbos_url = pg.create_database("dbos")
@@ -183,6 +199,7 @@ def postgres_part(pg, sizes, rounds, tmp, workers=2, only=None):
         print("P8: idle node and idle django-q2 cluster", flush=True)
         results["idle"] = idle_window(sampler, sizes["idle_seconds"])
         results["node_rss_kib_empty"] = tree_rss_kib(engine.node.pid)
+        results["p9"] = p9(engine, sampler, sizes)
         print("P1/P2: interleaved runs", flush=True)
         results["runs"] = interleaved(engine, sampler, sizes, rounds, dbos_url, q2_env)
         if only == "throughput":
@@ -209,15 +226,34 @@ def postgres_part(pg, sizes, rounds, tmp, workers=2, only=None):
     return results
 
 
-def sqlite_part(sizes, tmp):
-    """P1, P3 and P4 on the embedded default: a SQLite file and one node."""
+def p9_part(pg, sizes, tmp, workers):
+    """`--only p9`: P9 alone, on a database and a node of its own (no web server, no references)."""
+    engine_db, engine_url = pg.create_database("engine")
+    sampler = Sampler(pg.url).start()
+    sampler.watch_database("engine", engine_db)
+    engine = Engine("engine", engine_url, tmp, sampler)
+    try:
+        engine.start_node(workers)
+        time.sleep(3)
+        return {"p9": p9(engine, sampler, sizes)}
+    finally:
+        engine.stop()
+        sampler.stop()
+
+
+def sqlite_part(sizes, tmp, only=None):
+    """P1, P3, P4 and P9 on the embedded default: a SQLite file and one node (`only` p9: P9 alone)."""
     folder = Path(tmp) / "sqlite"
     folder.mkdir()
     engine = Engine("sqlite", f"sqlite:///{folder}/db.sqlite3", str(folder))
     try:
         engine.start_node()
         time.sleep(3)
-        return {"p1": engine.driver("p1", "--count", str(sizes["sqlite_p1"])),
+        figures = {"p9": measured(None, lambda: engine.driver("p9", "--count", str(sizes["p9"]),
+                                                              "--warmup", str(sizes["p9_warmup"])))}
+        if only == "p9":
+            return figures
+        return {**figures, "p1": engine.driver("p1", "--count", str(sizes["sqlite_p1"])),
                 "p3": engine.driver("p3", "--count", str(sizes["sqlite_p3"])),
                 "p4": engine.driver("p4", "--count", str(sizes["sqlite_p4"]), "--min-seconds",
                                     str(sizes["p4_range"][0]), "--max-seconds", str(sizes["p4_range"][1]))}
@@ -258,14 +294,15 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are printed")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--workers", type=int, default=2, help="worker processes of the engine's node")
-    parser.add_argument("--only", choices=["throughput", "fanout"], help="throughput: stop after the interleaved "
-                        "P1/P2 runs (a check while optimising; the table then lacks the other figures); fanout: "
-                        "only the fan-out figures, on PostgreSQL and SQLite (no DBOS needed)")
+    parser.add_argument("--only", choices=["throughput", "fanout", "p9"], help="throughput: stop after the "
+                        "interleaved P1/P2 runs (a check while optimising; the table then lacks the other figures); "
+                        "fanout: only the fan-out figures, on PostgreSQL and SQLite (no DBOS needed); p9: only the "
+                        "idle latency, on PostgreSQL and SQLite (no DBOS needed)")
     parser.add_argument("--fanout-sizes", help="the fan-out maps' sizes, as 1000,10000: each all at once and "
                         f"{FANOUT_LIMIT} at a time (default: the mode's maps)")
-    parser.add_argument("--no-postgres", action="store_true", help="with --only fanout: SQLite only")
+    parser.add_argument("--no-postgres", action="store_true", help="with --only fanout or p9: SQLite only")
     options = parser.parse_args()
-    if options.only != "fanout" and not Path(BENCH_PY).exists():
+    if options.only not in ("fanout", "p9") and not Path(BENCH_PY).exists():
         raise SystemExit("var/bench/venv is missing: run `make bench` (it creates it)")
     mode = "quick" if options.quick else "full"
     sizes = dict(SIZES[mode])
@@ -282,7 +319,7 @@ def main():
     os.makedirs(tmp)
     results["logs"] = tmp
     try:
-        if options.only != "fanout":
+        if options.only != "fanout" and not (options.only == "p9" and options.no_postgres):
             results["postgres"] = postgres_part(pg, sizes, options.rounds, tmp, options.workers, options.only)
         if options.only is None or (options.only == "fanout" and not options.no_postgres):
             print("Fan-out and join (PostgreSQL)", flush=True)
@@ -290,9 +327,9 @@ def main():
             results["fanout_postgres"].update(postgres_version=pg.version(), private_cluster=pg.private)
     finally:
         pg.stop()
-    if not options.no_sqlite and not options.only:
-        print("SQLite: P1, P3, P4", flush=True)
-        results["sqlite"] = sqlite_part(sizes, tmp)
+    if not options.no_sqlite and options.only in (None, "p9"):
+        print("SQLite: P9" if options.only else "SQLite: P9, P1, P3, P4", flush=True)
+        results["sqlite"] = sqlite_part(sizes, tmp, options.only)
     if not options.no_sqlite and options.only in (None, "fanout"):
         print("Fan-out and join (SQLite)", flush=True)
         folder = Path(tmp) / "fanout-sqlite-db"

@@ -37,7 +37,8 @@ def pg_bin():
 class PrivatePostgres:
     """A PostgreSQL cluster of our own in a temporary directory (never a shared one): it may be stopped."""
 
-    def __init__(self, prefix="datp-pg."):
+    def __init__(self, prefix="datp-pg.", settings=None):
+        self.settings = dict(settings or {})  # more server settings, as -c name=value (the bench's)
         self.bin = pg_bin()
         if self.bin is None:
             raise RuntimeError("PostgreSQL binaries are missing (apt-get install postgresql)")
@@ -59,8 +60,9 @@ class PrivatePostgres:
         subprocess.run(command, check=True, capture_output=True, timeout=120)
 
     def start(self):
+        more = "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._pg("pg_ctl", "-D", self.dir / "data", "-l", self.dir / "log", "-w", "-o",
-                 f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=300", "start")
+                 f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=300{more}", "start")
 
     def stop(self, mode="fast"):
         self._pg("pg_ctl", "-D", self.dir / "data", "-m", mode, "-w", "stop")
