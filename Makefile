@@ -83,8 +83,9 @@ chaos: venv
 	nice $(PY) -m tests.chaos.run $(CHAOS_ARGS)
 
 # P1-P8 of spec/quality.md beside DBOS and bare django-q2, interleaved in one run (BENCH_ARGS=--quick for
-# a few seconds each), then fan-out and join (BENCH_ARGS="--only fanout" for that part alone); DBOS lives
-# in var/bench/venv, never in the product's dependencies.
+# a few seconds each), P9 (idle latency, issue 20; BENCH_ARGS="--only p9" alone) with CPU per process group and
+# statements per transaction, then fan-out and join (BENCH_ARGS="--only fanout" for that part alone); DBOS
+# lives in var/bench/venv, never in the product's dependencies.
 BENCH_PY := var/bench/venv/bin/python
 BENCH_STAMP := var/bench/venv/.installed
 
