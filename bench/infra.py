@@ -81,6 +81,11 @@ def process_rss_kib(pid):
 
 def descendants(root):
     """`root` and every process below it (found through /proc/*/stat parent ids)."""
+    return list(tree_depths(root))
+
+
+def tree_depths(root):
+    """{pid: depth below `root`} of `root` (0) and every process below it."""
     children = {}
     for path in glob.glob("/proc/[0-9]*/stat"):
         try:
@@ -89,11 +94,11 @@ def descendants(root):
             children.setdefault(int(fields[1]), []).append(int(path.split("/")[2]))
         except (OSError, IndexError, ValueError):
             continue
-    found, todo = [], [root]
+    found, todo = {}, [(root, 0)]
     while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
+        pid, depth = todo.pop()
+        found[pid] = depth
+        todo.extend((child, depth + 1) for child in children.get(pid, []))
     return found
 
 
@@ -104,6 +109,7 @@ class Sampler:
     def __init__(self, server_url, interval=0.25):
         self.url, self.interval = server_url, interval
         self.trees, self.databases = {}, {}
+        self.depths = {}  # tree group -> {pid: depth below its root}
         self.samples = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="bench-sampler", daemon=True)
@@ -140,7 +146,9 @@ class Sampler:
         at = time.time()
         groups = {}
         for group, root in list(self.trees.items()):
-            groups[group] = {pid: process_cpu(pid) for pid in descendants(root)}
+            depths = tree_depths(root)
+            self.depths.setdefault(group, {}).update(depths)
+            groups[group] = {pid: process_cpu(pid) for pid in depths}
         rows = self._conn.execute(
             "SELECT datname, pid FROM pg_stat_activity WHERE datname = ANY(%s)", [list(self.databases.values())]
         ).fetchall()
@@ -164,14 +172,18 @@ class Sampler:
                 for pid, seconds in pids.items():
                     if seconds is not None:
                         cpu.setdefault(group, {}).setdefault(pid, [seconds, seconds])[1] = seconds
-        roots = {}
+        roots, processes = {}, {}
         for group, pids in cpu.items():
             born = {pid for pid in pids if pid not in first["groups"].get(group, {})}
             used = {pid: end - (0.0 if pid in born else start) for pid, (start, end) in pids.items()}
             cpu[group] = sum(used.values())
             if group in self.trees:  # the tree's root apart (a node's supervisor, gunicorn's arbiter)
                 roots[group] = used.get(self.trees[group], 0.0)
+                depths = self.depths.get(group, {})  # and each process, by depth, then busiest first
+                processes[group] = sorted(([depths.get(pid, -1), seconds] for pid, seconds in used.items()),
+                                          key=lambda row: (row[0], -row[1]))
         return {"seconds": last["at"] - first["at"], "cpu_seconds": cpu, "cpu_root_seconds": roots,
+                "cpu_processes": processes,
                 "write_transactions": last["xid"] - first["xid"], "wal_bytes": last["wal"] - first["wal"]}
 
 

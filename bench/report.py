@@ -133,6 +133,24 @@ def p9_rows(part, label=""):
     return rows
 
 
+def node_processes(results):
+    """The node's processes' CPU ms per transaction in P9 and the last P1 run, by depth in its tree
+    (supervisor | datp_cluster | django-q2's sentinel | its workers, monitor and pusher), for under the table."""
+    pg = results.get("postgres", {})
+    runs = [("P9", pg.get("p9") or {})] + [("P1", run) for run in pg.get("runs", {}).get("engine_p1", [])[-1:]]
+    lines = []
+    for name, run in runs:
+        processes = (run.get("window") or {}).get("cpu_processes", {}).get("engine node")
+        if not processes or not run.get("count"):
+            continue
+        depths = {}
+        for depth, seconds in processes:
+            depths.setdefault(depth, []).append(f"{1000 * seconds / run['count']:.2f}")
+        lines.append(f"  {name} node processes, CPU ms per tx by depth (supervisor | datp_cluster | sentinel | "
+                     f"its children): {' | '.join(', '.join(depths[d]) for d in sorted(depths))}")
+    return lines
+
+
 def top_statements(results):
     """The most frequent statements of P9 and of the last P1 run that counted them, per transaction, for
     under the table."""
@@ -298,7 +316,7 @@ def print_table(results):
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print(line.format(*row))
-    for line in top_statements(results):
+    for line in node_processes(results) + top_statements(results):
         print(line)
     for name, tables in pg.get("p7", {}).get("seq_scans", {}).items():
         print(f"  P7 {name}: whole-table scan of {', '.join(tables)}")

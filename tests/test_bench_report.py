@@ -38,7 +38,8 @@ def p9(statements=None):
 def full_run(statements):
     """One round of P1/P2 beside DBOS, and P9; `statements(what)` gives each run's statement counts."""
     engine_p1 = {"count": 1000, "per_second": 300.0, "client_cpu_seconds": 0.5,
-                 "window": window(engine_node=2.0, node_root=0.5, engine_web=0.1, pg_engine=1.5),
+                 "window": {**window(engine_node=2.0, node_root=0.5, engine_web=0.1, pg_engine=1.5),
+                            "cpu_processes": {"engine node": [[0, 0.5], [1, 0.1], [2, 0.2], [3, 0.7], [3, 0.5]]}},
                  "statements": {"engine": statements("p1")}}
     dbos = {"workflows": 1000, "per_second": 100.0, "client_cpu_seconds": 8.0, "window": window(pg_dbos=4.0),
             "statements": {"dbos": statements("dbos")}}
@@ -80,6 +81,8 @@ def test_a_full_run_prints_cpu_per_group_statements_per_transaction_and_p9(capsy
     assert rows["P9 idle 3-step latency p50 / p99, ms (caller)"] == ["7.0 / 11.3", target]
     assert rows["P9 CPU ms per tx: node / PG / client"] == ["2.00 / 1.00 / 1.10", "printed"]
     assert "CPU ms per tx (node+PG+client / DBOS+PG)" in rows and "P6 PG write transactions per tx" in rows
+    assert ("  P1 node processes, CPU ms per tx by depth (supervisor | datp_cluster | sentinel | its children): "
+            "0.50 | 0.10 | 0.20 | 0.70, 0.50") in lines
     assert "  P9's most frequent statements (per tx x mean ms), over 220 transactions:" in lines
     assert any(line.strip().startswith("4.00 x  0.001  COMMIT") for line in lines)  # P9: 880 of 220, 0.5 ms in all
 
