@@ -106,8 +106,8 @@ class Sampler:
     """Every `interval` seconds, record the CPU of each watched process group (process trees and the
     backends of named databases), and the server's next xid and WAL position; windows are read later."""
 
-    def __init__(self, server_url, interval=0.25):
-        self.url, self.interval = server_url, interval
+    def __init__(self, server_url, interval=0.25, create_extension=False):
+        self.url, self.interval, self.create_extension = server_url, interval, create_extension
         self.trees, self.databases = {}, {}
         self.depths = {}  # tree group -> {pid: depth below its root}
         self.samples = []
@@ -122,7 +122,7 @@ class Sampler:
 
     def start(self):
         self._conn = psycopg.connect(self.url, autocommit=True)
-        self.statements = Statements(self.url)
+        self.statements = Statements(self.url, create=self.create_extension)
         self._thread.start()
         return self
 
@@ -199,13 +199,15 @@ class Statements:
     BEGIN, COMMIT, SAVEPOINT...) and the deferred foreign-key checks (`fk_checks`); on a server without it, committed and rolled-back
     transactions from pg_stat_database instead (`source` says which; those counters lag up to a second)."""
 
-    def __init__(self, server_url):
+    def __init__(self, server_url, create=False):
+        """`create`: create the extension if it is missing (the private cluster: never on a DATABASE_URL server)."""
         self._conn = psycopg.connect(server_url, autocommit=True)
+        self.source, self.reason = "pg_stat_statements", ""
         try:
-            self._conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            if create:
+                self._conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             self._conn.execute("SELECT 1 FROM pg_stat_statements LIMIT 1")
-            self.source, self.reason = "pg_stat_statements", ""
-        except psycopg.Error as exc:  # not preloaded (a DATABASE_URL server), or not installed
+        except psycopg.Error as exc:  # not preloaded or not created (a DATABASE_URL server), or not installed
             self.source, self.reason = "pg_stat_database", str(exc).strip().splitlines()[0]
         self._before = {}
 

@@ -182,7 +182,7 @@ def postgres_part(pg, sizes, rounds, tmp, workers=2, only=None):
     engine_db, engine_url = pg.create_database("engine")
     q2_db, q2_url = pg.create_database("q2")
     dbos_db, dbos_url = pg.create_database("dbos")
-    sampler = Sampler(pg.url).start()
+    sampler = Sampler(pg.url, create_extension=pg.private).start()
     for group, name in (("engine", engine_db), ("q2", q2_db), ("dbos", dbos_db)):
         sampler.watch_database(group, name)
     q2_env = {**os.environ, "Q2_DATABASE_URL": q2_url}
@@ -229,7 +229,7 @@ def postgres_part(pg, sizes, rounds, tmp, workers=2, only=None):
 def p9_part(pg, sizes, tmp, workers):
     """`--only p9`: P9 alone, on a database and a node of its own (no web server, no references)."""
     engine_db, engine_url = pg.create_database("engine")
-    sampler = Sampler(pg.url).start()
+    sampler = Sampler(pg.url, create_extension=pg.private).start()
     sampler.watch_database("engine", engine_db)
     engine = Engine("engine", engine_url, tmp, sampler)
     try:
