@@ -20,7 +20,7 @@ from engine.services.retries import UNKNOWN, retry_verdict
 from engine.services.routing import after_outcome, after_wait, routed
 from engine.services.runs import Run, StepEnd, end_step_run, lease_until
 from engine.services.state.advance import advance_many
-from engine.services.state.claim import CONTENDED, claim_fast, claim_one
+from engine.services.state.claim import CONTENDED, SETTLED, claim_fast, claim_one
 from engine.services.state.finish import finish_many
 from engine.states import StepRunStatus, TxStatus
 from engine.steps.outcomes import Outcome, Wait
@@ -39,8 +39,8 @@ def tx_claim_many(*, node_group, node="inline", limit=1):
     else one at a time), each with its step run started: their Runs, oldest first; [] if none is ready."""
     if statements.fast_paths():
         runs = claim_fast(node_group=node_group, node=node, now=clock.now(), limit=limit)
-        if runs:
-            return runs
+        if runs or runs is SETTLED:
+            return list(runs)
     while True:
         now = clock.now()
         with transaction.atomic():

@@ -99,3 +99,16 @@ def test_a_slow_step_runs_only_after_the_steps_before_it_are_checkpointed(harnes
     assert all(harness.result(tx_id).status == "success" for tx_id in [*quick, slow])
     # The three quick ones' first steps ran before the slow one in the same batch, and were written first.
     assert {(tx_id, "a") for tx_id in quick} <= _seen[slow]
+
+
+@pytest.mark.postgres_only
+def test_a_worker_that_finds_nothing_to_claim_asks_once(harness):
+    """Every worker on standby wakes for each new transaction and one claims it: the others' claims find nothing
+    in one statement, without the general path's reads (a candidate another worker holds is skipped by both)."""
+    harness.load(THREE)
+    harness.start("three", {"n": 1})
+    other = executor.tx_claim_many(node_group="master", node="node-b", limit=1)
+    with CaptureQueriesContext(connection) as seen:
+        assert executor.drain(node_group="master", node="node-a") == (0, True)
+    assert len(seen.captured_queries) == 1
+    assert other[0].input == {"n": 1}

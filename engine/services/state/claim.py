@@ -69,23 +69,34 @@ WITH cand AS (
 )
 SELECT c.id, c.owner_id, c.node_group_id, c.version_id, c.step_name, c.step_seq, c.visit, c.retry_count,
        c.attempt, c.visit_started_at, c.deadline_at, c.metadata::text, c.pipeline_name, c.queued_at,
-       c.old_wake_reason, c.step_input::text, started.id, c.lease_token
-  FROM claimed c JOIN started ON started.tx_id = c.id
+       c.old_wake_reason, c.step_input::text, started.id, c.lease_token,
+       -- Nothing claimed and nothing for the general path to decide: no candidate (none queued, or all held by
+       -- other workers' claims) and no concurrency cap to count against.
+       NOT EXISTS (SELECT 1 FROM cand) AND NOT EXISTS (SELECT 1 FROM engine_nodegroup g WHERE g.name = %(group)s
+                                                      AND g.max_concurrency IS NOT NULL AND NOT g.paused)
+  FROM (SELECT 1) AS one LEFT JOIN (claimed c JOIN started ON started.tx_id = c.id) ON true
  ORDER BY c.queued_at
 """
 
 
 def claim_fast(*, node_group, node, now, limit=1):
     """Claim the oldest `limit` claimable transactions of `node_group` in one statement (PostgreSQL): their Runs,
-    oldest first, or [] when nothing was written (then `claim_one` decides)."""
+    oldest first; [] when nothing was written (then `claim_one` decides), or SETTLED when nothing was and the
+    general path has nothing to decide either (no candidate, no concurrency cap)."""
     found = statements.rows(CLAIM_SQL, {"group": node_group, "node": node, "now": now, "token": secrets.token_hex(16),
                                         "lease_expires_at": lease_until(now), "limit": limit})
+    if found[0][0] is None:
+        return SETTLED if found[0][-1] else []
     return [_run(row, node=node, now=now) for row in found]
+
+
+# What `claim_fast` returns when the queue holds nothing this worker could claim, by either path.
+SETTLED = ()
 
 
 def _run(row, *, node, now):
     (tx_id, owner, group, version_id, step_name, seq, visit, retry_count, attempt, visit_started_at, deadline_at,
-     metadata, pipeline, queued_at, wake_reason, step_input, run_id, token) = row
+     metadata, pipeline, queued_at, wake_reason, step_input, run_id, token, _settled) = row
     step = step_definition(version_id=version_id, step_name=step_name)
     return Run(
         tx_id=tx_id, owner=owner, token=token, node_group=group, version_id=version_id, step_name=step_name,
