@@ -56,9 +56,11 @@ def run_claimed(runs, *, watch=None, stop=None):
     which runs only after the checkpoint of those before it. A lone transaction is checkpointed at once.
     `watch`, if given, is told which runs are current (the heartbeat renews their leases); once `stop()`
     says so, the transactions go back to the queue at their next checkpoint.
+    Return whether a step took longer than the window (its sleep included): the claimed transactions behind
+    it waited for it, so the worker's next claim takes one (`BatchSize`).
     """
     ready = deque([runs] if isinstance(runs, Run) else runs)
-    ran, since = [], None
+    ran, since, slow = [], None, False
     window = conf.get("BATCH_WINDOW_SECONDS")
     while ready or ran:
         if ran and (not ready or _checkpoint_first(ready[0], since, window)):
@@ -77,6 +79,7 @@ def run_claimed(runs, *, watch=None, stop=None):
             logger.warning("%s: lease lost; the step's result is discarded", run.tx_id)
             continue
         took = time.monotonic() - began
+        slow = slow or took + run.sleep_seconds > window
         _took[run.step_type] = took if run.step_type not in _took else (_took[run.step_type] + took) / 2
         node_metrics.observe("step_seconds", (run.pipeline, run.step_name, getattr(outcome, "kind", "wait")), took)
         faults.hit(faults.AFTER_STEP_BEFORE_CHECKPOINT, run)
@@ -84,6 +87,7 @@ def run_claimed(runs, *, watch=None, stop=None):
         since = began if since is None else since
     if watch is not None:
         watch(None)
+    return slow
 
 
 # The recent time of each step type's run in this worker (seconds, a running average), which decides
@@ -100,13 +104,17 @@ def _checkpoint_first(run, since, window):
 
 class BatchSize:
     """How many transactions a worker claims at once: one while the queue is short (a claim found fewer than
-    it asked for), doubling while claims come back full, up to `DATP["BATCH_MAX"]`."""
+    it asked for) or after a batch with a slow step (the transactions claimed behind it waited, where another
+    worker might have run them), doubling while claims come back full, up to `DATP["BATCH_MAX"]`."""
 
     def __init__(self):
         self.size = 1
 
     def claimed(self, count, asked):
         self.size = min(self.size * 2, conf.get("BATCH_MAX")) if count >= asked else max(1, count)
+
+    def slow(self):
+        self.size = 1
 
 
 _sizes = {}
@@ -133,6 +141,7 @@ def drain(*, node_group, node="inline", max_transactions=None, until=None, watch
             if run.queued_at is not None:
                 node_metrics.observe("queue_wait_seconds", (node_group,),
                                      (run.started_at - run.queued_at).total_seconds())
-        run_claimed(runs, watch=watch, stop=stop)
+        if run_claimed(runs, watch=watch, stop=stop):
+            size.slow()
         count += len(runs)
     return count, False

@@ -112,3 +112,28 @@ def test_a_worker_that_finds_nothing_to_claim_asks_once(harness):
         assert executor.drain(node_group="master", node="node-a") == (0, True)
     assert len(seen.captured_queries) == 1
     assert other[0].input == {"n": 1}
+
+
+@pytest.mark.postgres_only
+def test_after_a_batch_with_a_slow_step_a_worker_claims_one_again(harness, monkeypatch):
+    """The transactions claimed behind a slow step wait for it: the next claim takes one, then grows again."""
+    monkeypatch.setattr(executor, "_sizes", {})
+    harness.load(THREE, SLOW)
+    for number in range(6):
+        harness.start("three", {"n": number})
+    harness.start("slow", {})
+    for number in range(6):
+        harness.start("three", {"n": number})
+    sizes = []
+    real = executor.tx_claim_many
+
+    def claim(**kwargs):
+        sizes.append(kwargs["limit"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(executor, "tx_claim_many", claim)
+    with override_settings(DATP={**settings.DATP, "BATCH_MAX": 4}):
+        assert executor.drain(node_group="master", node="node-a") == (13, True)
+    # 1, 2, 4 (the six first quick ones and the slow one), then one again after the slow batch, 2, 4 (three
+    # were left), and 3 for the claim that finds the queue empty.
+    assert sizes == [1, 2, 4, 1, 2, 4, 3]
