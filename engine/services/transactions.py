@@ -16,7 +16,7 @@ from engine.services.common import journal, lock_fenced, lock_tx, retry_on_deadl
 from engine.services.followups import follow_up
 from engine.services.state.finish import cancel
 from engine.services.state.requeue import retry
-from engine.services.state.start import insert, new_transaction
+from engine.services.state.start import StalePipeline, insert, new_transaction
 from engine.services.state.wake import wake
 from engine.services.webhooks import webhook_enqueue, webhook_url_check_text
 from engine.states import TX_RETRYABLE, TxStatus, is_terminal
@@ -52,15 +52,20 @@ def transaction_start(*, owner, transaction_type, data=None, metadata=None, exte
     Returns (tx, created): an existing transaction with the same external id, type and data is
     returned with created=False (an idempotent replay); a different one is DuplicateExternalId.
     """
-    tx, created = start_row(owner=owner, transaction_type=transaction_type, data=data, metadata=metadata,
-                            external_id=external_id, deadline=deadline, webhook=webhook,
-                            webhook_progress=webhook_progress, now=clock.now())
+    fields = {"owner": owner, "transaction_type": transaction_type, "data": data, "metadata": metadata,
+              "external_id": external_id, "deadline": deadline, "webhook": webhook,
+              "webhook_progress": webhook_progress, "now": clock.now()}
+    tx, created = start_row(cached=True, **fields)
     if external_id is not None:
         existing = Transaction.objects.filter(owner_id=owner, external_id=external_id).first()
         if existing is not None:
             return replay(existing, tx)
     try:
-        insert(tx, actor=actor, created=created)
+        try:
+            insert(tx, actor=actor, created=created)
+        except StalePipeline:  # published since this process last read the pipeline: build it again, afresh
+            tx, created = start_row(**fields)
+            insert(tx, actor=actor, created=created)
     except IntegrityError:
         existing = Transaction.objects.filter(owner_id=owner, external_id=external_id).first()
         if existing is None:
@@ -70,10 +75,11 @@ def transaction_start(*, owner, transaction_type, data=None, metadata=None, exte
 
 
 def start_row(*, owner, transaction_type, data, metadata, external_id, deadline, webhook, webhook_progress, now,
-              pipelines=None):
+              pipelines=None, cached=False):
     """Check the fields of a start and build its unsaved row and "created" journal data (`new_transaction`,
-    which reads the pipeline unless `pipelines` holds it): every check a start makes before it writes, for
-    one start and for each item of a bulk start (engine.services.start_many)."""
+    which reads the pipeline unless `pipelines` holds it, or `cached` lets it take this process's last read of
+    it): every check a start makes before it writes, for one start and for each item of a bulk start
+    (engine.services.start_many)."""
     data = {} if data is None else data
     metadata = {} if metadata is None else metadata
     _check_start_fields(data, metadata, external_id, webhook)
@@ -82,6 +88,7 @@ def start_row(*, owner, transaction_type, data, metadata, external_id, deadline,
     return new_transaction(
         owner=owner, transaction_type=transaction_type, data=data, metadata=metadata, deadline=deadline, now=now,
         external_id=external_id, webhook=webhook, webhook_progress=webhook_progress, pipelines=pipelines,
+        cached=cached,
     )
 
 

@@ -45,16 +45,34 @@ def _last_step(two, data=None, **start):
 
 @pytest.mark.fast_paths
 def test_a_start_is_two_statements_on_postgresql_and_journals_the_creation(two):
-    two.start("two", {"n": 0})  # the first start of a version reads its definition once per process
+    two.start("two", {"n": 0})  # the first start reads its pipeline and its version's definition, once per process
     with CaptureQueriesContext(connection) as queries:
         tx_id = two.start("two", {"n": 1}, external_id="order-7")
-    if _is_postgres():  # the pipeline, the external id's earlier use, the insert
-        assert len(_statements(queries)) == 3
+    if _is_postgres():  # the external id's earlier use, the insert (which checks the pipeline is unchanged)
+        assert len(_statements(queries)) == 2
     tx = Transaction.objects.get(pk=tx_id)
     assert (tx.status, tx.step_name, tx.input, tx.external_id, tx.step_seq) == ("queued", "a", {"n": 1}, "order-7", 0)
     created = JournalEntry.objects.get(tx_id=tx_id, kind="created")
     assert created.data["transaction_type"] == "two" and created.data["external_id"] == "order-7"
     assert created.data["version"] == tx.version_id
+
+
+@pytest.mark.fast_paths
+def test_a_start_after_a_publish_takes_the_new_version_though_this_process_read_the_old_one(two):
+    first = Transaction.objects.get(pk=two.start("two", {"n": 0}))
+    (version,) = two.load({**TWO_STEPS, "steps": [{"name": "b", "type": "util/echo"}]})
+    with CaptureQueriesContext(connection) as queries:
+        tx_id = two.start("two", {"n": 1})
+    tx = Transaction.objects.get(pk=tx_id)
+    assert (tx.version_id, tx.step_name) == (version.pk, "b") and first.version_id != version.pk
+    assert JournalEntry.objects.get(tx_id=tx.pk, kind="created").data["version"] == version.pk
+    assert Transaction.objects.filter(pipeline_name="two").count() == 2  # the stale insert wrote nothing
+    if _is_postgres():  # the insert that found the pipeline changed, its read, the new definition's, the insert
+        assert len(_statements(queries)) == 4
+    with CaptureQueriesContext(connection) as queries:
+        two.start("two", {"n": 2})
+    if _is_postgres():
+        assert len(_statements(queries)) == 1
 
 
 def test_a_second_start_with_the_same_external_id_and_data_returns_the_first(two):
