@@ -68,7 +68,7 @@ def _active_key(digest):
     """Return the unrevoked key with this hash (every API request asks: a prepared statement on PostgreSQL)."""
     if not statements.is_postgres():
         return ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True).first()
-    found = statements.rows(KEY_SQL, {"digest": digest})
+    found = statements.rows(KEY_SQL, {"digest": digest}, read_only=True)  # a request's first: the health check
     if not found:
         return None
     key = ApiKey(**dict(zip(KEY_COLUMNS, found[0])))

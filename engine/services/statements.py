@@ -13,7 +13,7 @@ track prepared statements); the statements then still bind on the server.
 import json
 
 import psycopg
-from django.db import connection
+from django.db import DatabaseError, connection
 from psycopg.types.json import Jsonb
 
 from engine import conf
@@ -44,9 +44,37 @@ def sql_values(values):
     return "(" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
-def rows(sql, params):
-    """Execute `sql` (with %(name)s parameters) on the default connection; return its rows as tuples."""
+def rows(sql, params, *, read_only=False):
+    """Execute `sql` (with %(name)s parameters) on the default connection; return its rows as tuples.
+
+    `read_only`: the statement changes nothing, so when it is a request's first (Django's health check is due:
+    CONN_HEALTH_CHECKS) it stands in for the check's own `SELECT 1`, one round trip less: it runs at once and,
+    if the connection turns out broken (the server restarted, the connection was cut), runs again on a new one,
+    as the check would have connected anew before it."""
+    if read_only and _health_check_due():
+        connection.health_check_done = True
+        try:
+            return _rows(sql, params)
+        except DatabaseError:
+            if not _broken():
+                raise
+            connection.close()
     connection.close_if_health_check_failed()
+    return _rows(sql, params)
+
+
+def _health_check_due():
+    return (connection.connection is not None and connection.health_check_enabled
+            and not connection.health_check_done and not connection.in_atomic_block
+            and not getattr(connection, "pool", None))
+
+
+def _broken():
+    raw = connection.connection
+    return raw is None or raw.closed or raw.broken
+
+
+def _rows(sql, params):
     connection.ensure_connection()
     with connection.wrap_database_errors:
         raw = _PreparedCursor(connection.connection)
