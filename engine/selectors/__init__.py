@@ -1,9 +1,12 @@
 """Reads shared by the API, the console, the client and the test helper; nothing here writes.
 
 The core reads are here; each console area keeps its own module beside this one."""
+import re
+
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Q
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from engine.errors import NotFound, TransactionNotFound
 from engine.models import (
@@ -27,7 +30,23 @@ from engine.steps import registry
 
 def transaction_links(*, tx_id):
     """Return the transaction's API path and its console page, by URL name. The console link has always been
-    written without the trailing slash (its page redirects to it); clients and webhooks compare it as is."""
+    written without the trailing slash (its page redirects to it); clients and webhooks compare it as is.
+    An id of plain characters (which reverse() writes as they are) fills the two paths reversed once per URL
+    configuration and script prefix: reverse() costs a tenth of a millisecond each time, on every start."""
+    if isinstance(tx_id, str) and PLAIN_ID.fullmatch(tx_id):
+        key = (get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+        if key not in _link_templates:
+            _link_templates[key] = _links(LINK_MARK)
+        return {name: path.replace(LINK_MARK, tx_id) for name, path in _link_templates[key].items()}
+    return _links(tx_id)
+
+
+PLAIN_ID = re.compile(r"[A-Za-z0-9_-]+")
+LINK_MARK = "datp-link-mark"
+_link_templates = {}
+
+
+def _links(tx_id):
     console = reverse("mondat:transaction", kwargs={"tx_id": tx_id}).removesuffix("/")
     return {"self": reverse("api:transaction", kwargs={"tx_id": tx_id}), "console": console}
 
