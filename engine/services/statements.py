@@ -13,7 +13,7 @@ track prepared statements); the statements then still bind on the server.
 import json
 
 import psycopg
-from django.db import DatabaseError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from psycopg.types.json import Jsonb
 
 from engine import conf
@@ -51,45 +51,45 @@ def rows(sql, params, *, read_only=False):
     CONN_HEALTH_CHECKS) it stands in for the check's own `SELECT 1`, one round trip less: it runs at once and,
     if the connection turns out broken (the server restarted, the connection was cut), runs again on a new one,
     as the check would have connected anew before it."""
-    if read_only and _health_check_due():
-        connection.health_check_done = True
+    db = connections[DEFAULT_DB_ALIAS]  # the thread's connection, looked up once (each `connection.x` looks it up)
+    if read_only and _health_check_due(db):
+        db.health_check_done = True
         try:
-            return _rows(sql, params)
+            return _rows(db, sql, params)
         except DatabaseError:
-            if not _broken():
+            if not _broken(db):
                 raise
-            connection.close()
-    connection.close_if_health_check_failed()
-    return _rows(sql, params)
+            db.close()
+    db.close_if_health_check_failed()
+    return _rows(db, sql, params)
 
 
-def _health_check_due():
-    return (connection.connection is not None and connection.health_check_enabled
-            and not connection.health_check_done and not connection.in_atomic_block
-            and not getattr(connection, "pool", None))
+def _health_check_due(db):
+    return (db.connection is not None and db.health_check_enabled and not db.health_check_done
+            and not db.in_atomic_block and not getattr(db, "pool", None))
 
 
-def _broken():
-    raw = connection.connection
+def _broken(db):
+    raw = db.connection
     return raw is None or raw.closed or raw.broken
 
 
-def _rows(sql, params):
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        raw = _PreparedCursor(connection.connection)
+def _rows(db, sql, params):
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        raw = _PreparedCursor(db.connection)
         raw.prepare = bool(conf.get("PREPARED_STATEMENTS"))
-        if raw.prepare and connection.connection.prepare_threshold is None:
+        if raw.prepare and db.connection.prepare_threshold is None:
             # Django turns psycopg's preparing off (None), which refuses even prepare=True; a threshold
             # no query reaches lets only these statements be prepared (Django's own cursors bind on the
             # client and are never prepared).
-            connection.connection.prepare_threshold = NEVER_BY_COUNT
-        cursor = connection._prepare_cursor(raw)
+            db.connection.prepare_threshold = NEVER_BY_COUNT
+        cursor = db._prepare_cursor(raw)
     with cursor:
         cursor.execute(sql, params)
         found = cursor.fetchall() if raw.description is not None else []
-    if connection.queries_logged and connection.queries_log and connection.queries_log[-1]["sql"] is None:
-        connection.queries_log[-1]["sql"] = _rendered(sql, params)  # Django cannot render a prepared one
+    if db.queries_logged and db.queries_log and db.queries_log[-1]["sql"] is None:
+        db.queries_log[-1]["sql"] = _rendered(sql, params)  # Django cannot render a prepared one
     return found
 
 
