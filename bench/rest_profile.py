@@ -12,6 +12,10 @@ connection's own transaction counter, xact_commit of pg_stat_database, before an
 `--profile out.prof` runs the measured POSTs under cProfile and writes its stats (read them with
 `python -m pstats out.prof`, or `--top 40` prints the heaviest functions by own time).
 
+`--served` measures the same POSTs through gunicorn instead, started with `make serve`'s settings (gthread, 2
+workers × 32 threads, no keep-alive) on a free port, from 16 connections (bench/rest_load.py, as P2 sends
+them): CPU ms per POST of the web workers (their utime + stime from /proc), all of the web server's work.
+
 To compare two checkouts, run it on each alternately, several times, and compare medians (DATP_CHECKOUT
 names the checkout whose engine runs; each run prints it):
     for i in 1 2 3 4 5; do for d in ../main .; do DATP_CHECKOUT=$d python bench/rest_profile.py; done; done
@@ -75,12 +79,63 @@ def commits():
         return cursor.fetchone()[0]
 
 
+def worker_cpu_seconds(master):
+    """The CPU seconds (user + system) of gunicorn's worker processes, children of `master`."""
+    total = 0.0
+    for task in Path(f"/proc/{master}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def served(api_key, count, warmup):
+    """POST through gunicorn run as `make serve` runs it; return CPU ms per POST of its workers."""
+    import signal
+    import socket
+    import subprocess
+    import urllib.request
+
+    from rest_load import post_many
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "datp_site.wsgi", "--worker-class", "gthread", "--workers", "2",
+         "--threads", "32", "--worker-connections", "32", "--keep-alive", "0", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/v1/health", timeout=5)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        body = json.loads(BODY)
+        post_many(url, api_key, warmup, 16, body)
+        before = worker_cpu_seconds(server.pid)
+        began = time.perf_counter()
+        post_many(url, api_key, count, 16, body)
+        wall = time.perf_counter() - began
+        return {"served_cpu_ms_per_post": round((worker_cpu_seconds(server.pid) - before) * 1000 / count, 3),
+                "served_posts_per_second": round(count / wall, 1)}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--profile")
     parser.add_argument("--top", type=int, default=0)
+    parser.add_argument("--served", action="store_true")
     options = parser.parse_args()
 
     import django
@@ -92,6 +147,10 @@ def main():
 
     from datp_site.wsgi import application
 
+    if options.served:
+        print(json.dumps({"checkout": str(ROOT), "count": options.count,
+                          **served(api_key, options.count, options.warmup)}))
+        return
     for _ in range(options.warmup):
         post(application, api_key)
     with CaptureQueriesContext(connection) as captured:

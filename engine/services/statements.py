@@ -13,6 +13,7 @@ track prepared statements); the statements then still bind on the server.
 import json
 
 import psycopg
+from psycopg import pq
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from psycopg.types.json import Jsonb
 
@@ -87,10 +88,16 @@ def _rows(db, sql, params):
         cursor = db._prepare_cursor(raw)
     with cursor:
         cursor.execute(sql, params)
-        found = cursor.fetchall() if raw.description is not None else []
+        found = cursor.fetchall() if _has_rows(raw.pgresult) else []
     if db.queries_logged and db.queries_log and db.queries_log[-1]["sql"] is None:
         db.queries_log[-1]["sql"] = _rendered(sql, params)  # Django cannot render a prepared one
     return found
+
+
+def _has_rows(result):
+    """Whether a statement returned a result set (psycopg's `description is not None`, without building the
+    description's columns)."""
+    return bool(result) and (result.nfields or result.status == pq.ExecStatus.TUPLES_OK)
 
 
 def _rendered(sql, params):
