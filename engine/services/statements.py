@@ -13,12 +13,11 @@ track prepared statements); the statements then still bind on the server.
 import json
 
 import psycopg
-from psycopg import pq
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
+from psycopg import pq
 from psycopg.types.json import Jsonb
 
 from engine import conf
-
 
 NEVER_BY_COUNT = 2**31
 
