@@ -1,6 +1,7 @@
 """A worker under load claims several transactions at once and checkpoints their steps together
 (engine.runtime.executor), and never makes a step's checkpoint wait behind a slow step."""
 import time
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
@@ -8,8 +9,10 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from engine.models import StepRun
+from engine import clock
+from engine.models import StepRun, Transaction
 from engine.runtime import executor
+from engine.services import waker
 from engine.steps import Step, register
 
 THREE = {"name": "three", "steps": [{"name": "a", "type": "util/echo"}, {"name": "b", "type": "util/echo"},
@@ -137,3 +140,43 @@ def test_after_a_batch_with_a_slow_step_a_worker_claims_one_again(harness, monke
     # 1, 2, 4 (the six first quick ones and the slow one), then one again after the slow batch, 2, 4 (three
     # were left), and 3 for the claim that finds the queue empty.
     assert sizes == [1, 2, 4, 1, 2, 4, 3]
+
+
+def _lost(harness, count, *, then=None):
+    """`count` transactions claimed by a worker that died (their leases expired; `then()` ran meanwhile): queued
+    again, at attempt 2."""
+    lost = [harness.start("three", {"lost": number}) for number in range(count)]
+    assert len(executor.tx_claim_many(node_group="master", node="dead/1", limit=count)) == count
+    made = then() if then is not None else None
+    harness.clock.move_to(harness.now() + timedelta(minutes=5))  # nothing runs meanwhile
+    assert waker.leases_recover(now=clock.now()) == count
+    return lost, made
+
+
+@pytest.mark.postgres_only
+def test_a_transaction_whose_worker_was_lost_is_claimed_alone_when_it_is_the_oldest(harness):
+    """A worker killed by one step of its batch loses the batch: each of its transactions then runs alone once,
+    so that a step that kills its worker uses up its own attempts, not those of the others."""
+    harness.load(THREE)
+    (first, second), _ = _lost(harness, 2)
+    fresh = []
+    for number in range(3):
+        harness.clock.move_to(harness.now() + timedelta(seconds=1))
+        fresh.append(harness.start("three", {"n": number}))
+    claims = [[run.tx_id for run in executor.tx_claim_many(node_group="master", node="node-a", limit=8)]
+              for _ in range(4)]
+    assert sorted(claims[0] + claims[1]) == sorted([first, second])
+    assert claims[2:] == [fresh, []]
+    assert [Transaction.objects.get(pk=tx_id).attempt for tx_id in (first, second)] == [2, 2]
+
+
+@pytest.mark.postgres_only
+def test_a_batch_claim_leaves_a_lost_transaction_queued_behind_the_oldest(harness):
+    harness.load(THREE)
+    [lost], young = _lost(harness, 1, then=lambda: harness.start("three", {"n": 0}))
+    harness.clock.move_to(harness.now() + timedelta(seconds=1))
+    later = harness.start("three", {"n": 1})
+    assert [run.tx_id for run in executor.tx_claim_many(node_group="master", node="node-a", limit=8)] == [young,
+                                                                                                            later]
+    assert Transaction.objects.get(pk=lost).status == "queued"
+    assert [run.tx_id for run in executor.tx_claim_many(node_group="master", node="node-a", limit=8)] == [lost]

@@ -6,7 +6,9 @@ and inserts their step runs (a worker claims several at once under load: engine.
 nothing, and `claim_one` (the general path, any database) decides, when the group is paused or has a
 concurrency limit, when nothing is queued, or when the oldest queued transaction's deadline has passed (the
 general path ends it, then claims the next). A younger candidate whose deadline passed is left queued: the
-deadline duty ends it.
+deadline duty ends it. A transaction whose worker was lost is claimed alone, when it is the oldest: a worker
+killed by one step of its batch loses the whole batch, and each of those then runs alone once, so a step that
+kills its worker uses up its own attempts and no other transaction's.
 """
 import secrets
 
@@ -26,7 +28,7 @@ CONTENDED = object()
 CLAIM_SQL = f"""
 WITH cand AS (
     SELECT t.id, t.step_seq, t.step_name, t.input, t.pending_input, t.wake_reason, t.visit_started_at,
-           t.deadline_at
+           t.deadline_at, t.attempt, t.queued_at
       FROM engine_transaction t
      WHERE t.node_group_id = %(group)s AND t.status IN {statements.sql_values(SOURCES)}
        AND NOT EXISTS (SELECT 1 FROM engine_nodegroup g WHERE g.name = %(group)s
@@ -34,6 +36,10 @@ WITH cand AS (
      ORDER BY t.queued_at
      LIMIT %(limit)s
        FOR UPDATE OF t SKIP LOCKED
+), head AS (
+    -- A transaction whose worker was lost (attempt > 1) runs alone: whatever killed that worker (its own step
+    -- perhaps) must not take a batch down with it again. It is claimed alone once it is the oldest.
+    SELECT id, attempt > 1 AS alone FROM cand ORDER BY queued_at LIMIT 1
 ), claimed AS (
     UPDATE engine_transaction t
        SET status = 'running', lease_token = md5(%(token)s || t.id), lease_expires_at = %(lease_expires_at)s,
@@ -43,6 +49,7 @@ WITH cand AS (
      -- The oldest candidates are taken whatever their deadlines, and one whose deadline passed is not claimed
      -- here: alone, nothing is claimed and the general path ends it; among others, the deadline duty does.
      WHERE t.id = cand.id AND (cand.deadline_at IS NULL OR cand.deadline_at > %(now)s)
+       AND (cand.id = (SELECT id FROM head) OR (cand.attempt = 1 AND NOT (SELECT alone FROM head)))
  RETURNING t.id, t.lease_token, t.owner_id, t.node_group_id, t.version_id, t.step_name, t.step_seq, t.visit,
            t.retry_count, t.attempt, t.visit_started_at, t.deadline_at, t.metadata, t.pipeline_name, t.queued_at,
            cand.wake_reason AS old_wake_reason,
