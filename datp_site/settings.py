@@ -163,6 +163,8 @@ DATP = {
     # long a step's checkpoint may wait for the steps run after it.
     "BATCH_MAX": env_count("DATP_BATCH_MAX", "16"),
     "BATCH_WINDOW_SECONDS": env_seconds("DATP_BATCH_WINDOW_SECONDS", "0.01"),
+    # False: each start outside an atomic block commits alone (PostgreSQL), never in a group with others.
+    "GROUP_COMMIT": env_bool("DATP_GROUP_COMMIT", True),
     # False: the state transitions take their general (ORM) paths on PostgreSQL too; the tests run so once.
     "FAST_PATHS": env_bool("DATP_FAST_PATHS", True),
 }

@@ -13,6 +13,7 @@ no longer current when its row was written.
 """
 import difflib
 from datetime import datetime
+from functools import partial
 
 from django.db import connection, transaction
 
@@ -22,6 +23,7 @@ from engine.models import JournalEntry, Pipeline, Transaction
 from engine.services import statements
 from engine.services.common import dispatch_on_commit, journal, new_tx_id
 from engine.services.runs import definition_of
+from engine.services.state import start_group
 from engine.states import TxStatus
 
 PIPELINE_COLUMNS = ("name", "transaction_type", "node_group_id", "current_version_id")
@@ -183,14 +185,21 @@ def _sql(checked):
 
 
 def insert(tx, *, actor, created):
-    """Insert `tx` with its journal entry and tell the runtime: one statement on PostgreSQL. StalePipeline
-    (nothing written) when `tx` was built from a cached pipeline row that is no longer the pipeline's."""
+    """Insert `tx` with its journal entry and tell the runtime: one statement on PostgreSQL, shared with the
+    starts other threads of this process make meanwhile (`start_group`). StalePipeline (nothing written) when
+    `tx` was built from a cached pipeline row that is no longer the pipeline's."""
     if not statements.fast_paths():
         with transaction.atomic():
             tx.save(force_insert=True)
             journal(tx_id=tx.pk, kind="created", actor=actor, at=tx.created_at, **created)
             dispatch_on_commit(node_group=tx.node_group_id)
         return
+    alone = partial(_insert_one, actor=actor, created=created)
+    if not (start_group.joins_group() and start_group.group.insert(tx, actor=actor, created=created, alone=alone)):
+        alone(tx)
+
+
+def _insert_one(tx, *, actor, created):
     pipeline = getattr(tx, "_datp_pipeline", None)
     params = _params(tx)
     params.update(journal_actor=actor, journal_data=statements.jsonb(created), journal_channel=notices.WORK_CHANNEL,
