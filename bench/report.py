@@ -196,7 +196,18 @@ def rows_for(results):
         rows = engine_rows(results)
     else:
         rows = p9_rows(results.get("postgres", {})) + p9_rows(results.get("sqlite") or {}, "SQLite ")
+        rows += sqlite_p1_rows(results.get("sqlite") or {})
     return rows + fanout_rows(results)
+
+
+def sqlite_p1_rows(lite):
+    """`--only sqlite`: SQLite P1's median and each round's figure (no DBOS ran: its target is DBOS's ~100 tx/s)."""
+    runs = lite.get("p1_runs")
+    if not runs:
+        return []
+    each = ", ".join(f"{run['per_second']:.1f}" if "per_second" in run else "failed" for run in runs)
+    return [(f"SQLite P1 throughput, tx/s (median of {len(runs)}: {each})", median(runs), "", "",
+             ">= 2x DBOS-on-PG")]
 
 
 def engine_rows(results):
@@ -306,7 +317,8 @@ def print_table(results):
     machine = results["machine"]
     pg = results.get("postgres") or results.get("fanout_postgres") or {}
     part = (f"{results['rounds']} interleaved rounds" if "runs" in results.get("postgres", {})
-            else "P9 only" if "p9" in results.get("postgres", results.get("sqlite") or {}) else "fan-out only")
+            else "P9 only" if "p9" in results.get("postgres", results.get("sqlite") or {})
+            else "SQLite P1 only" if "p1_runs" in (results.get("sqlite") or {}) else "fan-out only")
     server = (f"PostgreSQL {pg['postgres_version']} ({'private cluster' if pg.get('private_cluster') else 'DATABASE_URL'})"
               if "postgres_version" in pg else "SQLite only")
     print(f"\nDATP bench ({results['mode']}, {part}), {server}; machine {'idle' if machine['idle'] else 'BUSY'} before start: load {machine['load_average']}, "

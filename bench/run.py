@@ -1,6 +1,6 @@
 """`make bench`: the engine beside DBOS and bare django-q2 on this machine, interleaved in one run.
 
-    .venv/bin/python bench/run.py [--quick] [--rounds 3] [--no-sqlite] [--only throughput|fanout|p9]
+    .venv/bin/python bench/run.py [--quick] [--rounds 3] [--no-sqlite] [--only throughput|fanout|p9|sqlite]
 Uses the PostgreSQL in DATABASE_URL (databases of its own, dropped at the end) or starts a private
 cluster (with pg_stat_statements, to count statements per transaction); runs one node, the production web
 server and a django-q2 cluster; then fan-out and join on a database and a node of their own
@@ -241,14 +241,22 @@ def p9_part(pg, sizes, tmp, workers):
         sampler.stop()
 
 
-def sqlite_part(sizes, tmp, only=None):
-    """P1, P3, P4 and P9 on the embedded default: a SQLite file and one node (`only` p9: P9 alone)."""
+def sqlite_part(sizes, tmp, only=None, rounds=1):
+    """P1, P3, P4 and P9 on the embedded default: a SQLite file and one node (`only` p9: P9 alone; `only` sqlite:
+    P1 alone, `rounds` times on the same node, its median in `p1`)."""
     folder = Path(tmp) / "sqlite"
     folder.mkdir()
     engine = Engine("sqlite", f"sqlite:///{folder}/db.sqlite3", str(folder))
     try:
         engine.start_node()
         time.sleep(3)
+        if only == "sqlite":
+            runs = []
+            for number in range(rounds):
+                runs.append(measured(None, lambda: engine.driver("p1", "--count", str(sizes["sqlite_p1"]))))
+                print(f"  round {number + 1}/{rounds}: {runs[-1].get('per_second', 0):.1f} tx/s", flush=True)
+            done = sorted((run for run in runs if "per_second" in run), key=lambda run: run["per_second"])
+            return {"p1_runs": runs, **({"p1": done[len(done) // 2]} if done else {})}
         figures = {"p9": measured(None, lambda: engine.driver("p9", "--count", str(sizes["p9"]),
                                                               "--warmup", str(sizes["p9_warmup"])))}
         if only == "p9":
@@ -288,21 +296,37 @@ def fanout_part(database_url, sizes, tmp, label):
     return results
 
 
+def postgres_parts(options, sizes, tmp, results):
+    """The PostgreSQL figures `options` ask for, in the DATABASE_URL server or a private cluster."""
+    url = os.environ.get("DATABASE_URL", "")
+    pg = Postgres(url if url.startswith("postgres") else None).start()
+    try:
+        if options.only != "fanout" and not (options.only == "p9" and options.no_postgres):
+            results["postgres"] = postgres_part(pg, sizes, options.rounds, tmp, options.workers, options.only)
+        if options.only is None or (options.only == "fanout" and not options.no_postgres):
+            print("Fan-out and join (PostgreSQL)", flush=True)
+            results["fanout_postgres"] = fanout_part(pg.create_database("fanout")[1], sizes, tmp, "postgres")
+            results["fanout_postgres"].update(postgres_version=pg.version(), private_cluster=pg.private)
+    finally:
+        pg.stop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds per figure (about 3 minutes)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are printed")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--workers", type=int, default=2, help="worker processes of the engine's node")
-    parser.add_argument("--only", choices=["throughput", "fanout", "p9"], help="throughput: stop after the "
-                        "interleaved P1/P2 runs (a check while optimising; the table then lacks the other figures); "
+    parser.add_argument("--only", choices=["throughput", "fanout", "p9", "sqlite"], help="throughput: stop after "
+                        "the interleaved P1/P2 runs (a check while optimising; the table then lacks the other figures); "
                         "fanout: only the fan-out figures, on PostgreSQL and SQLite (no DBOS needed); p9: only the "
-                        "idle latency, on PostgreSQL and SQLite (no DBOS needed)")
+                        "idle latency, on PostgreSQL and SQLite (no DBOS needed); sqlite: only P1 on SQLite, --rounds "
+                        "times (no PostgreSQL, no DBOS)")
     parser.add_argument("--fanout-sizes", help="the fan-out maps' sizes, as 1000,10000: each all at once and "
                         f"{FANOUT_LIMIT} at a time (default: the mode's maps)")
     parser.add_argument("--no-postgres", action="store_true", help="with --only fanout or p9: SQLite only")
     options = parser.parse_args()
-    if options.only not in ("fanout", "p9") and not Path(BENCH_PY).exists():
+    if options.only not in ("fanout", "p9", "sqlite") and not Path(BENCH_PY).exists():
         raise SystemExit("var/bench/venv is missing: run `make bench` (it creates it)")
     mode = "quick" if options.quick else "full"
     sizes = dict(SIZES[mode])
@@ -313,23 +337,14 @@ def main():
     results = {"mode": mode, "rounds": options.rounds, "workers": options.workers, "started_at": began,
                "machine": machine_state()}
     print(f"machine: {results['machine']}", flush=True)
-    url = os.environ.get("DATABASE_URL", "")
-    pg = Postgres(url if url.startswith("postgres") else None).start()
     tmp = str(ROOT / "var" / "bench" / f"run-{time.strftime('%Y%m%d-%H%M%S')}")  # logs and SQLite file
     os.makedirs(tmp)
     results["logs"] = tmp
-    try:
-        if options.only != "fanout" and not (options.only == "p9" and options.no_postgres):
-            results["postgres"] = postgres_part(pg, sizes, options.rounds, tmp, options.workers, options.only)
-        if options.only is None or (options.only == "fanout" and not options.no_postgres):
-            print("Fan-out and join (PostgreSQL)", flush=True)
-            results["fanout_postgres"] = fanout_part(pg.create_database("fanout")[1], sizes, tmp, "postgres")
-            results["fanout_postgres"].update(postgres_version=pg.version(), private_cluster=pg.private)
-    finally:
-        pg.stop()
-    if not options.no_sqlite and options.only in (None, "p9"):
-        print("SQLite: P9" if options.only else "SQLite: P9, P1, P3, P4", flush=True)
-        results["sqlite"] = sqlite_part(sizes, tmp, options.only)
+    if options.only != "sqlite":
+        postgres_parts(options, sizes, tmp, results)
+    if not options.no_sqlite and options.only in (None, "p9", "sqlite"):
+        print({None: "SQLite: P9, P1, P3, P4", "p9": "SQLite: P9", "sqlite": "SQLite: P1"}[options.only], flush=True)
+        results["sqlite"] = sqlite_part(sizes, tmp, options.only, options.rounds)
     if not options.no_sqlite and options.only in (None, "fanout"):
         print("Fan-out and join (SQLite)", flush=True)
         folder = Path(tmp) / "fanout-sqlite-db"
