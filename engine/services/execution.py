@@ -6,6 +6,7 @@ The claim and every checkpoint are one database transaction each; ending step k 
 step k+1 share one commit, so a step run always exists before its step runs.
 """
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -35,9 +36,10 @@ def tx_claim(*, node_group, node="inline"):
 
 
 def tx_claim_many(*, node_group, node="inline", limit=1):
-    """Claim up to `limit` of the oldest queued transactions of `node_group` (one statement on PostgreSQL,
-    else one at a time), each with its step run started: their Runs, oldest first; [] if none is ready."""
-    if statements.fast_paths():
+    """Claim up to `limit` of the oldest queued transactions of `node_group` (one statement on PostgreSQL, one
+    database transaction on SQLite; one at a time on the general path), each with its step run started: their
+    Runs, oldest first; [] if none is ready."""
+    if statements.run_paths():
         runs = claim_fast(node_group=node_group, node=node, now=clock.now(), limit=limit)
         if runs or runs is SETTLED:
             return list(runs)
@@ -134,16 +136,20 @@ def _fast_end(ran, *, may_continue):
 
 
 def _checkpoint_fast(ends, *, now):
-    """Write `ends` with the one-statement finish and advance (PostgreSQL): {id(end): next Run or None} for
-    each written (its finish's follow-ups done); the others wrote nothing."""
-    written = {}
+    """Write `ends` with the fast finish and advance (one statement each on PostgreSQL; on SQLite both in one
+    database transaction, so one commit): {id(end): next Run or None} for each written (its finish's follow-ups
+    done, after the writes); the others wrote nothing."""
     finishing = [end for end in ends if end.route is None]
-    for end, ended in zip(finishing, finish_many(finishing, now=now), strict=True):
-        if ended is not None:
-            follow_up(ended, now=now)
-            written[id(end)] = None
     going = [end for end in ends if end.route is not None]
-    for end, next_run in zip(going, advance_many(going, now=now), strict=True):
+    with transaction.atomic() if statements.is_sqlite() and ends else nullcontext():
+        ended = finish_many(finishing, now=now)
+        nexts = advance_many(going, now=now)
+    written = {}
+    for end, finished in zip(finishing, ended, strict=True):
+        if finished is not None:
+            follow_up(finished, now=now)
+            written[id(end)] = None
+    for end, next_run in zip(going, nexts, strict=True):
         if next_run is not None:
             written[id(end)] = next_run
     return written

@@ -1,4 +1,5 @@
-"""The hot path's statements on PostgreSQL: bound server-side and prepared once per connection.
+"""The hot path's statements on PostgreSQL: bound server-side and prepared once per connection (on SQLite, the
+run core's plain statements: `run_paths`).
 
 Django's psycopg cursors bind parameters on the client, so PostgreSQL parses and plans every execution
 again, and the ORM compiles its SQL in Python each time. The start, the claim, the checkpoints and the
@@ -39,6 +40,17 @@ def fast_paths():
     return connection.vendor == "postgresql" and conf.get("FAST_PATHS")
 
 
+def run_paths():
+    """Return whether the run core's claim, advance and finish take their fast paths: on PostgreSQL (one
+    statement each) and on SQLite (a few plain statements in one database transaction, engine.services.state
+    .lite), unless DATP["FAST_PATHS"] is False. The other transitions' fast paths are PostgreSQL's alone."""
+    return connection.vendor in ("postgresql", "sqlite") and conf.get("FAST_PATHS")
+
+
+def is_sqlite():
+    return connection.vendor == "sqlite"
+
+
 def sql_values(values):
     """Format `values` (plain strings such as statuses) as a parenthesised SQL list: ('a', 'b')."""
     return "(" + ", ".join(f"'{value}'" for value in values) + ")"
@@ -50,8 +62,13 @@ def rows(sql, params, *, read_only=False):
     `read_only`: the statement changes nothing, so when it is a request's first (Django's health check is due:
     CONN_HEALTH_CHECKS) it stands in for the check's own `SELECT 1`, one round trip less: it runs at once and,
     if the connection turns out broken (the server restarted, the connection was cut), runs again on a new one,
-    as the check would have connected anew before it."""
+    as the check would have connected anew before it.
+    On SQLite through Django's own cursor (its module caches each text's prepared statement)."""
     db = connections[DEFAULT_DB_ALIAS]  # the thread's connection, looked up once (each `connection.x` looks it up)
+    if db.vendor == "sqlite":
+        with db.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if cursor.description is not None else []
     if read_only and _health_check_due(db):
         db.health_check_done = True
         try:

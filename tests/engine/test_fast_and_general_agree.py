@@ -1,4 +1,5 @@
-"""Each transition's one-statement PostgreSQL path and its general path write and send the same thing.
+"""Each transition's one-statement PostgreSQL path and its general path write and send the same thing (the
+claim, advance and finish on SQLite too, whose fast paths are a few statements in one database transaction).
 
 Every test builds a starting state twice on the same database (the engine's tables emptied in between, the
 harness's clock at the same moment), runs the transition once with DATP["FAST_PATHS"] on and once off, and
@@ -62,7 +63,7 @@ from tests.engine.agreement import (
     pause,
 )
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]  # the claim on SQLite too (engine.services.state.lite)
 
 
 # start ------------------------------------------------------------------------------------------------------
@@ -119,6 +120,7 @@ START = [
 ]
 
 
+@pytest.mark.postgres_only
 @pytest.mark.parametrize("case", cases("start", START))
 def test_a_start_writes_the_same_in_one_statement_as_through_the_orm(case):
     assert_agree(case)

@@ -28,7 +28,7 @@ from tests.engine.agreement import (
     observe,
 )
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]  # on SQLite too: its fast paths (engine.services.state.lite)
 
 
 def _same(build, batched, one_by_one, statement):

@@ -27,7 +27,7 @@ from tests.engine.agreement import (
     pause,
 )
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]  # on SQLite too: its fast paths (engine.services.state.lite)
 
 
 def _running(definition, *, then=None, **start):

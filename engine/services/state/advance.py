@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from engine.services import statements
 from engine.services.runs import StepEnd, begin_run, lease_until, step_definition
+from engine.services.state import lite
 from engine.states import TxStatus
 
 # The only status a checkpoint advances from (and stays in).
@@ -32,11 +33,14 @@ def advance_many(ends, *, now):
     """Checkpoint several transactions' steps that go on (`StepEnd`s with a route) in one statement
     (PostgreSQL): for each, in order, its next Run, or None where a condition of this path does not hold (then
     nothing was written for it, and the general path decides)."""
-    taken = [end for end in ends if statements.fast_paths()
+    taken = [end for end in ends if statements.run_paths()
              and (end.run.deadline_at is None or end.run.deadline_at > now)]
     if not taken:
         return [None] * len(ends)
     steps = {id(end): step_definition(version_id=end.run.version_id, step_name=end.route) for end in taken}
+    if statements.is_sqlite():
+        found = lite.advance(taken, sql=CHECKPOINT_SQLITE, steps=steps, now=now)
+        return [_next(end, steps.get(id(end)), found.get(end.run.tx_id), now) for end in ends]
     items = [{"tx_id": end.run.tx_id, "token": end.run.token, "old_seq": end.run.seq, "old_visit": end.run.visit,
               "deadline_at": statements.iso(end.run.deadline_at), "run_id": end.run.run_id, "route": end.route,
               "step_type": steps[id(end)]["type"], "run_status": end.status, "outcome": end.outcome,
@@ -91,6 +95,9 @@ SELECT tx_id, old_seq + 1, route, step_type, 'running', old_visit + 1, 1, 0, out
        '[]'::jsonb, node, %(now)s, NULL FROM held
 RETURNING tx_id, id
 """
+
+# The same checkpoint on SQLite (in the caller's database transaction: engine.services.state.lite).
+CHECKPOINT_SQLITE = lite.advance_sql(HELD)
 
 
 def continue_here(tx, *, run, step_input, now, step_name=None, retry_count=0):

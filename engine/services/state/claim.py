@@ -18,6 +18,7 @@ from engine.models import NodeGroup, Transaction
 from engine.services import statements
 from engine.services.common import journal
 from engine.services.runs import Run, begin_run, claim_input, lease_until, step_definition
+from engine.services.state import lite
 from engine.services.state.move import check_sources, move
 from engine.states import TxStatus, sources_for
 
@@ -86,14 +87,23 @@ SELECT c.id, c.owner_id, c.node_group_id, c.version_id, c.step_name, c.step_seq,
 """
 
 
+# The same claim on SQLite: the candidates, then their UPDATE, journal entries and step runs (engine.services.state.lite).
+CLAIM_SQLITE = lite.claim_sql(SOURCES)
+
+
 def claim_fast(*, node_group, node, now, limit=1):
-    """Claim the oldest `limit` claimable transactions of `node_group` in one statement (PostgreSQL): their Runs,
-    oldest first; [] when nothing was written (then `claim_one` decides), or SETTLED when nothing was and the
-    general path has nothing to decide either (no candidate, no concurrency cap)."""
-    found = statements.rows(CLAIM_SQL, {"group": node_group, "node": node, "now": now, "token": secrets.token_hex(16),
-                                        "lease_expires_at": lease_until(now), "limit": limit})
-    if found[0][0] is None:
-        return SETTLED if found[0][-1] else []
+    """Claim the oldest `limit` claimable transactions of `node_group` in one statement (PostgreSQL; on SQLite a
+    few in one database transaction): their Runs, oldest first; [] when nothing was written (then `claim_one`
+    decides), or SETTLED when nothing was and the general path has nothing to decide either (no candidate, no
+    concurrency cap)."""
+    if statements.is_sqlite():
+        found, settled = lite.claim(sql=CLAIM_SQLITE, node_group=node_group, node=node, now=now, limit=limit)
+    else:
+        found = statements.rows(CLAIM_SQL, {"group": node_group, "node": node, "now": now, "limit": limit,
+                                            "token": secrets.token_hex(16), "lease_expires_at": lease_until(now)})
+        found, settled = ([], found[0][-1]) if found[0][0] is None else (found, False)
+    if not found:
+        return SETTLED if settled else []
     return [_run(row, node=node, now=now) for row in found]
 
 

@@ -13,6 +13,7 @@ from engine.services import statements
 from engine.services.common import journal
 from engine.services.endings import NO_LINKS_SQL, ends_alone
 from engine.services.runs import StepEnd
+from engine.services.state import lite
 from engine.services.state.move import Finished, check_sources, move
 from engine.states import TxStatus, is_terminal
 
@@ -58,6 +59,9 @@ WITH x AS MATERIALIZED (
 SELECT id, target, CASE WHEN %(notify)s THEN pg_notify(%(channel)s, id) END FROM held
 """
 
+# The same finish on SQLite (in the caller's database transaction; no NOTIFY there: engine.services.state.lite).
+FINISH_SQLITE = lite.finish_sql(HELD, NO_LINKS_SQL)
+
 
 def finish_fast(run, *, target, actor, output, status, note, error, logs, now, outcome=None):
     """End the transaction with `target` at `run`'s checkpoint, its step run with `status` (and `outcome`, a
@@ -71,10 +75,14 @@ def finish_many(ends, *, now):
     """End several transactions at their steps' checkpoints (`StepEnd`s with a target) in one statement
     (PostgreSQL): for each, in order, its `Finished` record, or None where a condition of this path does not
     hold (then nothing was written for it, and the general path decides)."""
-    taken = [end for end in ends if end.target in FAST_TARGETS and statements.fast_paths()
+    taken = [end for end in ends if end.target in FAST_TARGETS and statements.run_paths()
              and (end.run.deadline_at is None or end.run.deadline_at > now)]
     if not taken:
         return [None] * len(ends)
+    if statements.is_sqlite():
+        found = lite.finish(taken, sql=FINISH_SQLITE, now=now)
+        return [Finished(tx_id=end.run.tx_id, owner=end.run.owner, status=found[end.run.tx_id])
+                if end.run.tx_id in found else None for end in ends]
     items = [{"tx_id": end.run.tx_id, "token": end.run.token, "seq": end.run.seq, "visit": end.run.visit,
               "deadline_at": statements.iso(end.run.deadline_at), "run_id": end.run.run_id, "target": str(end.target),
               "run_status": end.status, "outcome": end.outcome, "actor": end.actor, "note": end.note,
