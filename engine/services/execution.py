@@ -141,7 +141,7 @@ def _checkpoint_fast(ends, *, now):
     done, after the writes); the others wrote nothing."""
     finishing = [end for end in ends if end.route is None]
     going = [end for end in ends if end.route is not None]
-    with transaction.atomic() if statements.is_sqlite() and ends else nullcontext():
+    with transaction.atomic() if ends and statements.is_sqlite() and statements.run_paths() else nullcontext():
         ended = finish_many(finishing, now=now)
         nexts = advance_many(going, now=now)
     written = {}

@@ -59,10 +59,13 @@ def test_a_worker_killed_at_a_fan_out_point_starts_no_item_twice_loses_none_and_
     assert facts["children_successful_step_runs"] == {"1": 8}, facts  # one successful run of each item's step
     assert (facts["outcome"], facts["woken_for_join"] + facts["requeued_for_join"], facts["ended"]) == (
         "success", 1, 1)
-    # the killed step run was found lost and ran again with the next attempt
+    # the killed step run was found lost and ran again with the next attempt; a worker that claimed several
+    # children at once (a batch: engine.runtime.executor) loses the steps it ran but had not checkpointed too,
+    # each found lost once and run again
     lost = lost_runs(system, [parent], "each") if who == "parent" else lost_runs(
         system, children_of(system, parent), "item")
-    assert len(lost) == 1 and lost[0][1][2] == 1, lost
+    assert lost and all(run[2] == 1 for _, run in lost) and len({tx for tx, _ in lost}) == len(lost), lost
+    assert len(lost) == 1 or who == "child", lost
     assert [run[:2] for run in system.drive("runs", parent)][-2:] == [["each", "success"], ["after", "success"]]
 
 
