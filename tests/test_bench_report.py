@@ -116,3 +116,11 @@ def test_postgresqls_own_foreign_key_checks_are_told_from_sent_statements():
     assert infra.is_fk_check(check)
     assert not infra.is_fk_check('SELECT "engine_transaction"."id" FROM "engine_transaction" WHERE id = $1')
     assert not infra.is_fk_check("SELECT id FROM engine_transaction WHERE id = $1 FOR UPDATE")
+
+
+def test_a_run_of_only_sqlite_prints_its_p1_median_and_each_round(capsys):
+    runs = [{"count": 2000, "per_second": rate} for rate in (468.9, 448.5)] + [{"error": "timed out"}]
+    results = {"mode": "full", "rounds": 3, "machine": MACHINE, "sqlite": {"p1_runs": runs, "p1": runs[0]}}
+    lines, rows = table(results, capsys)
+    assert "SQLite P1 only" in lines[1] and "SQLite only" in lines[1]
+    assert rows["SQLite P1 throughput, tx/s (median of 3: 468.9, 448.5, failed)"] == ["458.7", ">= 2x DBOS-on-PG"]
