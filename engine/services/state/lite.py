@@ -2,10 +2,10 @@
 worker's batch, each a few plain statements in one database transaction (BEGIN IMMEDIATE: SQLite's write
 lock is held from the first statement, so what is read is current until the commit).
 
-They are the same paths as the one-statement ones on PostgreSQL (claim.CLAIM_SQL, advance.CHECKPOINT_SQL,
-finish.FINISH_SQL), which the transition modules call for PostgreSQL: the same conditions (every fence in the
-WHERE of the UPDATE that writes the transaction row), the same rows, and [] or None where a condition does
-not hold (nothing written; the general path decides). SQLite has no data-modifying CTE: the UPDATE of the
+They are SQLite's spelling of the one-statement paths on PostgreSQL (claim.CLAIM_SQL, advance.CHECKPOINT_SQL,
+finish.FINISH_SQL), not other paths: the same conditions (every fence in the WHERE of the UPDATE that writes
+the transaction row), the same rows, and nothing for an item where a condition does not hold (nothing written;
+the general path decides). The transition modules choose between the two spellings. SQLite has no data-modifying CTE: the UPDATE of the
 transactions comes first with RETURNING, and the other rows are written only for those it returned. A batch's
 rows travel as one JSON array (json_each), values already in the text Django stores, so every statement has
 a fixed text. SQLite >= 3.35 (RETURNING).
