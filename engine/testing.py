@@ -166,6 +166,7 @@ class Harness:
 
     def __enter__(self):
         self._previous = clock.use(self.clock)
+        executor.forget_batching()  # each harness's worker starts claiming one at a time, as a fresh process
         owner_ensure(name=self.owner)
         return self
 

@@ -120,6 +120,12 @@ class BatchSize:
 _sizes = {}
 
 
+def forget_batching():
+    """Forget what this process learned about batches (claim sizes, step times), as a fresh worker process."""
+    _sizes.clear()
+    _took.clear()
+
+
 def drain(*, node_group, node="inline", max_transactions=None, until=None, watch=None, stop=None):
     """Claim and run ready transactions of `node_group` until none is left (or `max_transactions`
     ran, the monotonic time `until` passed, or `stop()` says so); return (how many ran, whether the

@@ -94,7 +94,10 @@ def test_a_slow_step_runs_only_after_the_steps_before_it_are_checkpointed(harnes
     monkeypatch.setattr(executor, "_sizes", {})
     monkeypatch.setattr(executor, "_took", {"util/echo": 0.0001, "test/batch-slow": 0.2})
     harness.load(THREE, SLOW)
-    quick = [harness.start("three", {"n": number}) for number in range(3)]
+    quick = []
+    for number in range(3):
+        quick.append(harness.start("three", {"n": number}))
+        harness.clock.move_to(harness.now() + timedelta(seconds=1))  # claimed in this order
     slow = harness.start("slow", {})
     with override_settings(DATP={**settings.DATP, "BATCH_MAX": 4}):
         executor.run_claimed(executor.tx_claim_many(node_group="master", node="node-a", limit=4))
@@ -120,11 +123,9 @@ def test_after_a_batch_with_a_slow_step_a_worker_claims_one_again(harness, monke
     """The transactions claimed behind a slow step wait for it: the next claim takes one, then grows again."""
     monkeypatch.setattr(executor, "_sizes", {})
     harness.load(THREE, SLOW)
-    for number in range(6):
-        harness.start("three", {"n": number})
-    harness.start("slow", {})
-    for number in range(6):
-        harness.start("three", {"n": number})
+    for pipeline in ["three"] * 6 + ["slow"] + ["three"] * 6:
+        harness.start(pipeline, {})
+        harness.clock.move_to(harness.now() + timedelta(seconds=1))  # claimed in this order
     sizes = []
     real = executor.tx_claim_many
 
