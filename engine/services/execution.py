@@ -114,7 +114,7 @@ def steps_complete(ran, *, may_continue=True):
             nexts.append(written[id(end)])
             continue
         try:
-            nexts.append(retry_on_deadlock(_checkpoint)(item, now=now, may_continue=may_continue))
+            nexts.append(retry_on_deadlock(_checkpoint)(item, now=clock.now(), may_continue=may_continue))
         except LeaseLost:
             logger.warning("%s: lease lost; the step's result is discarded", item.run.tx_id)
             nexts.append(None)
