@@ -6,7 +6,7 @@ from django.db import connection, connections
 
 from engine.services import statements
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL only")
+pytestmark = pytest.mark.postgres_only  # prepared statements and pg_backend_pid: PostgreSQL only
 
 PID = "SELECT pg_backend_pid()"
 
