@@ -15,6 +15,10 @@ from engine.runtime import executor
 from engine.services import waker
 from engine.steps import Step, register
 
+# Batching is the fast paths' (one statement per transition for a batch): these run with them on even in the
+# pass that turns them off elsewhere (make test-postgres-general).
+pytestmark = pytest.mark.fast_paths
+
 THREE = {"name": "three", "steps": [{"name": "a", "type": "util/echo"}, {"name": "b", "type": "util/echo"},
                                     {"name": "c", "type": "util/echo"}]}
 SLOW = {"name": "slow", "steps": [{"name": "a", "type": "test/batch-slow"}, {"name": "b", "type": "util/echo"}]}

@@ -11,7 +11,8 @@ from engine.services.pipelines import pipeline_publish
 from engine.services.state import start, start_group
 from engine.services.transactions import transaction_start
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+# Group commit is a fast path's: these run with the fast paths on in the pass that turns them off elsewhere.
+pytestmark = [pytest.mark.postgres_only, pytest.mark.fast_paths, pytest.mark.django_db(transaction=True)]
 
 ECHO = {"name": "grouped", "steps": [{"name": "one", "type": "util/echo"}]}
 OTHER = {"name": "grouped-too", "node_group": "other", "steps": [{"name": "one", "type": "util/echo"}]}
