@@ -70,9 +70,11 @@ def test_worker_paused_past_its_lease_has_its_late_write_refused(system):
 
 
 def test_two_nodes_on_one_group_never_run_a_step_twice(system):
-    system.start_node(workers=2)
-    system.start_node(workers=2)
+    # Queued before the nodes start, so that every worker finds work at once: a worker that claims in batches
+    # could otherwise run all 150 before the others' first look at the queue.
     tx_ids = system.drive("start", "rt-quick", 150)
+    system.start_node(workers=2)
+    system.start_node(workers=2)
     system.all_finished(tx_ids)
     executions = Counter((line.split()[0], line.split()[1]) for line in system.runlog_lines())
     assert len(executions) == 150 * 3
