@@ -73,7 +73,9 @@ def test_a_worker_killed_at_a_fan_out_point_starts_no_item_twice_loses_none_and_
 def test_a_worker_killed_between_two_cancels_of_a_fail_fast_leaves_no_child_running(system):
     """One item fails at once (join all_success): the parent wakes and cancels its three running siblings;
     its worker dies after the first cancel; its re-run (attempt 2) cancels the other two."""
-    system.start_node(workers=5, env={"DATP_FAULT": "fanout_between_cancels:kill:once"})
+    # One transaction per claim: each of the three slow siblings must be running on a worker of its own (a
+    # worker claiming two would hold the second queued behind the first's 90-second step).
+    system.start_node(workers=5, env={"DATP_FAULT": "fanout_between_cancels:kill:once", "DATP_BATCH_MAX": "1"})
     items = {"items": [{"fail": True}] + [{"seconds": 90, "i": i} for i in range(3)]}
     parent = system.drive("start_with", "rt-map-fail-fast", json.dumps(items))
     facts = settled(system, parent, status="failed")
