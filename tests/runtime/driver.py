@@ -8,6 +8,7 @@
     python -m tests.runtime.driver runs TX_ID               -> [[step, status, attempt, node], ...]
     python -m tests.runtime.driver load PATH                -> loads pipeline JSON files
     python -m tests.runtime.driver key                      -> a new system API key of owner "test"
+    python -m tests.runtime.driver nodes                    -> ids of the nodes registered and not stopping
 """
 import json
 import os
@@ -57,6 +58,10 @@ def main(argv):
         from engine.services.owners import api_key_create
 
         result = api_key_create(owner="test", name=f"key-{os.getpid()}", system=True)[1]
+    elif command == "nodes":
+        from engine.models import Node
+
+        result = sorted(Node.objects.filter(stopping=False).values_list("pk", flat=True))
     elif command == "running":
         result = list(Transaction.objects.filter(status="running").values_list("pk", "node"))
     else:

@@ -89,11 +89,13 @@ def test_a_worker_killed_between_two_cancels_of_a_fail_fast_leaves_no_child_runn
 @pytest.mark.postgres_only  # SQLite serialises every writer: the race is PostgreSQL's row locks
 @pytest.mark.parametrize("system", [LEASE], indirect=True)
 def test_two_nodes_ending_children_at_the_same_time_keep_the_counters_exact(system):
-    # Batches of at most 2, so that the children spread over both nodes' workers (a worker claiming 16 at a
-    # time could end most of them alone) and their ends race on the fan-out's row.
+    # Batches of at most 2, and items that work 0.2 s each, so that the children spread over both nodes'
+    # workers (a worker claiming 16 at a time, or a node up a few seconds before the other, could end most of
+    # them alone) and their ends race on the fan-out's row. The parent starts once both nodes have registered.
     system.start_node(workers=2, env={"DATP_BATCH_MAX": "2"})
     system.start_node(workers=2, env={"DATP_BATCH_MAX": "2"})
-    items = {"items": [{"i": i, **({"fail": True} if i % 10 == 3 else {})} for i in range(120)]}
+    system.wait_for(lambda: len(system.drive("nodes")) == 2, what="both nodes to register")
+    items = {"items": [{"i": i, **({"fail": True} if i % 10 == 3 else {"seconds": 0.2})} for i in range(120)]}
     parent = system.drive("start_with", "rt-map-wide", json.dumps(items))
     facts = settled(system, parent, timeout=240)
     assert (facts["started"], facts["succeeded"], facts["failed"], facts["counted"]) == (120, 108, 12, 120), facts
