@@ -27,11 +27,12 @@ def _actor(app):
 def start(*, owner, transaction_type, data=None, metadata=None, external_id=None, deadline=None, webhook=None,
           webhook_progress=False, app=None):
     """Start a transaction; returns its object (an idempotent replay returns the existing one)."""
-    tx, _ = transactions.transaction_start(
+    tx, created = transactions.transaction_start(
         owner=owner, transaction_type=transaction_type, data=data, metadata=metadata, external_id=external_id,
         deadline=deadline, webhook=webhook, webhook_progress=webhook_progress, actor=_actor(app),
     )
-    return transaction_as_dict(tx=tx)
+    # A transaction just created has no switch and no wait yet: nothing more to read (a replay reads them).
+    return transaction_as_dict(tx=tx, prefetched=(None, []) if created else None)
 
 
 def start_many(*, owner, transactions, app=None):
