@@ -10,7 +10,7 @@ import time
 from django.db import close_old_connections, connection
 
 from engine import clock, conf, durations
-from engine.selectors import transaction_as_dict, transaction_get, transaction_list, transactions_as_dicts
+from engine.selectors import JUST_STARTED, transaction_as_dict, transaction_get, transaction_list, transactions_as_dicts
 from engine.selectors.fan_outs import fan_out_as_dict, fan_outs_page
 from engine.selectors.starts import start_results_as_dicts
 from engine.services import callbacks, switches, transactions
@@ -31,8 +31,7 @@ def start(*, owner, transaction_type, data=None, metadata=None, external_id=None
         owner=owner, transaction_type=transaction_type, data=data, metadata=metadata, external_id=external_id,
         deadline=deadline, webhook=webhook, webhook_progress=webhook_progress, actor=_actor(app),
     )
-    # A transaction just created has no switch and no wait yet: nothing more to read (a replay reads them).
-    return transaction_as_dict(tx=tx, prefetched=(None, []) if created else None)
+    return transaction_as_dict(tx=tx, prefetched=JUST_STARTED if created else None)  # a replay reads them
 
 
 def start_many(*, owner, transactions, app=None):

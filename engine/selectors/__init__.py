@@ -51,6 +51,10 @@ def _links(tx_id):
     return {"self": reverse("api:transaction", kwargs={"tx_id": tx_id}), "console": console}
 
 
+# `prefetched` for a transaction its start has just created: no sleeper and no switch yet, nothing to read.
+JUST_STARTED = (None, ())
+
+
 def transaction_as_dict(*, tx, payload=True, prefetched=None, callback_url=False, open_callbacks=None):
     """Return the transaction object of api.md. `prefetched` is (sleeper or None, [Switch]) when the caller
     already read them (a list page reads them for every row at once), like `open_callbacks`; `callback_url`:

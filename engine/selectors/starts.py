@@ -1,6 +1,6 @@
 """The reply of a bulk start, as the API and the client give it: one result per item, in order."""
 from engine.errors import DatpError
-from engine.selectors import transaction_as_dict, transactions_as_dicts
+from engine.selectors import JUST_STARTED, transaction_as_dict, transactions_as_dicts
 
 
 def start_results_as_dicts(*, outcomes, callback_url=False):
@@ -18,7 +18,7 @@ def start_results_as_dicts(*, outcomes, callback_url=False):
             results.append({"index": index, "status": outcome.http_status, "error": outcome.as_dict()})
             continue
         tx, fresh = outcome
-        body = bodies.get(tx.pk) or transaction_as_dict(tx=tx, payload=False, prefetched=(None, []),
+        body = bodies.get(tx.pk) or transaction_as_dict(tx=tx, payload=False, prefetched=JUST_STARTED,
                                                          callback_url=callback_url)
         results.append({"index": index, "status": 201 if fresh else 200, "transaction": body})
     replayed = len(started) - sum(1 for _, fresh in started if fresh)

@@ -12,6 +12,7 @@ from engine.api.pagination import decode_cursor, page_limit, paged
 from engine.api.starts import start_fields
 from engine.limits import REASON_MAX
 from engine.selectors import (
+    JUST_STARTED,
     journal_entry_as_dict,
     journal_page,
     step_run_as_dict,
@@ -36,8 +37,8 @@ class TransactionStartApi(ApiView):
         if seconds:
             tx = wait_until_finished(tx.pk, owner, seconds)
             body = transaction_body(request, tx)
-        else:  # a transaction just started has no sleeper and no switch yet: nothing more to read
-            body = transaction_body(request, tx, prefetched=(None, []) if created else None)
+        else:
+            body = transaction_body(request, tx, prefetched=JUST_STARTED if created else None)
         if created:
             return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["links"]["self"]})
         return Response(body, headers={"Idempotent-Replayed": "true"})
