@@ -124,6 +124,22 @@ def _fanout(*, tx_id):
     return {"facts": facts, "problems": fanout_problems(facts)}
 
 
+def _unsuccessful_children(*, tx_id):
+    """Each child of `tx_id` that did not end success: its status and note, step runs and journal (a failed
+    scenario's explanation)."""
+    from engine.models import StepRun, Transaction
+
+    found = []
+    for child in Transaction.objects.filter(parent_id=tx_id).exclude(status="success").values(
+            "id", "status", "note", "attempt", "node", "parent_key"):
+        runs = StepRun.objects.filter(tx_id=child["id"]).order_by("started_at").values(
+            "seq", "step", "status", "attempt", "node", "note", "started_at", "ended_at")
+        found.append({**child, "runs": [{**run, "started_at": str(run["started_at"]), "ended_at": str(run["ended_at"])}
+                                        for run in runs],
+                      "journal": _journal(tx_id=child["id"])})
+    return found
+
+
 def _key():
     from engine.services.owners import api_key_create
 
@@ -166,6 +182,7 @@ COMMANDS = {
     "running": _running, "group": _group, "runs": _runs, "journal": _journal, "switch": _switch, "tx": _tx,
     "webhooks": _webhooks, "verify": _verify, "key": _key, "wake_times": _wake_times,
     "calendar": _calendar, "fanout": _fanout,
+    "unsuccessful_children": _unsuccessful_children,
 }
 
 

@@ -213,6 +213,11 @@ class System:
 
         return self.wait_until(settled, timeout, "every transaction to finish")
 
+    def log_tails(self, lines=40):
+        """The last `lines` lines of each process's log in the run directory (a failed scenario's context)."""
+        return {path.name: path.read_text(errors="replace").splitlines()[-lines:]
+                for path in sorted(self.workdir.glob("*.log"))}
+
     def verify(self, expected, tx_ids=None, faults_armed=None, **options):
         return self.call("verify", expected=expected, runlog=str(self.runlog), kills=self.kills, **options,
                          pauses={pid: windows for pid, windows in self.pauses.items()},

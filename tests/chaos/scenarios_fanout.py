@@ -9,6 +9,14 @@ SIZES = {"short": (300, 40, 1), "full": (5000, 200, 3)}  # items, max_parallel, 
 # The decision is killed exactly once: a probability there could kill the deciding child's every attempt
 # (ending it internal_error), and the last one in the node process that ends it so.
 FAULTS = "fanout_after_count:kill:0.002,fanout_after_decide:kill:once"
+# Both fault points are inside the database transaction that ends a child, so a kill there rolls that end back
+# and the child runs again with attempt + 1. The deciding kill always costs the last child an attempt, and the
+# last child is most often one a node kill lost (recovered last): it already stands at attempt 3, where one more
+# loss by chance (a 0.2 % count kill of its own end, a lease expired on a loaded machine) ends it internal_error
+# at the default MAX_ATTEMPTS, which is the engine's poison-step rule doing its job, not what this scenario asks.
+# Each run showed that child's three runs (lost, lost, success). So the scenario allows 5 attempts; the rule
+# itself is checked by tests/engine/test_recovery.py and by the chaos scenario of a step that always crashes.
+MAX_ATTEMPTS = "5"
 
 
 def _children_in_flight(counts):
@@ -30,10 +38,10 @@ def _settled(system, parent):
 def big_map(world, size):
     """A map of `total` items, at most `parallel` children at a time, on two nodes; `kills` times a whole
     node is SIGKILLed while a child runs on it (spread over the map's progress) and started again. Every
-    item's child ran its step once to success (a killed run re-ran once, attempt + 1), the join counted
+    item's child ran its step once to success (a killed run re-ran with attempt + 1), the join counted
     every item, the parent ended once."""
     total, parallel, kills = SIZES[size]
-    system = world(lease_seconds=4, faults=FAULTS)
+    system = world(lease_seconds=4, faults=FAULTS, env={"DATP_MAX_ATTEMPTS": MAX_ATTEMPTS})
     report = Report(f"13. A {total:,}-item util/map (max_parallel {parallel}) while nodes are killed", system)
     nodes = [system.start_node(workers=3), system.start_node(workers=3)]
     [parent] = system.call("start", pipeline="ch-map", data={
@@ -59,6 +67,8 @@ def big_map(world, size):
     figures = system.verify(ALL_SUCCESS, [parent], faults_armed=True,
                             **({"recovery_slack_seconds": 10} if size == "short" else {}))
     assert fan["problems"] == [], fan
+    unsuccessful = system.call("unsuccessful_children", tx_id=parent)
+    assert not unsuccessful, (facts, unsuccessful, system.log_tails())
     assert (facts["total"], facts["started"], facts["succeeded"], facts["failed"]) == (total, total, total, 0), facts
     assert facts["children_successful_step_runs"] == {"1": total}, facts  # each item's child: one successful run
     assert (facts["parent_status"], facts["outcome"], facts["ended"]) == ("success", "success", 1), facts
@@ -76,7 +86,7 @@ def big_map(world, size):
                    join={key: facts[key] for key in ("started", "succeeded", "failed", "outcome")},
                    parent_woken=facts["woken_for_join"], parent_requeued=facts["requeued_for_join"])
     report.held(no_violations(figures), f"every one of the {total:,} items had exactly one child, whose step ran "
-                f"once to success (each killed run re-ran once with attempt + 1); the join counted {total:,}; the "
+                f"once to success (each killed run re-ran with attempt + 1); the join counted {total:,}; the "
                 f"parent was woken once and finished once; at most {peak} children in flight "
                 f"(max_parallel {parallel}); recovery max {figures['recovery_max_seconds']} s from a kill")
     return report
