@@ -61,8 +61,17 @@ class CallbackNotFound(NotFound):
     default_message = "No such callback."
 
 
+class ScheduleNotFound(NotFound):
+    default_message = "No such schedule."
+
+
 class Conflict(DatpError):
     http_status = 409
+
+
+class ScheduleExists(Conflict):
+    code = "schedule_exists"
+    default_message = "A schedule with this name already exists."
 
 
 class DuplicateExternalId(Conflict):

@@ -9,6 +9,8 @@ SWITCH_TEXT_MAX = 2000
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 OWNER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 PIPELINE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
+# A schedule name goes into its runs' external ids: schedule:<name>:<due time>.
+SCHEDULE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 STEP_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 
 # Transactions started by one bulk start (POST /api/v1/transactions/batch, engine.client.start_many).

@@ -126,3 +126,37 @@ def sources_for(target):
 
 def is_terminal(status):
     return TxStatus(status) in TX_TERMINAL
+
+
+class ScheduleOverlap(models.TextChoices):
+    """What a schedule does when a run falls due while a run it started before is still active."""
+
+    SKIP = "skip"
+    BUFFER_ONE = "buffer_one"
+    ALLOW = "allow"
+    CANCEL_PREVIOUS = "cancel_previous"
+
+
+class ScheduleEventKind(models.TextChoices):
+    """A schedule's journal: what happened to a due time that did not start a run, and what people did."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    SKIPPED = "skipped"  # a previous run was still active (overlap skip, or buffer_one's buffer already held)
+    BUFFERED = "buffered"  # held by buffer_one until the active run ends
+    MISSED = "missed"  # older than the catch-up window when the schedule was looked at
+    CANCELLED_PREVIOUS = "cancelled_previous"
+    FAILED = "failed"  # the start was refused (the type no longer startable, the data no longer valid)
+    TRIGGERED = "triggered"
+    BACKFILLED = "backfilled"
+    ENDED = "ended"  # no due time left before its end
+
+
+class ScheduleRunCause(models.TextChoices):
+    DUE = "due"
+    CATCH_UP = "catch_up"
+    BUFFER = "buffer"
+    TRIGGER = "trigger"
+    BACKFILL = "backfill"

@@ -4,6 +4,7 @@ from engine.models.fanout import FanOut, FanOutItem
 from engine.models.figures import FigureMark, MinuteFigure, SleeperFigure, StatusFigure
 from engine.models.owners import ApiKey, Owner
 from engine.models.pipelines import Node, NodeGroup, Pipeline, PipelineVersion
+from engine.models.schedules import Schedule, ScheduleEvent, ScheduleRun
 from engine.models.transactions import JournalEntry, StepRun, Transaction
 from engine.models.waits import (
     Callback,
@@ -32,6 +33,9 @@ __all__ = [
     "Owner",
     "Pipeline",
     "PipelineVersion",
+    "Schedule",
+    "ScheduleEvent",
+    "ScheduleRun",
     "Sleeper",
     "SleeperFigure",
     "StatusFigure",

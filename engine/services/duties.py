@@ -2,7 +2,7 @@
 clock.
 
 An idle node asked a dozen questions every second (queued work? a deadline passed? a callback timed
-out? a lease expired? a timer due? a bulk job open? a webhook due? did anything change for the
+out? a lease expired? a timer due? a schedule due? a bulk job open? a webhook due? did anything change for the
 figures?), each an ORM query, which made most of its idle CPU. `duties_due` asks them all at once, each
 answered by a partial index, and the node then runs only the duties with something to do and sleeps
 until the earliest future moment. On PostgreSQL that is one prepared statement; elsewhere (or with
@@ -13,7 +13,16 @@ from datetime import datetime
 
 from django.db.models import Max, Min
 
-from engine.models import BulkJob, Callback, JournalEntry, NodeGroup, Sleeper, Transaction, WebhookDelivery
+from engine.models import (
+    BulkJob,
+    Callback,
+    JournalEntry,
+    NodeGroup,
+    Schedule,
+    Sleeper,
+    Transaction,
+    WebhookDelivery,
+)
 from engine.services import statements
 from engine.states import CALLBACK_ACTIVE_VALUES, BulkJobStatus, TxStatus, WebhookStatus
 
@@ -32,7 +41,8 @@ SELECT EXISTS (SELECT 1 FROM engine_transaction WHERE node_group_id = %(group)s 
        EXISTS (SELECT 1 FROM engine_bulkjob WHERE status IN {statements.sql_values(OPEN_BULK)}),
        (SELECT next_attempt_at FROM engine_webhookdelivery WHERE status = '{WebhookStatus.PENDING.value}'
            ORDER BY next_attempt_at LIMIT 1),
-       (SELECT max(id) FROM engine_journalentry)
+       (SELECT max(id) FROM engine_journalentry),
+       (SELECT look_at FROM engine_schedule WHERE look_at IS NOT NULL ORDER BY look_at LIMIT 1)
 """
 
 
@@ -50,11 +60,13 @@ class Due:
     bulk: bool
     webhook: datetime | None
     journal: int | None
+    schedule: datetime | None = None
 
     def moments(self, *, webhooks=True):
         """The moments at which a timed duty has something to do; `webhooks=False` leaves out the webhook
         sender's (the test harness sends none)."""
-        timed = (self.deadline, self.callback, self.lease, self.timer) + ((self.webhook,) if webhooks else ())
+        timed = (self.deadline, self.callback, self.lease, self.timer, self.schedule) + \
+            ((self.webhook,) if webhooks else ())
         return [moment for moment in timed if moment is not None]
 
 
@@ -88,5 +100,6 @@ def _due_general(group):
         "bulk": BulkJob.objects.filter(status__in=OPEN_BULK).exists(),
         "webhook": _first(WebhookDelivery.objects.filter(status=WebhookStatus.PENDING), "next_attempt_at"),
         "journal": JournalEntry.objects.aggregate(newest=Max("id"))["newest"],
+        "schedule": _first(Schedule.objects.filter(look_at__isnull=False), "look_at"),
     }
     return Due(**answers)

@@ -1,11 +1,12 @@
 """The engine's periodic duties, each one indexed query and bounded batches: due timers, deadlines,
-callback timeouts, await re-checks and lost workers. Safe to run from any number of nodes at once."""
+callback timeouts, await re-checks, lost workers and due schedules. Safe to run from any number of nodes at once."""
 from django.db import connection, transaction
 
 from engine import clock, conf
 from engine.models import Callback, Sleeper, StepRun, Transaction
 from engine.services.callbacks import callback_force
 from engine.services.followups import follow_up
+from engine.services.schedules import schedules_fire
 from engine.services.state.finish import finish, finish_now
 from engine.services.state.requeue import requeue
 from engine.services.state.wake import wake, wake_due
@@ -111,5 +112,6 @@ def waker_tick(*, now=None):
         "leases": leases_recover(now=now),
         "timers": sleepers_wake_due(now=now),
         "awaits": awaits_recheck(now=now),
+        "schedules": schedules_fire(now=now),
     }
 
