@@ -29,6 +29,10 @@ NICKNAMES = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 
              "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
 SHORTEST_INTERVAL = timedelta(seconds=1)
 LONGEST_JITTER = timedelta(days=1)
+LONGEST_WINDOW = timedelta(days=366)
+# The last due time a schedule may have: a day before the last moment the engine stores, so that its jitter
+# and the engine's own small additions never pass it.
+LAST_DUE = durations.LATEST - timedelta(days=2)
 EPOCH = datetime(1970, 1, 1)
 # How many due times one look at a schedule walks at most; a schedule down longer than that many of its runs
 # counts the rest as missed at once (engine.services.schedules).
@@ -109,14 +113,15 @@ def check_window(value):
         window = durations.parse_duration(DEFAULT_CATCHUP_WINDOW if value in (None, "") else value)
     except durations.BadDuration as exc:
         raise BadSchedule("catchup_window", str(exc)) from exc
-    if not isinstance(window, timedelta):
-        raise BadSchedule("catchup_window", "A catch-up window is a duration without months or years (P7D, PT1H).")
+    if not isinstance(window, timedelta) or window > LONGEST_WINDOW:
+        raise BadSchedule("catchup_window", "A catch-up window is at most P366D, without months or years "
+                                            "(PT1H, P7D).")
     return window
 
 
 def _length(interval):
-    """The length of `interval` from the epoch (months and years vary; this is for checks and estimates)."""
-    start = EPOCH.replace(tzinfo=UTC)
+    """The length of `interval` from the year 1 (months and years vary; this is for checks and estimates)."""
+    start = durations.EARLIEST  # parse_duration let no duration carry it past what a datetime holds
     return (start + interval) - start
 
 
@@ -144,12 +149,21 @@ class Calendar:
         if self.start_at is not None and self.end_at is not None and self.end_at < self.start_at:
             raise BadSchedule("end_at", "The end must not come before the start.")
 
+    @classmethod
+    def of(cls, schedule):
+        """The calendar of a Schedule row (or anything with its fields)."""
+        return cls(cron=schedule.cron, interval=schedule.interval, timezone=schedule.timezone,
+                   start_at=schedule.start_at, end_at=schedule.end_at)
+
     def next_after(self, moment):
         """The first due time strictly after `moment` (aware), in UTC, or None when none is left."""
         if self.start_at is not None and moment < self.start_at:
             moment = self.start_at - timedelta(microseconds=1)
-        found = self._cron_after(moment) if self.cron is not None else self._interval_after(moment)
-        if found is None or (self.end_at is not None and found > self.end_at):
+        try:
+            found = self._cron_after(moment) if self.cron is not None else self._interval_after(moment)
+        except (OverflowError, ValueError):  # past what a datetime holds: no due time is left
+            return None
+        if found is None or found > LAST_DUE or (self.end_at is not None and found > self.end_at):
             return None
         return found
 

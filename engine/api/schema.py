@@ -11,7 +11,14 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 from engine.joins import JOIN_MODES, ON_FAILURE
 from engine.limits import BULK_START_MAX, REASON_MAX
-from engine.states import CALLBACK_ACTIVE_VALUES, TxStatus, WaitReason
+from engine.states import (
+    CALLBACK_ACTIVE_VALUES,
+    ScheduleEventKind,
+    ScheduleOverlap,
+    ScheduleRunCause,
+    TxStatus,
+    WaitReason,
+)
 
 ANY = {}  # any JSON value
 STAMP = {"type": "string", "format": "date-time"}
@@ -93,6 +100,33 @@ NODE_GROUP = _object({
     "running": {"type": "integer"}, "sleeping": {"type": "integer"}, "nodes": {"type": "array", "items": NODE},
 })
 
+SCHEDULE_FIELDS = {
+    "name": {"type": "string"}, "owner": {"type": "string"}, "description": {"type": "string"},
+    "transaction_type": {"type": "string"}, "data": OBJECT,
+    "cron": {**NULL_STRING, "description": "A cron expression (5 fields, or 6 with seconds first), read in `timezone`."},
+    "interval": {**NULL_STRING, "description": "An ISO 8601 duration: PT15M (real time), P1D (wall-clock time)."},
+    "timezone": {"type": "string"}, "start_at": NULL_STAMP, "end_at": NULL_STAMP,
+    "overlap": {"type": "string", "enum": list(ScheduleOverlap.values)},
+    "catchup_window": {"type": "string"}, "jitter": NULL_STRING, "paused": {"type": "boolean"},
+    "note": {"type": "string"}, "next_due_at": NULL_STAMP, "buffered_due_at": NULL_STAMP, "last_due_at": NULL_STAMP,
+    "created_by": {"type": "string"}, "created_at": STAMP, "updated_at": STAMP,
+    "links": _object({"self": {"type": "string"}}),
+}
+SCHEDULE_ACTION = _object({
+    "action": {"type": "string", "enum": ["started", "existing", "skipped", "buffered", "failed"]},
+    "due_at": {"type": "string"}, "tx_id": {"type": "string"}, "note": {"type": "string"}}, required=["action", "due_at"])
+SCHEDULE_DETAIL = _object({
+    **SCHEDULE_FIELDS,
+    "next_runs": {"type": "array", "items": _object({"due_at": STAMP, "fires_at": STAMP})},
+    "last_runs": {"type": "array", "items": _object({
+        "due_at": STAMP, "cause": {"type": "string", "enum": list(ScheduleRunCause.values)}, "started_at": STAMP,
+        "actor": {"type": "string"}, "tx_id": NULL_STRING,
+        "status": {**NULL_STRING, "enum": [*TxStatus.values, None]}})},
+    "events": {"type": "array", "items": _object({
+        "at": STAMP, "kind": {"type": "string", "enum": list(ScheduleEventKind.values)}, "due_at": NULL_STAMP,
+        "actor": {"type": "string"}, "note": {"type": "string"}, "data": OBJECT})},
+})
+
 
 OUTCOME_TEXT = ("The outcome the step ended with: a fixed one (success, failed, aborted, timeout, cancelled) or a "
                 "name of its own (approved); null while it runs or sleeps, and after internal_error or lost.")
@@ -146,6 +180,12 @@ COMPONENTS = {
             "error": ref("Error")}, required=["index", "status"])},
         "created": COUNT, "replayed": COUNT, "failed": COUNT,
     }),
+    "Schedule": SCHEDULE_DETAIL,
+    "ScheduleList": _object({"results": {"type": "array", "items": _object(SCHEDULE_FIELDS)}}),
+    "ScheduleAction": SCHEDULE_ACTION,
+    "ScheduleBackfill": _object({"due_times": COUNT, "started": COUNT, "existing": COUNT, "skipped": COUNT,
+                                 "buffered": COUNT, "failed": COUNT,
+                                 "runs": {"type": "array", "items": SCHEDULE_ACTION}}),
     "Health": _object({"status": {"type": "string", "enum": ["ok", "degraded"]}, "database": {"type": "string"},
                        "nodes": {"type": "integer", "nullable": True}}),
 }
@@ -185,6 +225,22 @@ PIPELINE_BODY = body({"name": {"type": "string"}, "description": {"type": "strin
 NODE_GROUP_BODY = body({"paused": {"type": "boolean"},
                         "max_concurrency": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
                                             "nullable": True}})
+SCHEDULE_EDITABLE = {
+    "description": {"type": "string"}, "transaction_type": {"type": "string", "minLength": 1, "maxLength": 100},
+    "data": OBJECT, "cron": NULL_STRING, "interval": NULL_STRING, "timezone": {"type": "string"},
+    "start_at": NULL_STRING, "end_at": NULL_STRING,
+    "overlap": {"type": "string", "enum": list(ScheduleOverlap.values)},
+    "catchup_window": {"type": "string", "description": "An ISO 8601 duration (default PT1H)."},
+    "jitter": {"type": "string", "description": "An ISO 8601 duration, at most P1D."},
+    "note": REASON,
+}
+SCHEDULE_CREATE_BODY = body({"name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,63}$"},
+                             "paused": {"type": "boolean"}, **SCHEDULE_EDITABLE},
+                            required=["name", "transaction_type"])
+SCHEDULE_UPDATE_BODY = body(SCHEDULE_EDITABLE)
+NOTE_BODY = body({"note": REASON})
+BACKFILL_BODY = body({"start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"},
+                      "overlap": {"type": "string", "enum": list(ScheduleOverlap.values)}}, required=["start", "end"])
 
 # Parameters ---------------------------------------------------------------------------------------
 

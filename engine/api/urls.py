@@ -7,8 +7,28 @@ from engine.api.views.callbacks import CallbackGetApi, CallbackUpdateApi
 from engine.api.views.deadlines import TransactionUpdateApi
 from engine.api.views.global_switches import GlobalSwitchListApi, GlobalSwitchSetApi
 from engine.api.views.listing import TransactionByExternalIdApi, TransactionListApi
-from engine.api.views.node_groups import NodeGroupGetApi, NodeGroupListApi, NodeGroupUpdateApi
-from engine.api.views.pipelines import PipelineGetApi, PipelineListApi, PipelinePublishApi, PipelineUseVersionApi
+from engine.api.views.node_groups import (
+    NodeGroupGetApi,
+    NodeGroupListApi,
+    NodeGroupUpdateApi,
+)
+from engine.api.views.pipelines import (
+    PipelineGetApi,
+    PipelineListApi,
+    PipelinePublishApi,
+    PipelineUseVersionApi,
+)
+from engine.api.views.schedules import (
+    ScheduleBackfillApi,
+    ScheduleCreateApi,
+    ScheduleDeleteApi,
+    ScheduleGetApi,
+    ScheduleListApi,
+    SchedulePauseApi,
+    ScheduleResumeApi,
+    ScheduleTriggerApi,
+    ScheduleUpdateApi,
+)
 from engine.api.views.switches import SwitchClearApi, SwitchListApi, SwitchSetApi
 from engine.api.views.system import HealthApi, StepTypeListApi
 from engine.api.views.transactions import (
@@ -47,6 +67,13 @@ urlpatterns = [
     path("pipelines/<str:name>", by_method(GET=PipelineGetApi, PUT=PipelinePublishApi), name="pipeline"),
     path("pipelines/<str:name>/versions/<str:version>/use", PipelineUseVersionApi.as_view(),
          name="pipeline-use-version"),
+    path("schedules", by_method(GET=ScheduleListApi, POST=ScheduleCreateApi), name="schedules"),
+    path("schedules/<str:name>", by_method(GET=ScheduleGetApi, PATCH=ScheduleUpdateApi, DELETE=ScheduleDeleteApi),
+         name="schedule"),
+    path("schedules/<str:name>/pause", SchedulePauseApi.as_view(), name="schedule-pause"),
+    path("schedules/<str:name>/resume", ScheduleResumeApi.as_view(), name="schedule-resume"),
+    path("schedules/<str:name>/trigger", ScheduleTriggerApi.as_view(), name="schedule-trigger"),
+    path("schedules/<str:name>/backfill", ScheduleBackfillApi.as_view(), name="schedule-backfill"),
     path("node-groups", NodeGroupListApi.as_view(), name="node-groups"),
     path("node-groups/<str:name>", by_method(GET=NodeGroupGetApi, PATCH=NodeGroupUpdateApi), name="node-group"),
     path("step-types", StepTypeListApi.as_view(), name="step-types"),

@@ -106,14 +106,9 @@ def _summary(problems):
     return f"{field}: {messages[0]}" + (f" (and {more} more field{'s' if more > 1 else ''})" if more else "")
 
 
-def calendar_of(schedule):
-    return Calendar(cron=schedule.cron, interval=schedule.interval, timezone=schedule.timezone,
-                    start_at=schedule.start_at, end_at=schedule.end_at)
-
-
 def _plan(schedule, now):
     """Set the schedule's next due time after `now` and when to look at it (None while paused)."""
-    schedule.next_due_at = calendar_of(schedule).next_after(now)
+    schedule.next_due_at = Calendar.of(schedule).next_after(now)
     _set_look(schedule, now)
 
 
@@ -226,14 +221,14 @@ def schedule_delete(*, name, actor, owner=None):
         _locked(name, owner).delete()
 
 
-def schedule_trigger(*, name, actor, owner=None):
+def schedule_trigger(*, name, actor, note="", owner=None):
     """Start a run now, under the schedule's overlap policy; return what happened: {"action": "started",
     "tx_id": ...} or {"action": "skipped" | "buffered" | "failed", "note": ...}."""
     now = clock.now()
     due = now.replace(microsecond=now.microsecond // 1000 * 1000)
     with transaction.atomic():
         schedule = _locked(name, owner)
-        _event(schedule, ScheduleEventKind.TRIGGERED, now=now, actor=actor, due_at=due)
+        _event(schedule, ScheduleEventKind.TRIGGERED, now=now, actor=actor, due_at=due, note=note or "")
         answer = _due(schedule, due, now=now, cause=ScheduleRunCause.TRIGGER, actor=actor)
         _set_look(schedule, now)
         schedule.save()
@@ -260,7 +255,7 @@ def schedule_backfill(*, name, start, end, actor, overlap=ScheduleOverlap.ALLOW,
         raise InvalidRequest(_summary(problems), fields=problems)
     with transaction.atomic():
         schedule = _locked(name, owner)
-        dues = calendar_of(schedule).due_between(first - timedelta(microseconds=1), last, limit=MAX_BACKFILL + 1)
+        dues = Calendar.of(schedule).due_between(first - timedelta(microseconds=1), last, limit=MAX_BACKFILL + 1)
         if len(dues) > MAX_BACKFILL:
             raise InvalidRequest(f"end: more than {MAX_BACKFILL} due times in that range; backfill it in parts.",
                                  fields={"end": [f"At most {MAX_BACKFILL} due times per backfill."]},
@@ -301,7 +296,7 @@ def _look(schedule, now):
     if schedule.buffered_due_at is not None and not _active(schedule):
         due, schedule.buffered_due_at = schedule.buffered_due_at, None
         started += _start(schedule, due, now=now, cause=ScheduleRunCause.BUFFER)["action"] == "started"
-    calendar, window = calendar_of(schedule), check_window(schedule.catchup_window)
+    calendar, window = Calendar.of(schedule), check_window(schedule.catchup_window)
     jitter = check_jitter(schedule.jitter)
     due, walked = schedule.next_due_at, 0
     while not schedule.paused and due is not None and walked < MAX_WALK:

@@ -16,9 +16,14 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
+from schemathesis.checks import (
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from datp_site.wsgi import application
+from engine.services import schedules
 from engine.services.owners import api_key_create
 from tests import boundaries
 from tests.api.conftest import PIPELINES
@@ -37,6 +42,13 @@ BOUNDARIES = {
     "limit": st.one_of(boundaries.numbers, boundaries.ids), "max_concurrency": boundaries.numbers,
     "data": boundaries.json_values, "metadata": boundaries.json_values, "value": boundaries.json_values,
     "steps": boundaries.json_values,
+    "cron": st.one_of(boundaries.texts, st.sampled_from(["* * * * *", "0 0 31 2 *", "@daily", "0 9 * * MON#5",
+                                                        "*/0 * * * *", "0 0 L * *", "59 23 31 12 7"])),
+    "interval": boundaries.durations, "jitter": boundaries.durations, "catchup_window": boundaries.durations,
+    "timezone": st.one_of(boundaries.texts, st.sampled_from(["UTC", "Europe/Paris", "europe/paris", "posix/UTC",
+                                                            "Etc/GMT+14", "/etc/localtime", "."])),
+    "start_at": boundaries.timestamps, "end_at": boundaries.timestamps, "start": boundaries.timestamps,
+    "end": boundaries.timestamps,
 }
 
 
@@ -83,13 +95,15 @@ def world(harness):
     done = harness.start("echo", external_id="order/17")
     for tx_id in (sleeping, hooked, failed, done):
         harness.run(tx_id)
+    schedules.schedule_create(owner=harness.owner, name="nightly", actor="fuzz", transaction_type="echo",
+                              cron="0 2 * * *", timezone="Europe/Paris")
     _, raw = api_key_create(owner=harness.owner, name="fuzz", system=True)
     return {
         "key": raw,
         "tx_id": [sleeping, hooked, failed, done],
         "external_id": ["order/17"],
         "token": [harness.callback_token(hooked)],
-        "name": ["approved", "echo", "master"],
+        "name": ["approved", "echo", "master", "nightly"],
         "version": [versions[0].version],
     }
 

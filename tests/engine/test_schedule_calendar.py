@@ -86,6 +86,13 @@ def test_start_and_end_bound_the_due_times():
     assert bounded.next_after(utc(2026, 5, 4, 12)) is None
 
 
+def test_no_due_time_past_what_the_engine_stores():
+    for calendar in (Calendar(cron=None, interval="P1000Y"), Calendar(cron=None, interval="P9000Y", start_at=utc(2000, 1, 1)),
+                     Calendar(cron="0 0 * * *", interval=None, timezone="Pacific/Kiritimati")):
+        assert calendar.next_after(utc(9999, 12, 29)) is None
+    assert Calendar(cron=None, interval="P9000Y", start_at=utc(2000, 1, 1)).next_after(utc(1, 1, 2)) == utc(2000, 1, 1)
+
+
 def test_cron_extensions_and_nicknames():
     assert check_cron("@daily") == "0 0 * * *"
     assert check_cron("  0   9 *  *  MON-FRI ") == "0 9 * * MON-FRI"
@@ -107,6 +114,7 @@ def test_cron_extensions_and_nicknames():
     (check_jitter, "P2D", "jitter", "at most one day"),
     (check_jitter, "P1M", "jitter", "at most one day"),
     (check_window, "P1Y", "catchup_window", "without months or years"),
+    (check_window, "P367D", "catchup_window", "at most P366D"),
     (zone, "Europe/Pariss", "timezone", "Unknown time zone"),
     (zone, "../../etc/passwd", "timezone", "Not an IANA time zone name"),
 ])
