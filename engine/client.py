@@ -12,8 +12,9 @@ from django.db import close_old_connections, connection
 from engine import clock, conf, durations
 from engine.selectors import JUST_STARTED, transaction_as_dict, transaction_get, transaction_list, transactions_as_dicts
 from engine.selectors.fan_outs import fan_out_as_dict, fan_outs_page
+from engine.selectors.schedules import schedule_as_dict, schedule_get, schedule_list
 from engine.selectors.starts import start_results_as_dicts
-from engine.services import callbacks, switches, transactions
+from engine.services import callbacks, schedules, switches, transactions
 from engine.services.start_many import transaction_start_many as start_many_service
 
 APP = "app:python"
@@ -116,3 +117,51 @@ def retry(*, owner, tx_id, reason="", deadline=None, app=None):
 
 def update_callback(*, token, status, data=None, app=None):
     return callbacks.callback_update(token=token, status=status, data=data, actor=_actor(app))
+
+
+# Schedules: the same fields as /api/v1/schedules; each function returns the schedule as the API shows it (its
+# next runs, last runs and journal), or what happened (trigger, backfill).
+
+def create_schedule(*, owner, name, transaction_type, app=None, **fields):
+    """Create a schedule: `cron` or `interval`, and optionally data, timezone, start_at, end_at, overlap,
+    catchup_window, jitter, paused, note, description (docs/schedules.md)."""
+    schedules.schedule_create(owner=owner, name=name, transaction_type=transaction_type, actor=_actor(app), **fields)
+    return get_schedule(owner=owner, name=name)
+
+
+def get_schedule(*, owner, name):
+    return schedule_as_dict(schedule_get(name=name, owners=owner), detail=True)
+
+
+def list_schedules(*, owner):
+    return schedule_list(owners=owner)
+
+
+def update_schedule(*, owner, name, note="", app=None, **changes):
+    schedules.schedule_update(name=name, owner=owner, actor=_actor(app), note=note, **changes)
+    return get_schedule(owner=owner, name=name)
+
+
+def pause_schedule(*, owner, name, note="", app=None):
+    schedules.schedule_pause(name=name, owner=owner, actor=_actor(app), note=note)
+    return get_schedule(owner=owner, name=name)
+
+
+def resume_schedule(*, owner, name, note="", app=None):
+    schedules.schedule_resume(name=name, owner=owner, actor=_actor(app), note=note)
+    return get_schedule(owner=owner, name=name)
+
+
+def delete_schedule(*, owner, name, app=None):
+    schedules.schedule_delete(name=name, owner=owner, actor=_actor(app))
+
+
+def trigger_schedule(*, owner, name, note="", app=None):
+    """Run a schedule now, under its overlap policy: {"action": "started", "tx_id", "due_at"} or why not."""
+    return schedules.schedule_trigger(name=name, owner=owner, actor=_actor(app), note=note)
+
+
+def backfill_schedule(*, owner, name, start, end, overlap="allow", app=None):
+    """Start a run for each due time from `start` to `end` (past, both included) that has none yet."""
+    return schedules.schedule_backfill(name=name, owner=owner, actor=_actor(app), start=start, end=end,
+                                       overlap=overlap)

@@ -21,11 +21,11 @@ from datetime import UTC, datetime, timedelta
 
 from engine import clock, deprecation, durations, tokens
 from engine.errors import InvalidPipeline
-from engine.models import FanOut, NodeGroup, Sleeper, Switch, Transaction
+from engine.models import FanOut, NodeGroup, ScheduleRun, Sleeper, Switch, Transaction
 from engine.runtime import executor, faults
 from engine.states import TxStatus
 from engine.selectors import journal_of, step_runs_of, transaction_get
-from engine.services import callbacks, duties, fanout, switches, transactions, waker
+from engine.services import callbacks, duties, fanout, schedules, switches, transactions, waker
 from engine.services.owners import owner_ensure
 from engine.services.pipeline_files import MissingPath, json_files, read_definitions
 from engine.services.pipelines import pipelines_publish_all
@@ -190,6 +190,23 @@ class Harness:
         kwargs.setdefault("actor", self.actor)
         tx, _ = transactions.transaction_start(transaction_type=transaction_type, data=data, **kwargs)
         return tx.pk
+
+    def schedule(self, name, transaction_type, **fields):
+        """Create a schedule for the harness's owner (the fields of POST /api/v1/schedules: cron or interval,
+        data, timezone, overlap, catchup_window, jitter, start_at, end_at, paused) and return its runs so far
+        as `h.schedule_runs(name)` does; `h.advance("P1D")` then starts each of the day's runs at its time.
+
+            h.schedule("nightly", "report", cron="0 2 * * *", timezone="Europe/Paris")
+            h.advance("P1D")
+            [(due_at, tx_id)] = h.schedule_runs("nightly")
+        """
+        schedules.schedule_create(owner=self.owner, name=name, transaction_type=transaction_type,
+                                  actor=self.actor, **fields)
+        return self.schedule_runs(name)
+
+    def schedule_runs(self, name):
+        """The runs schedule `name` started, oldest due time first: a list of (due_at, tx_id)."""
+        return list(ScheduleRun.objects.filter(schedule__name=name).order_by("due_at").values_list("due_at", "tx_id"))
 
     # Running -------------------------------------------------------------------------------
 
