@@ -40,7 +40,7 @@ def shop_steps():
 
 
 def test_the_page_has_the_step_module_and_an_example_for_each_part():
-    assert set(BLOCKS) == {"steps", "run", "time", "actions", "callbacks", "crash", "fanout"}
+    assert set(BLOCKS) == {"steps", "run", "time", "actions", "callbacks", "crash", "fanout", "schedules"}
     assert len(TEST_NAMES) == len(set(TEST_NAMES)) >= 10
 
 
