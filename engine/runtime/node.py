@@ -17,7 +17,7 @@ from engine import clock, conf, notices
 from engine.models import NodeGroup, Transaction
 from engine.runtime import drain_queue, node_metrics
 from engine.runtime.tasks import enqueue_drain
-from engine.services import bulk, duties, figures, nodes, schedules, waker
+from engine.services import bulk, duties, figures, nodes, schedule_fire, waker
 from engine.services.prune import transactions_prune
 from engine.services.webhooks import webhooks_deliver_due
 from engine.states import TxStatus
@@ -157,7 +157,7 @@ class Node:
             while waker.sleepers_wake_due(now=now, on_woken=self._observe_lateness):
                 ran = True
         if _has_come(due.schedule, now):
-            ran |= bool(schedules.schedules_fire(now=now))
+            ran |= bool(schedule_fire.schedules_fire(now=now))
         if time.monotonic() - self._awaits_at >= AWAIT_RECHECK_SECONDS:
             self._awaits_at = time.monotonic()
             ran |= bool(waker.awaits_recheck(now=now))

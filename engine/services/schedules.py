@@ -1,51 +1,40 @@
-"""Schedules: create, change, pause, resume, delete, trigger and backfill them, and start the runs that fall due
-(a duty of the waker, over the indexed `look_at`). Each due time starts at most one transaction: its run row is
-unique per schedule and due time, its external id is `schedule:<name>:<due time>`, and both are written under
-the schedule's row lock, so two nodes, a restart or a clock jump never start a due time twice."""
+"""Schedules: create, change, pause, resume, delete, trigger and backfill them (the runs that fall due are started
+by engine.services.schedule_fire, the waker's duty). Each due time starts at most one transaction: its run row
+is unique per schedule and due time, its external id is `schedule:<name>:<due time>`, and both are written
+under the schedule's row lock, so two nodes, a restart or a clock jump never start a due time twice."""
 import re
 from datetime import timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from engine import clock, durations
-from engine.errors import (
-    DatpError,
-    InvalidRequest,
-    ScheduleExists,
-    ScheduleNotFound,
-    TransactionFinished,
-)
+from engine.errors import InvalidRequest, ScheduleExists, ScheduleNotFound
 from engine.limits import SCHEDULE_NAME_PATTERN
 from engine.models import Schedule, ScheduleEvent, ScheduleRun
 from engine.schedules import (
-    MAX_WALK,
     BadSchedule,
     Calendar,
     check_cron,
     check_interval,
     check_jitter,
     check_window,
-    external_id,
-    jitter_of,
     stamp,
     zone,
 )
-from engine.services.transactions import (
-    start_row,
-    transaction_cancel,
-    transaction_start,
+from engine.services.schedule_fire import (
+    Decision,
+    Look,
+    active_runs,
+    plan_look,
+    schedules_fire,
+    write,
 )
-from engine.states import (
-    TX_ACTIVE,
-    ScheduleEventKind,
-    ScheduleOverlap,
-    ScheduleRunCause,
-)
+from engine.services.transactions import start_row
+from engine.states import ScheduleEventKind, ScheduleOverlap, ScheduleRunCause
 
-BATCH = 100
+__all__ = ["schedules_fire"]  # the waker's duty lives in engine.services.schedule_fire
+
 MAX_BACKFILL = 1000  # due times one backfill may start
-LATE_SECONDS = 60  # a run started later than this after its due time (and jitter) is a catch-up
-BUFFER_LOOK = (timedelta(seconds=1), timedelta(seconds=10))  # while buffer_one holds a run: how often to look
 NAME_RE = re.compile(SCHEDULE_NAME_PATTERN)
 EDITABLE = ("description", "transaction_type", "data", "cron", "interval", "timezone", "start_at", "end_at",
             "overlap", "catchup_window", "jitter")
@@ -109,21 +98,7 @@ def _summary(problems):
 def _plan(schedule, now):
     """Set the schedule's next due time after `now` and when to look at it (None while paused)."""
     schedule.next_due_at = Calendar.of(schedule).next_after(now)
-    _set_look(schedule, now)
-
-
-def _set_look(schedule, now):
-    if schedule.paused:
-        schedule.look_at = None
-        return
-    moments = []
-    if schedule.next_due_at is not None:
-        moments.append(schedule.next_due_at + jitter_of(schedule.name, schedule.next_due_at,
-                                                         check_jitter(schedule.jitter)))
-    if schedule.buffered_due_at is not None:
-        waited = now - schedule.buffered_due_at
-        moments.append(now + min(max(waited / 10, BUFFER_LOOK[0]), BUFFER_LOOK[1]))
-    schedule.look_at = min(moments) if moments else None
+    plan_look(schedule, now)
 
 
 def _event(schedule, kind, *, now, actor="system", due_at=None, note="", **data):
@@ -228,11 +203,12 @@ def schedule_trigger(*, name, actor, note="", owner=None):
     due = now.replace(microsecond=now.microsecond // 1000 * 1000)
     with transaction.atomic():
         schedule = _locked(name, owner)
-        _event(schedule, ScheduleEventKind.TRIGGERED, now=now, actor=actor, due_at=due, note=note or "")
-        answer = _due(schedule, due, now=now, cause=ScheduleRunCause.TRIGGER, actor=actor)
-        _set_look(schedule, now)
-        schedule.save()
-    return answer
+        look = Look(schedule, now, active_runs([schedule])[schedule.pk])
+        look.event(ScheduleEventKind.TRIGGERED, due_at=due, actor=actor, note=note or "")
+        decision = look.decide(due, cause=ScheduleRunCause.TRIGGER, actor=actor)
+        plan_look(schedule, now)
+        write([look], now)
+    return decision.answer()
 
 
 def schedule_backfill(*, name, start, end, actor, overlap=ScheduleOverlap.ALLOW, owner=None):
@@ -260,138 +236,15 @@ def schedule_backfill(*, name, start, end, actor, overlap=ScheduleOverlap.ALLOW,
             raise InvalidRequest(f"end: more than {MAX_BACKFILL} due times in that range; backfill it in parts.",
                                  fields={"end": [f"At most {MAX_BACKFILL} due times per backfill."]},
                                  max_due_times=MAX_BACKFILL)
-        answers = [_due(schedule, due, now=now, cause=ScheduleRunCause.BACKFILL, actor=actor, overlap=overlap)
-                   for due in dues]
+        ran = set(ScheduleRun.objects.filter(schedule=schedule, due_at__in=dues).values_list("due_at", flat=True))
+        look = Look(schedule, now, active_runs([schedule])[schedule.pk])
+        decisions = [Decision(due, ScheduleRunCause.BACKFILL, actor, action="existing") if due in ran else
+                     look.decide(due, cause=ScheduleRunCause.BACKFILL, actor=actor, overlap=overlap) for due in dues]
+        plan_look(schedule, now)
+        write([look], now)
+        answers = [decision.answer() for decision in decisions]
         counts = {action: sum(1 for answer in answers if answer["action"] == action)
                   for action in ("started", "existing", "skipped", "buffered", "failed")}
-        _event(schedule, ScheduleEventKind.BACKFILLED, now=now, actor=actor, note=f"{stamp(first)} to {stamp(last)}",
-               due_times=len(dues), **counts)
-        _set_look(schedule, now)
-        schedule.save()
+        ScheduleEvent.objects.create(schedule=schedule, at=now, kind=ScheduleEventKind.BACKFILLED, actor=actor,
+                                     note=f"{stamp(first)} to {stamp(last)}", data={"due_times": len(dues), **counts})
     return {"due_times": len(dues), **counts, "runs": answers}
-
-
-# Firing ----------------------------------------------------------------------------------------------
-
-
-def schedules_fire(*, now=None, limit=BATCH):
-    """Look at every schedule whose `look_at` has come: start its due runs (each in the database transaction that
-    moves the schedule on), note the skipped and missed ones; return how many transactions started."""
-    now = now or clock.now()
-    ids = list(Schedule.objects.filter(look_at__lte=now).order_by("look_at").values_list("pk", flat=True)[:limit])
-    started = 0
-    for pk in ids:
-        with transaction.atomic():
-            queryset = Schedule.objects.filter(pk=pk, look_at__lte=now)
-            if connection.features.has_select_for_update_skip_locked:
-                queryset = queryset.select_for_update(skip_locked=True)
-            schedule = queryset.first()
-            if schedule is not None:  # another node took it, or it moved on since
-                started += _look(schedule, now)
-    return started
-
-
-def _look(schedule, now):
-    started = 0
-    if schedule.buffered_due_at is not None and not _active(schedule):
-        due, schedule.buffered_due_at = schedule.buffered_due_at, None
-        started += _start(schedule, due, now=now, cause=ScheduleRunCause.BUFFER)["action"] == "started"
-    calendar, window = Calendar.of(schedule), check_window(schedule.catchup_window)
-    jitter = check_jitter(schedule.jitter)
-    due, walked = schedule.next_due_at, 0
-    while not schedule.paused and due is not None and walked < MAX_WALK:
-        fire = due + jitter_of(schedule.name, due, jitter)
-        if fire > now:
-            break
-        walked += 1
-        if now - fire > window:
-            due = _missed(schedule, calendar, due, now - window, jitter, now)
-            continue
-        cause = ScheduleRunCause.DUE if (now - fire).total_seconds() <= LATE_SECONDS else ScheduleRunCause.CATCH_UP
-        started += _due(schedule, due, now=now, cause=cause)["action"] == "started"
-        schedule.last_due_at = due
-        due = calendar.next_after(due)
-    if due is None and schedule.next_due_at is not None:
-        _event(schedule, ScheduleEventKind.ENDED, now=now, note="No due time is left before the schedule's end.")
-    schedule.next_due_at = due
-    _set_look(schedule, now)
-    schedule.save(update_fields=["next_due_at", "look_at", "buffered_due_at", "last_due_at"])
-    return started
-
-
-def _missed(schedule, calendar, due, cutoff, jitter, now):
-    """Note the due times from `due` whose fire time is before `cutoff` (older than the catch-up window) as one
-    `missed` event; return the first due time after them."""
-    first, last, count = due, due, 0
-    while due is not None and due + jitter_of(schedule.name, due, jitter) < cutoff:
-        count, last = count + 1, due
-        if count >= MAX_WALK:  # down for longer than MAX_WALK runs: jump to the window
-            due = calendar.next_after(cutoff - jitter - timedelta(microseconds=1))
-            break
-        due = calendar.next_after(due)
-    more = "" if count < MAX_WALK else " or more"
-    _event(schedule, ScheduleEventKind.MISSED, now=now, due_at=first,
-           note=f"{count}{more} run{'s' if count != 1 else ''} due from {stamp(first)} to {stamp(last)} "
-                f"not started: older than the catch-up window ({schedule.catchup_window})",
-           count=count, more=bool(more), last=stamp(last))
-    schedule.last_due_at = last
-    return due
-
-
-def _active(schedule):
-    """The schedule's runs whose transactions are still active; closes the others (so this stays a short read)."""
-    runs = list(ScheduleRun.objects.filter(schedule=schedule, open=True).values_list("pk", "tx_id", "tx__status"))
-    ended = [pk for pk, _, status in runs if status not in TX_ACTIVE]
-    if ended:
-        ScheduleRun.objects.filter(pk__in=ended).update(open=False)
-    return [(pk, tx_id) for pk, tx_id, status in runs if status in TX_ACTIVE]
-
-
-def _due(schedule, due, *, now, cause, actor="system", overlap=None):
-    """Start the run of `due` under the overlap policy (the schedule's, or `overlap`); return what happened."""
-    if ScheduleRun.objects.filter(schedule=schedule, due_at=due).exists():
-        return {"action": "existing", "due_at": stamp(due)}
-    overlap = overlap or schedule.overlap
-    active = _active(schedule) if overlap != ScheduleOverlap.ALLOW else []
-    if active and overlap == ScheduleOverlap.SKIP:
-        return _not_started(schedule, due, now, ScheduleEventKind.SKIPPED, "skipped", active,
-                            "a run it started is still active (overlap skip)")
-    if active and overlap == ScheduleOverlap.BUFFER_ONE:
-        if schedule.buffered_due_at is None:
-            schedule.buffered_due_at = due
-            return _not_started(schedule, due, now, ScheduleEventKind.BUFFERED, "buffered", active,
-                                "held until the active run ends (overlap buffer_one)")
-        return _not_started(schedule, due, now, ScheduleEventKind.SKIPPED, "skipped", active,
-                            f"a run is still active and {stamp(schedule.buffered_due_at)} is already held "
-                            "(overlap buffer_one)")
-    if active and overlap == ScheduleOverlap.CANCEL_PREVIOUS:
-        for _, tx_id in active:
-            try:
-                transaction_cancel(tx_id=tx_id, actor=f"schedule:{schedule.name}",
-                                   reason=f"the run due at {stamp(due)} replaces it (overlap cancel_previous)")
-            except TransactionFinished:
-                pass
-        _event(schedule, ScheduleEventKind.CANCELLED_PREVIOUS, now=now, due_at=due,
-               note=f"cancelled {', '.join(tx_id for _, tx_id in active)}", tx_ids=[tx_id for _, tx_id in active])
-    return _start(schedule, due, now=now, cause=cause, actor=actor)
-
-
-def _not_started(schedule, due, now, kind, action, active, why):
-    tx_ids = [tx_id for _, tx_id in active]
-    note = f"Not started: {why}: {', '.join(tx_ids)}"
-    _event(schedule, kind, now=now, due_at=due, note=note, tx_ids=tx_ids)
-    return {"action": action, "due_at": stamp(due), "note": note}
-
-
-def _start(schedule, due, *, now, cause, actor="system"):
-    try:
-        with transaction.atomic():
-            tx, _ = transaction_start(owner=schedule.owner_id, transaction_type=schedule.transaction_type,
-                                      data=schedule.data, external_id=external_id(schedule.name, due),
-                                      actor=f"schedule:{schedule.name}")
-            ScheduleRun.objects.create(schedule=schedule, due_at=due, tx=tx, cause=cause, started_at=now, actor=actor)
-    except DatpError as exc:  # the type is no longer startable, the data no longer valid, the id taken otherwise
-        note = f"Not started: {exc.message}"
-        _event(schedule, ScheduleEventKind.FAILED, now=now, due_at=due, note=note, code=exc.code)
-        return {"action": "failed", "due_at": stamp(due), "note": note}
-    return {"action": "started", "due_at": stamp(due), "tx_id": tx.pk}

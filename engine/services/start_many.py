@@ -20,7 +20,8 @@ def transaction_start_many(*, owner, transactions, actor="system"):
     Returns one result per item, in order: (tx, created) as `transaction_start` returns it, or the DatpError
     that refused it (nothing of it written). The items go as if started one after another: an external id
     given twice is created by the first and replayed (or a DuplicateExternalId) by the next. 1 to
-    BULK_START_MAX items; else InvalidRequest (field `transactions`) and nothing is started.
+    BULK_START_MAX items; else InvalidRequest (field `transactions`) and nothing is started. `actor` is the
+    journal's actor of every item, or a list of one per item (a batch of schedules' runs).
     """
     if not isinstance(transactions, list | tuple) or not 1 <= len(transactions) <= BULK_START_MAX:
         raise InvalidRequest(f"A bulk start takes 1 to {BULK_START_MAX} transactions.", max_items=BULK_START_MAX,
@@ -28,9 +29,14 @@ def transaction_start_many(*, owner, transactions, actor="system"):
     now = clock.now()
     for attempt in range(INSERT_ATTEMPTS):
         results, rows = _plan(owner, transactions, now)
+        actors = None
+        if isinstance(actor, list):  # one per item: those of the rows to insert, in their order
+            inserted = {id(pair[0]) for pair in rows}
+            actors = [name for name, result in zip(actor, results, strict=True)
+                      if isinstance(result, tuple) and id(result[0]) in inserted and result[1]]
         try:
             with transaction.atomic():
-                insert_rows(rows, actor=actor)
+                insert_rows(rows, actor=actor, actors=actors)
         except IntegrityError:
             # Another start took one of the external ids since _plan read them: plan again, which finds it.
             if attempt == INSERT_ATTEMPTS - 1:

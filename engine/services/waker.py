@@ -6,7 +6,7 @@ from engine import clock, conf
 from engine.models import Callback, Sleeper, StepRun, Transaction
 from engine.services.callbacks import callback_force
 from engine.services.followups import follow_up
-from engine.services.schedules import schedules_fire
+from engine.services.schedule_fire import schedules_fire
 from engine.services.state.finish import finish, finish_now
 from engine.services.state.requeue import requeue
 from engine.services.state.wake import wake, wake_due

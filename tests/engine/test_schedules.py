@@ -13,7 +13,7 @@ from engine.errors import (
     UnknownTransactionType,
 )
 from engine.models import Schedule, ScheduleEvent, ScheduleRun, Transaction
-from engine.services import schedules
+from engine.services import schedule_fire, schedules
 from engine.testing import Harness
 
 TICK = {"name": "tick", "steps": [{"name": "a", "type": "util/echo"}]}
@@ -99,7 +99,7 @@ def test_overlap_buffer_one_holds_one_run_until_the_active_one_ends(h):
         ("buffered", hours(2)[0]), ("skipped", hours(3)[0])]
     assert runs("buffer") == [(hours(1)[0], "due"), (hours(2)[0], "buffer")]
     started = ScheduleRun.objects.get(schedule__name="buffer", due_at=hours(2)[0])
-    assert timedelta(0) < started.started_at - hours(3.5)[0] <= schedules.BUFFER_LOOK[1]  # looked at again soon
+    assert timedelta(0) < started.started_at - hours(3.5)[0] <= schedule_fire.BUFFER_LOOK[1]  # looked at again soon
     assert statuses("buffer") == ["success", "sleeping"]
 
 

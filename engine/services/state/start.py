@@ -228,15 +228,16 @@ def insert_many(template, *, created, rows, actor):
     return txs
 
 
-def insert_rows(pairs, *, actor):
+def insert_rows(pairs, *, actor, actors=None):
     """Insert each `(tx, created)` of `pairs` (rows of `new_transaction`, not saved) with its "created" journal
-    entry, in batches of BATCH rows, and send one work notice per node group among them (a fan-out's children,
-    a bulk start). The caller holds the database transaction."""
+    entry (by `actor`, or by each one's of `actors`), in batches of BATCH rows, and send one work notice per node
+    group among them (a fan-out's children, a bulk start). The caller holds the database transaction."""
     if not pairs:
         return
     Transaction.objects.bulk_create([tx for tx, _ in pairs], batch_size=BATCH)
-    entries = [JournalEntry(tx_id=tx.pk, kind="created", actor=actor, at=tx.created_at, data=created)
-               for tx, created in pairs]
+    actors = actors or [actor] * len(pairs)
+    entries = [JournalEntry(tx_id=tx.pk, kind="created", actor=by, at=tx.created_at, data=created)
+               for (tx, created), by in zip(pairs, actors, strict=True)]
     JournalEntry.objects.bulk_create(entries, batch_size=BATCH)
     for node_group in sorted({tx.node_group_id for tx, _ in pairs}):
         dispatch_on_commit(node_group=node_group)
