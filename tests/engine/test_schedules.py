@@ -4,6 +4,8 @@ typed refusals that change nothing."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from engine import clock
 from engine.errors import (
@@ -258,3 +260,24 @@ def test_deleting_a_schedule_keeps_its_transactions(h):
     schedules.schedule_delete(name="every", actor="user:ops")
     h.advance("PT2H")
     assert not Schedule.objects.exists() and Transaction.objects.count() == 2
+
+
+def test_fifty_schedules_due_together_start_in_a_few_statements(h):
+    for index in range(50):
+        create(h, f"s{index:02d}", overlap="allow")
+    h.clock.move_to(hours(1)[0])
+    with CaptureQueriesContext(connection) as queries:
+        assert schedule_fire.schedules_fire(now=clock.now()) == 50
+    assert len(queries) <= 14, [query["sql"][:80] for query in queries]  # was about 500, one look each
+    assert ScheduleRun.objects.count() == Transaction.objects.count() == 50
+    assert set(Transaction.objects.values_list("external_id", flat=True)) == {
+        f"schedule:s{index:02d}:2026-12-07T01:00:00Z" for index in range(50)}
+
+
+def test_cancel_previous_during_a_catch_up_starts_only_the_newest_due_time(h):
+    create(h, "newest", transaction_type="nap", overlap="cancel_previous", catchup_window="PT3H")
+    h.clock.move_to(MONDAY + timedelta(hours=3, minutes=1))  # 01:00, 02:00 and 03:00 due at once
+    h.settle()
+    assert runs("newest") == [(hours(3)[0], "due")]
+    assert [(kind, due) for kind, due, _ in events("newest", "skipped")] == [("skipped", hours(1)[0]),
+                                                                              ("skipped", hours(2)[0])]
