@@ -7,6 +7,7 @@ from monitoring.views import bulk, failures, sleeping, switches, transactions
 from monitoring.views.dashboard import DashboardView
 from monitoring.views.node_groups import NodeGroupListView
 from monitoring.views import pipelines as pipeline_views
+from monitoring.views import schedules as schedule_views
 from monitoring.views import owners as owner_views
 from monitoring.views import webhooks as webhook_views
 from monitoring.views import transaction as transaction_views
@@ -43,6 +44,11 @@ urlpatterns = [
          name="pipeline_export"),
     path("pipelines/<str:name>/versions/<str:version>/use/", pipeline_views.PipelineUseVersionView.as_view(),
          name="pipeline_use_version"),
+    path("schedules/", schedule_views.ScheduleListView.as_view(), name="schedules"),
+    path("schedules/<str:name>/", schedule_views.ScheduleDetailView.as_view(), name="schedule"),
+    path("schedules/<str:name>/pause", schedule_views.SchedulePauseView.as_view(), name="schedule-pause"),
+    path("schedules/<str:name>/resume", schedule_views.ScheduleResumeView.as_view(), name="schedule-resume"),
+    path("schedules/<str:name>/trigger", schedule_views.ScheduleTriggerView.as_view(), name="schedule-trigger"),
     path("sleeping/", sleeping.SleepingListView.as_view(), name="sleeping"),
     path("sleeping/<str:tx_id>/wake", sleeping.SleeperWakeView.as_view(), name="sleeping-wake"),
     path("switches/", switches.SwitchListView.as_view(), name="switches"),

@@ -10,7 +10,7 @@ from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 from engine.joins import JOIN_MODES, ON_FAILURE
-from engine.limits import BULK_START_MAX, REASON_MAX
+from engine.limits import BULK_START_MAX, REASON_MAX, SCHEDULE_NAME_PATTERN
 from engine.states import (
     CALLBACK_ACTIVE_VALUES,
     ScheduleEventKind,
@@ -234,7 +234,7 @@ SCHEDULE_EDITABLE = {
     "jitter": {"type": "string", "description": "An ISO 8601 duration, at most P1D."},
     "note": REASON,
 }
-SCHEDULE_CREATE_BODY = body({"name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,63}$"},
+SCHEDULE_CREATE_BODY = body({"name": {"type": "string", "pattern": SCHEDULE_NAME_PATTERN},
                              "paused": {"type": "boolean"}, **SCHEDULE_EDITABLE},
                             required=["name", "transaction_type"])
 SCHEDULE_UPDATE_BODY = body(SCHEDULE_EDITABLE)

@@ -1,5 +1,6 @@
 """Reads of schedules for the API, the console and the client: a schedule as a dict, its next due times, its last
 runs with their transactions' statuses, and its journal."""
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 
 from engine.errors import ScheduleNotFound
@@ -77,3 +78,20 @@ def events_of(schedule, count=LAST_SHOWN):
     rows = ScheduleEvent.objects.filter(schedule=schedule).order_by("-at", "-id")[:count]
     return [{"at": iso(event.at), "kind": event.kind, "due_at": iso(event.due_at), "actor": event.actor,
              "note": event.note, "data": event.data} for event in rows]
+
+
+def schedule_console_list(*, owners=None):
+    """Every schedule in scope, by name, as schedule_list gives them, each with its newest run (`last_run`: due
+    time, transaction id and status, or None), read in the one query."""
+    newest = ScheduleRun.objects.filter(schedule=OuterRef("pk")).order_by("-due_at")
+    found = []
+    for schedule in _scoped(owners).order_by("name").annotate(
+            last_run_due_at=Subquery(newest.values("due_at")[:1]),
+            last_run_tx_id=Subquery(newest.values("tx_id")[:1]),
+            last_run_status=Subquery(newest.values("tx__status")[:1])):
+        row = schedule_as_dict(schedule)
+        row["last_run"] = None if schedule.last_run_due_at is None else {
+            "due_at": iso(schedule.last_run_due_at), "tx_id": schedule.last_run_tx_id,
+            "status": schedule.last_run_status}
+        found.append(row)
+    return found

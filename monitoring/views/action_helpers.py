@@ -1,4 +1,5 @@
-"""What the console's small action views share: the user's reason, a switch value, a safe way back, query strings."""
+"""What the console's small action views share: the user's reason or note, a switch value, a safe way back,
+query strings."""
 import json
 
 from django.contrib import messages
@@ -11,6 +12,11 @@ from engine.limits import REASON_MAX
 def reason_of(request):
     """The reason the user typed (trimmed, at most REASON_MAX characters)."""
     return request.POST.get("reason", "").strip()[:REASON_MAX]
+
+
+def note_of(request):
+    """The note the user typed (a schedule's pause, resume or run now), trimmed and cut as a reason is."""
+    return request.POST.get("note", "").strip()[:REASON_MAX]
 
 
 def parse_switch_value(text):

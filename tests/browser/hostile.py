@@ -8,6 +8,7 @@ from engine.models import Owner, WebhookDelivery
 from engine.services.bulk import bulk_job_create
 from engine.services.figures import figures_refresh
 from engine.services.owners import api_key_create, owner_ensure
+from engine.services.schedules import schedule_create, schedule_pause
 from engine.steps import Step, register
 
 # Markup that would set window.__xss if it ever ran; shown as text it is harmless. No spaces: it is an
@@ -17,6 +18,7 @@ XSS = '<script>window.__xss=1</script><img/src="x"/onerror="window.__xss=1">'
 SHOWN = "<script>window.__xss=1</script>"
 ROLES = ("viewer", "operator", "admin", "system")
 OTHER = "other"
+SCHEDULE = "hostile-nightly"  # a schedule's name is plain: its description, data and note carry the markup
 
 
 @register
@@ -71,6 +73,9 @@ def build(world):
     key, _ = api_key_create(owner=owner, name=XSS)
     job = bulk_job_create(action="wake", owners=[owner], filters={"external_id": XSS}, actor="user:otto",
                           reason=XSS)
+    schedule_create(owner=owner, name=SCHEDULE, transaction_type="approval", data={"note": XSS}, cron="0 2 * * *",
+                    description=XSS, actor="app:test")
+    schedule_pause(name=SCHEDULE, actor="user:otto", note=XSS)
     figures_refresh()
     return Hostile(failed=failed, waiting=waiting, cancelled=cancelled, napping=napping,
                    delivery=str(delivery.delivery_id), key=key.pk, job=job.pk, version=version.version)
@@ -93,6 +98,8 @@ def pages(h, owner):
         ("/mondat/failures/", "viewer"),
         ("/mondat/pipelines/", "viewer"),
         ("/mondat/pipelines/hostile/", "viewer"),
+        ("/mondat/schedules/", "viewer"),
+        (f"/mondat/schedules/{SCHEDULE}/", "viewer"),
         ("/mondat/webhooks/", "viewer"),
         ("/mondat/owners/", "viewer"),
         (f"/mondat/bulk/cancel/?external_id={q}", "viewer"),
@@ -117,6 +124,9 @@ def actions(h, owner):
         ("/mondat/switches/global/", {"owner": owner, "name": "maintenance", "value": XSS, "reason": XSS},
          "operator"),
         (f"/mondat/failures/{h.failed}/retry", {"reason": XSS}, "operator"),
+        (f"/mondat/schedules/{SCHEDULE}/pause", {"note": XSS}, "operator"),
+        (f"/mondat/schedules/{SCHEDULE}/resume", {"note": XSS}, "operator"),
+        (f"/mondat/schedules/{SCHEDULE}/trigger", {"note": XSS}, "operator"),
         ("/mondat/webhooks/resend-dead/", {"reason": XSS}, "operator"),
         (f"/mondat/webhooks/{h.delivery}/resend/", {"reason": XSS}, "operator"),
         (f"/mondat/owners/{owner}/keys/", {"name": XSS}, "admin"),
@@ -145,6 +155,10 @@ def another_owners(h, owner):
         ("POST", f"/mondat/failures/{h.failed}/retry"),
         ("POST", f"/mondat/webhooks/{h.delivery}/resend/"),
         ("POST", "/mondat/switches/global/"),
+        ("GET", f"/mondat/schedules/{SCHEDULE}/"),
+        ("POST", f"/mondat/schedules/{SCHEDULE}/pause"),
+        ("POST", f"/mondat/schedules/{SCHEDULE}/resume"),
+        ("POST", f"/mondat/schedules/{SCHEDULE}/trigger"),
     ]
     admin = [
         ("GET", f"/mondat/owners/{owner}/secret/"),

@@ -152,10 +152,11 @@ def test_another_owners_objects_answer_404_and_stay_out_of_the_lists(browser):
                                               "deadline": "PT1H"}, token)
             assert status == 404, (role, method, path, status)
         for path in ("/mondat/transactions/", "/mondat/sleeping/", "/mondat/failures/", "/mondat/webhooks/",
-                     "/mondat/owners/", "/mondat/switches/"):
+                     "/mondat/owners/", "/mondat/switches/", "/mondat/schedules/"):
             session.goto(path)
             text = session.page.locator("main").inner_text()
             assert built.failed not in text and built.napping not in text and XSS not in text, path
+            assert hostile.SCHEDULE not in text, path
 
 
 def test_a_locked_out_user_is_told_when_to_try_again(browser):

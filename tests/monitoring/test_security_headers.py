@@ -40,3 +40,18 @@ def test_the_admin_login_goes_through_axes_and_locks_after_the_failure_limit(set
     assert answers == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]
     locked = client.post("/admin/login/", {"username": "root", "password": "pw-root"})
     assert locked.status_code == 429 and b"Try again after" in locked.content
+
+
+def test_the_schedules_pages_their_actions_and_their_refusals_carry_them(world, operator, viewer):
+    world.schedule("nightly", "echo", cron="0 2 * * *")
+    answers = {
+        "list": operator.get("/mondat/schedules/"),
+        "page": operator.get("/mondat/schedules/nightly/"),
+        "pause": operator.post("/mondat/schedules/nightly/pause", {"note": "x"}),
+        "refused": viewer.post("/mondat/schedules/nightly/resume", {}),
+        "missing": operator.get("/mondat/schedules/nope/"),
+    }
+    assert {name: response.status_code for name, response in answers.items()} == {
+        "list": 200, "page": 200, "pause": 302, "refused": 403, "missing": 404}
+    for name, response in answers.items():
+        assert header_problems(name, {key.lower(): value for key, value in response.headers.items()}) == []
