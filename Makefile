@@ -75,8 +75,9 @@ fuzz: venv
 latency: venv
 	$(PY) bench/latency.py
 
-# Faults, restarts and many nodes against real processes (tests/chaos/run.py): the 13 scenarios of
-# spec/quality.md R1-R11, Redis, and a 5,000-item util/map (issue 19), a report each. PostgreSQL:
+# Faults, restarts and many nodes against real processes (tests/chaos/run.py): the 14 scenarios of
+# spec/quality.md R1-R11, Redis, a 5,000-item util/map (issue 19) and schedules under node kills (issue 21),
+# a report each. PostgreSQL:
 # DATABASE_URL, else a private cluster.
 chaos: venv
 	@command -v redis-server >/dev/null || { echo "redis-server is missing: apt-get install redis-server"; exit 1; }
@@ -84,7 +85,8 @@ chaos: venv
 
 # P1-P8 of spec/quality.md beside DBOS and bare django-q2, interleaved in one run (BENCH_ARGS=--quick for
 # a few seconds each), P9 (idle latency, issue 20; BENCH_ARGS="--only p9" alone) with CPU per process group and
-# statements per transaction, then fan-out and join (BENCH_ARGS="--only fanout" for that part alone); DBOS
+# statements per transaction, then fan-out and join (BENCH_ARGS="--only fanout" for that part alone) and the
+# lateness of 1,000 schedules (BENCH_ARGS="--only schedules"); DBOS
 # lives in var/bench/venv, never in the product's dependencies.
 BENCH_PY := var/bench/venv/bin/python
 BENCH_STAMP := var/bench/venv/.installed

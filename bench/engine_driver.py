@@ -1,6 +1,7 @@
 """The engine's side of the bench, one measurement per run, against a node the caller started.
 
-    DATABASE_URL=... .venv/bin/python bench/engine_driver.py setup|p1|p2|p3|p4|sleepers|wake|p7|p9|fanout [options]
+    DATABASE_URL=... .venv/bin/python bench/engine_driver.py setup|p1|p2|p3|p4|sleepers|wake|p7|p9|fanout|schedules
+        [options]
 Prints one JSON object on its last line, with wall-clock windows (t0, t1) the caller matches with its
 CPU, xid and WAL samples. `util/echo` × 3 is started through the service layer from 8 threads (p1), through
 `POST /api/v1/transactions` from 16 connections (p2), or one at a time on an idle engine (p9).
@@ -17,9 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from fan_out import PIPELINES as FAN_OUT_PIPELINES  # noqa: E402
 from fan_out import fanout  # noqa: E402,F401 (run by name)
+from schedule_lateness import PIPELINES as SCHEDULE_PIPELINES  # noqa: E402
 
 OWNER = "bench"
-PIPELINES = FAN_OUT_PIPELINES + [
+PIPELINES = FAN_OUT_PIPELINES + SCHEDULE_PIPELINES + [
     {"name": "bench-echo3", "steps": [{"name": s, "type": "util/echo"} for s in ("one", "two", "three")]},
     {"name": "bench-switch", "steps": [{"name": "wait", "type": "util/wait-switch", "config": {"switch": "go"}}]},
     {"name": "bench-nap", "steps": [{"name": "nap", "type": "util/sleep", "config": {"duration_field": "nap"}}]},
@@ -281,9 +283,18 @@ def p7(options):
     return {"seeded": made, "seed_seconds": seeded - began, "t0": seeded, "t1": time.time(), **reads}
 
 
+def schedules(options):
+    """Schedule lateness: `--count` schedules every `--every` seconds, measured for `--seconds`
+    (bench/schedule_lateness.py)."""
+    from schedule_lateness import measure
+
+    return measure(options.count, options.every, options.seconds, options.timeout)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["setup", "p1", "p2", "p3", "p4", "sleepers", "wake", "p7", "p9", "fanout"])
+    parser.add_argument("what", choices=["setup", "p1", "p2", "p3", "p4", "sleepers", "wake", "p7", "p9", "fanout",
+                                         "schedules"])
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=20, help="p9: transactions run before the measured ones")
@@ -297,6 +308,8 @@ def main():
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--max-parallel", type=int, default=None, help="fanout: at most this many children at a time (default all)")
     parser.add_argument("--repeat", type=int, default=1, help="fanout: maps run one after another")
+    parser.add_argument("--every", type=int, default=10, help="schedules: each schedule's interval, seconds")
+    parser.add_argument("--seconds", type=int, default=60, help="schedules: the window measured")
     options = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datp_site.settings")
     import django

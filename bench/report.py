@@ -7,6 +7,7 @@ import statistics
 
 CORE_PERCENT = 100.0
 P9_TARGET = "caller p50 <= 3, p99 <= 8"
+SCHEDULES_TARGET = "p99 <= 1000 ms, none missed or doubled"
 TOP_PRINTED = 10  # statements printed under the table
 
 
@@ -191,13 +192,14 @@ def fmt(value, digits=1):
 
 
 def rows_for(results):
-    """The table's rows: P1-P9 (P9 alone after --only p9, none after --only fanout), then the fan-out figures."""
+    """The table's rows: P1-P9 (P9 alone after --only p9, none after --only fanout or schedules), then the
+    fan-out and schedule figures."""
     if "runs" in results.get("postgres", {}):
         rows = engine_rows(results)
     else:
         rows = p9_rows(results.get("postgres", {})) + p9_rows(results.get("sqlite") or {}, "SQLite ")
         rows += sqlite_p1_rows(results.get("sqlite") or {})
-    return rows + fanout_rows(results)
+    return rows + fanout_rows(results) + schedule_rows(results)
 
 
 def sqlite_p1_rows(lite):
@@ -310,15 +312,33 @@ def fanout_rows(results):
     return rows
 
 
+def schedule_rows(results):
+    """Schedule lateness on PostgreSQL: the transaction's created_at minus its due time over the window, and how
+    many of the window's due times started, were missed, and started more than once."""
+    part = results.get("schedules_postgres")
+    if not part:
+        return []
+    if "error" in part:
+        return [("PG schedules: lateness p50 / p99 / max, ms", "failed", "", "", SCHEDULES_TARGET)]
+    load = f"{part['count']:,} every {part['every_seconds']} s, {part['per_second']:,.0f} due together each second"
+    late = part["lateness_ms"]
+    return [(f"PG schedules ({load}): lateness p50 / p99 / max, ms", f"{late['p50']:.1f} / {late['p99']:.1f} / "
+             f"{late['max']:.1f}", "", "", SCHEDULES_TARGET),
+            (f"PG schedules: due times in {part['seconds']} s started / missed / doubled",
+             f"{part['started']:,} of {part['due_times']:,} / {part['missed']} / {part['doubled']}", "", "",
+             SCHEDULES_TARGET)]
+
+
 def print_table(results):
     rows = [(name, fmt(engine), fmt(reference), rat, target) for name, engine, reference, rat, target in rows_for(results)]
     header = ("figure", "engine", "reference", "ratio", "target")
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(5)]
     machine = results["machine"]
-    pg = results.get("postgres") or results.get("fanout_postgres") or {}
+    pg = results.get("postgres") or results.get("fanout_postgres") or results.get("schedules_postgres") or {}
     part = (f"{results['rounds']} interleaved rounds" if "runs" in results.get("postgres", {})
             else "P9 only" if "p9" in results.get("postgres", results.get("sqlite") or {})
-            else "SQLite P1 only" if "p1_runs" in (results.get("sqlite") or {}) else "fan-out only")
+            else "SQLite P1 only" if "p1_runs" in (results.get("sqlite") or {})
+            else "fan-out only" if "fanout_postgres" in results or "fanout_sqlite" in results else "schedules only")
     server = (f"PostgreSQL {pg['postgres_version']} ({'private cluster' if pg.get('private_cluster') else 'DATABASE_URL'})"
               if "postgres_version" in pg else "SQLite only")
     print(f"\nDATP bench ({results['mode']}, {part}), {server}; machine {'idle' if machine['idle'] else 'BUSY'} before start: load {machine['load_average']}, "

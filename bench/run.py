@@ -1,11 +1,12 @@
 """`make bench`: the engine beside DBOS and bare django-q2 on this machine, interleaved in one run.
 
-    .venv/bin/python bench/run.py [--quick] [--rounds 3] [--no-sqlite] [--only throughput|fanout|p9|sqlite]
+    .venv/bin/python bench/run.py [--quick] [--rounds 3] [--no-sqlite] [--only throughput|fanout|p9|sqlite|schedules]
 Uses the PostgreSQL in DATABASE_URL (databases of its own, dropped at the end) or starts a private
 cluster (with pg_stat_statements, to count statements per transaction); runs one node, the production web
-server and a django-q2 cluster; then fan-out and join on a database and a node of their own
-(bench/fan_out.py); prints the P1-P9 and fan-out table (bench/report.py), with CPU per process group and
-statements per transaction, and writes everything to var/bench/bench-<time>.json.
+server and a django-q2 cluster; then fan-out and join (bench/fan_out.py) and the lateness of 1,000 schedules
+(bench/schedule_lateness.py), each on a database and a node of their own; prints the P1-P9, fan-out and
+schedule table (bench/report.py), with CPU per process group and statements per transaction, and writes
+everything to var/bench/bench-<time>.json.
 """
 import argparse
 import json
@@ -30,11 +31,13 @@ SIZES = {
     "quick": {"p1": 1000, "dbos_seconds": 4, "q2_tasks": 150, "q2_chains": 50, "p2": 200, "p3": 20, "p4": 60,
               "p4_range": (3.0, 8.0), "sleepers": 20_000, "wake": 1_000, "p7": 20_000, "p7_samples": 5,
               "idle_seconds": 4, "p9": 200, "p9_warmup": 20, "sqlite_p1": 150, "sqlite_p3": 10, "sqlite_p4": 30,
-              "fanout": [(200, None), (200, 50), (1000, None)], "fanout_wake": (10, 50)},
+              "fanout": [(200, None), (200, 50), (1000, None)], "fanout_wake": (10, 50),
+              "schedules": (1000, 10, 15)},
     "full": {"p1": 5000, "dbos_seconds": 30, "q2_tasks": 3000, "q2_chains": 1000, "p2": 3000, "p3": 300, "p4": 1000,
              "p4_range": (5.0, 60.0), "sleepers": 1_000_000, "wake": 10_000, "p7": 1_000_000, "p7_samples": 30,
              "idle_seconds": 30, "p9": 200, "p9_warmup": 20, "sqlite_p1": 2000, "sqlite_p3": 100, "sqlite_p4": 1000,
-             "fanout": [(1000, None), (1000, 200), (10_000, None)], "fanout_wake": (20, 100)},
+             "fanout": [(1000, None), (1000, 200), (10_000, None)], "fanout_wake": (20, 100),
+             "schedules": (1000, 10, 60)},  # schedules, each every so many seconds, seconds measured
 }
 
 
@@ -296,17 +299,45 @@ def fanout_part(database_url, sizes, tmp, label):
     return results
 
 
+def schedules_part(database_url, sizes, tmp, workers=2):
+    """Schedule lateness on an empty database with one node of its own (bench/schedule_lateness.py)."""
+    count, every, seconds = sizes["schedules"]
+    folder = Path(tmp) / "schedules"
+    folder.mkdir()
+    engine = Engine("schedules", database_url, str(folder))
+    try:
+        engine.start_node(workers)
+        time.sleep(3)
+        print(f"  {count:,} schedules every {every} s ({count // every} due each second), {seconds} s measured",
+              flush=True)
+        result = measured(None, lambda: engine.driver("schedules", "--count", str(count), "--every", str(every),
+                                                      "--seconds", str(seconds)))
+        if "error" not in result:
+            late = result["lateness_ms"]
+            print(f"    lateness p50 {late['p50']:.1f} / p99 {late['p99']:.1f} / max {late['max']:.1f} ms; "
+                  f"{result['started']:,} of {result['due_times']:,} due times started, {result['missed']} missed, "
+                  f"{result['doubled']} doubled", flush=True)
+        return result
+    finally:
+        engine.stop()
+
+
 def postgres_parts(options, sizes, tmp, results):
     """The PostgreSQL figures `options` ask for, in the DATABASE_URL server or a private cluster."""
     url = os.environ.get("DATABASE_URL", "")
     pg = Postgres(url if url.startswith("postgres") else None).start()
     try:
-        if options.only != "fanout" and not (options.only == "p9" and options.no_postgres):
+        if options.only not in ("fanout", "schedules") and not (options.only == "p9" and options.no_postgres):
             results["postgres"] = postgres_part(pg, sizes, options.rounds, tmp, options.workers, options.only)
         if options.only is None or (options.only == "fanout" and not options.no_postgres):
             print("Fan-out and join (PostgreSQL)", flush=True)
             results["fanout_postgres"] = fanout_part(pg.create_database("fanout")[1], sizes, tmp, "postgres")
             results["fanout_postgres"].update(postgres_version=pg.version(), private_cluster=pg.private)
+        if options.only in (None, "schedules"):
+            print("Schedule lateness (PostgreSQL)", flush=True)
+            results["schedules_postgres"] = schedules_part(pg.create_database("schedules")[1], sizes, tmp,
+                                                           options.workers)
+            results["schedules_postgres"].update(postgres_version=pg.version(), private_cluster=pg.private)
     finally:
         pg.stop()
 
@@ -317,16 +348,17 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are printed")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--workers", type=int, default=2, help="worker processes of the engine's node")
-    parser.add_argument("--only", choices=["throughput", "fanout", "p9", "sqlite"], help="throughput: stop after "
-                        "the interleaved P1/P2 runs (a check while optimising; the table then lacks the other figures); "
-                        "fanout: only the fan-out figures, on PostgreSQL and SQLite (no DBOS needed); p9: only the "
-                        "idle latency, on PostgreSQL and SQLite (no DBOS needed); sqlite: only P1 on SQLite, --rounds "
-                        "times (no PostgreSQL, no DBOS)")
+    parser.add_argument("--only", choices=["throughput", "fanout", "p9", "sqlite", "schedules"], help="throughput: "
+                        "stop after the interleaved P1/P2 runs (a check while optimising; the table then lacks the "
+                        "other figures); fanout: only the fan-out figures, on PostgreSQL and SQLite (no DBOS needed); "
+                        "p9: only the idle latency, on PostgreSQL and SQLite (no DBOS needed); sqlite: only P1 on "
+                        "SQLite, --rounds times (no PostgreSQL, no DBOS); schedules: only the lateness of 1,000 "
+                        "schedules, on PostgreSQL (no DBOS needed)")
     parser.add_argument("--fanout-sizes", help="the fan-out maps' sizes, as 1000,10000: each all at once and "
                         f"{FANOUT_LIMIT} at a time (default: the mode's maps)")
     parser.add_argument("--no-postgres", action="store_true", help="with --only fanout or p9: SQLite only")
     options = parser.parse_args()
-    if options.only not in ("fanout", "p9", "sqlite") and not Path(BENCH_PY).exists():
+    if options.only not in ("fanout", "p9", "sqlite", "schedules") and not Path(BENCH_PY).exists():
         raise SystemExit("var/bench/venv is missing: run `make bench` (it creates it)")
     mode = "quick" if options.quick else "full"
     sizes = dict(SIZES[mode])

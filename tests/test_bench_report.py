@@ -1,6 +1,7 @@
 """The bench's table (bench/report.py) for issue 20's figures: P9's idle latency, CPU per transaction per
-process group and statements per transaction, from a run's saved results; and the statement counter's
-telling of PostgreSQL's own foreign-key checks from the statements clients sent (bench/infra.py)."""
+process group and statements per transaction, from a run's saved results; the statement counter's telling
+of PostgreSQL's own foreign-key checks from the statements clients sent (bench/infra.py); and issue 21's
+schedule lateness, its figures read from the rows the engine wrote (bench/schedule_lateness.py)."""
 import re
 import sys
 from pathlib import Path
@@ -124,3 +125,40 @@ def test_a_run_of_only_sqlite_prints_its_p1_median_and_each_round(capsys):
     lines, rows = table(results, capsys)
     assert "SQLite P1 only" in lines[1] and "SQLite only" in lines[1]
     assert rows["SQLite P1 throughput, tx/s (median of 3: 468.9, 448.5, failed)"] == ["458.7", ">= 2x DBOS-on-PG"]
+
+
+def schedules_part(**changes):
+    return {"count": 1000, "every_seconds": 10, "seconds": 60, "per_second": 100.0, "due_times": 6000,
+            "started": 6000, "missed": 0, "doubled": 0, "lateness_ms": {"n": 6000, "p50": 310.4, "p99": 754.3,
+                                                                         "max": 853.0},
+            "postgres_version": "15", "private_cluster": False, **changes}
+
+
+def test_a_run_of_only_schedules_prints_their_lateness_and_what_started_against_the_target(capsys):
+    results = {"mode": "full", "rounds": 3, "machine": MACHINE, "schedules_postgres": schedules_part()}
+    lines, rows = table(results, capsys)
+    assert "schedules only" in lines[1] and "PostgreSQL 15 (DATABASE_URL)" in lines[1]
+    target = "p99 <= 1000 ms, none missed or doubled"
+    assert rows["PG schedules (1,000 every 10 s, 100 due together each second): lateness p50 / p99 / max, ms"] == [
+        "310.4 / 754.3 / 853.0", target]
+    assert rows["PG schedules: due times in 60 s started / missed / doubled"] == ["6,000 of 6,000 / 0 / 0", target]
+    results["schedules_postgres"] = {"error": "timed out"}
+    _lines, rows = table(results, capsys)
+    assert rows["PG schedules: lateness p50 / p99 / max, ms"] == ["failed", target]
+
+
+def test_the_schedule_figures_count_each_due_time_of_the_window_started_or_missed(harness):
+    from datetime import timedelta
+
+    import schedule_lateness
+
+    harness.load(*schedule_lateness.PIPELINES)
+    first = harness.now() + timedelta(seconds=10)
+    for index in range(3):  # the third never starts: it is paused
+        harness.schedule(f"{schedule_lateness.PREFIX}{index:05d}", "bench-tick", interval="PT10S",
+                         start_at=first + timedelta(seconds=index), paused=index == 2)
+    harness.advance("PT40S")
+    found = schedule_lateness.facts(first, first + timedelta(seconds=30))
+    assert (found["due_times"], found["started"], found["missed"], found["doubled"]) == (9, 6, 3, 0), found
+    assert found["lateness_ms"]["n"] == 6 and found["lateness_ms"]["max"] == 0.0  # virtual time stands still
+    assert len(found["tx_ids"]) == 6 and found["missed_examples"][0].startswith("bench-tick-00002 ")

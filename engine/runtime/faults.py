@@ -31,8 +31,11 @@ FANOUT_FIRST_WINDOW = "fanout_first_window"
 FANOUT_AFTER_COUNT = "fanout_after_count"
 FANOUT_AFTER_DECIDE = "fanout_after_decide"
 FANOUT_BETWEEN_CANCELS = "fanout_between_cancels"
+# Schedules (issue 21): a look at due schedules wrote its starts, runs and journal, before its commit (the node's
+# own process: a kill there rolls the whole look back).
+SCHEDULE_AFTER_WRITE = "schedule_after_write"
 POINTS = (AFTER_CLAIM, AFTER_STEP_BEFORE_CHECKPOINT, FANOUT_FIRST_WINDOW, FANOUT_AFTER_COUNT, FANOUT_AFTER_DECIDE,
-          FANOUT_BETWEEN_CANCELS)
+          FANOUT_BETWEEN_CANCELS, SCHEDULE_AFTER_WRITE)
 ENVIRONMENT = "DATP_FAULT"
 ACTIONS = ("kill", "exit")
 

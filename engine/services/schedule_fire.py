@@ -13,6 +13,7 @@ from engine import clock
 from engine.errors import DatpError, TransactionFinished
 from engine.limits import BULK_START_MAX
 from engine.models import Schedule, ScheduleEvent, ScheduleRun
+from engine.runtime import faults
 from engine.schedules import (
     MAX_WALK,
     Calendar,
@@ -283,6 +284,7 @@ def schedules_fire(*, now=None, limit=1000):
             for look in looks:
                 look.walk()
             write(looks, now)
+            faults.hit(faults.SCHEDULE_AFTER_WRITE, None)
         looked += len(batch)
         started += sum(decision.action == "started" for look in looks for decision in look.decisions)
         if len(batch) < LOOK_BATCH:

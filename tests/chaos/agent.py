@@ -177,12 +177,25 @@ def _calendar():
             for start, duration, want in CALENDAR]
 
 
+def _schedules_create(**arguments):
+    from tests.chaos.schedule_checks import create
+
+    return create(**arguments)
+
+
+def _schedule_facts(**arguments):
+    from tests.chaos.schedule_checks import facts
+
+    return facts(**arguments)
+
+
 COMMANDS = {
     "setup": _setup, "start": _start, "counts": _counts, "sleeping_on": _sleeping_on, "set_switch": _set_switch,
     "running": _running, "group": _group, "runs": _runs, "journal": _journal, "switch": _switch, "tx": _tx,
     "webhooks": _webhooks, "verify": _verify, "key": _key, "wake_times": _wake_times,
     "calendar": _calendar, "fanout": _fanout,
-    "unsuccessful_children": _unsuccessful_children,
+    "unsuccessful_children": _unsuccessful_children, "schedules_create": _schedules_create,
+    "schedule_facts": _schedule_facts,
 }
 
 

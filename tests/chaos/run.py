@@ -13,6 +13,7 @@ import traceback
 from tests.chaos import scenarios_fanout as fanout
 from tests.chaos import scenarios_faults as faults
 from tests.chaos import scenarios_load as load
+from tests.chaos import scenarios_schedules as schedules
 from tests.machine import PrivatePostgres
 from tests.chaos.world import World, bounded
 
@@ -21,6 +22,7 @@ SCENARIOS = [
     (4, faults.database_restart, 240), (5, load.several_nodes, 300), (6, faults.crashing_step, 180),
     (7, faults.concurrent_switch, 180), (8, load.volume, 900), (9, load.webhooks, 180), (10, load.calendar, 60),
     (11, load.make_run_interrupted, 300), (12, load.redis_broker, 420), (13, fanout.big_map, 600),
+    (14, schedules.schedules, 300),
 ]
 
 

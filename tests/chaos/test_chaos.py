@@ -4,7 +4,7 @@ import os
 import pytest
 
 from engine.runtime import faults
-from tests.chaos import scenarios_fanout, scenarios_faults
+from tests.chaos import scenarios_fanout, scenarios_faults, scenarios_schedules
 from tests.machine import pg_bin
 from tests.chaos.world import World, bounded
 
@@ -54,6 +54,11 @@ def test_fifty_concurrent_switch_sets_wake_the_step_once_and_it_sees_the_last_va
 def test_a_map_of_300_items_while_a_node_is_killed_runs_each_item_once_and_joins_them_all(world):
     with bounded(240):
         scenarios_fanout.big_map(world, "short")
+
+
+def test_schedules_on_nodes_killed_around_their_due_times_start_each_due_time_exactly_once(world):
+    with bounded(150):
+        scenarios_schedules.schedules(world, "short")
 
 
 def test_a_fault_spec_in_the_environment_arms_named_points_by_probability_or_count():
