@@ -1,11 +1,12 @@
 """What every DATP admin page shares: system users only, read-only records, pretty JSON, actor names."""
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
 from django.utils.html import format_html
 
 from engine.access import user_role
+from engine.errors import DatpError
 
 # Admin actions call a service once per selected row; bigger sets belong to MONDAT's bulk actions.
 ACTION_LIMIT = 500
@@ -19,6 +20,22 @@ def is_system(request):
 
 def admin_actor(request):
     return f"user:{request.user.get_username()}"
+
+
+def apply_each(model_admin, request, keys, act, noun, verb):
+    """Call `act(key)` for each of `keys` (a service call as the user); tell the user how many were done and
+    which were refused, with the engine's reasons."""
+    done, refused = 0, []
+    for key in keys:
+        try:
+            act(key)
+        except DatpError as exc:
+            refused.append(f"{key}: {exc.message}")
+            continue
+        done += 1
+    model_admin.message_user(request, f"{done} {noun}(s) {verb}.", messages.SUCCESS)
+    if refused:
+        model_admin.message_user(request, f"{len(refused)} refused: " + "; ".join(refused[:10]), messages.WARNING)
 
 
 def json_block(value):

@@ -1,7 +1,7 @@
 """Schedules, created, changed, paused, resumed, run and deleted through the engine's services (so every change is
 checked, planned again and journaled, as from the API), and their runs and journal, read-only."""
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -14,6 +14,7 @@ from monitoring.admin.base import (
     ReadOnlyAdmin,
     SystemOnlyAdmin,
     admin_actor,
+    apply_each,
 )
 
 EDITED = ("description", "transaction_type", "data", "cron", "interval", "timezone", "start_at", "end_at", "overlap",
@@ -116,17 +117,8 @@ class ScheduleAdmin(SystemOnlyAdmin):
 
     def _each(self, request, queryset, act, verb):
         """Call `act(name)` for each selected schedule; report done and refused counts."""
-        done, refused = 0, []
-        for name in queryset.values_list("name", flat=True):
-            try:
-                act(name=name, actor=admin_actor(request), note=ADMIN_REASON)
-            except DatpError as exc:
-                refused.append(f"{name}: {exc.message}")
-                continue
-            done += 1
-        self.message_user(request, f"{done} schedule(s) {verb}.", messages.SUCCESS)
-        if refused:
-            self.message_user(request, f"{len(refused)} refused: " + "; ".join(refused[:10]), messages.WARNING)
+        apply_each(self, request, queryset.values_list("name", flat=True),
+                   lambda name: act(name=name, actor=admin_actor(request), note=ADMIN_REASON), "schedule", verb)
 
     @admin.action(description="Pause the selected schedules")
     def pause(self, request, queryset):

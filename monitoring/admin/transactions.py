@@ -4,10 +4,9 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from engine.errors import DatpError
 from engine.models import Pipeline, Transaction
 from engine.services import transactions as tx_services
-from monitoring.admin.base import ACTION_LIMIT, ADMIN_REASON, ReadOnlyAdmin, admin_actor
+from monitoring.admin.base import ACTION_LIMIT, ADMIN_REASON, ReadOnlyAdmin, admin_actor, apply_each
 
 
 class PipelineNameFilter(admin.SimpleListFilter):
@@ -67,17 +66,8 @@ class TransactionAdmin(ReadOnlyAdmin):
             self.message_user(request, f"More than {ACTION_LIMIT} transactions selected: use a bulk action "
                               "in MONDAT for big sets.", messages.ERROR)
             return
-        done, refused = 0, []
-        for tx_id in tx_ids:
-            try:
-                service(tx_id=tx_id, actor=admin_actor(request), reason=ADMIN_REASON)
-            except DatpError as exc:
-                refused.append(f"{tx_id}: {exc.message}")
-                continue
-            done += 1
-        self.message_user(request, f"{done} transaction(s) {verb}.", messages.SUCCESS)
-        if refused:
-            self.message_user(request, f"{len(refused)} refused: " + "; ".join(refused[:10]), messages.WARNING)
+        apply_each(self, request, tx_ids, lambda tx_id: service(tx_id=tx_id, actor=admin_actor(request),
+                                                                reason=ADMIN_REASON), "transaction", verb)
 
     @admin.action(description="Wake the selected sleeping transactions now")
     def wake(self, request, queryset):
