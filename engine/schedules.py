@@ -12,8 +12,10 @@ change skips runs as the zone reads it: 02:30 is 03:30).
 """
 import hashlib
 import math
+import re
+from calendar import monthrange
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cronsim import CronSim, CronSimError
@@ -73,12 +75,45 @@ def check_cron(expression):
     text = " ".join(expression.split())
     text = NICKNAMES.get(text.lower(), text)
     try:
-        CronSim(text, EPOCH.replace(tzinfo=UTC))
+        CronSim(_nearest_weekday(text)[0], EPOCH.replace(tzinfo=UTC))
     except (CronSimError, ValueError, IndexError) as exc:
         raise BadSchedule("cron", f"Not a cron expression: {exc or 'bad field'}.") from exc
     if len(text.split()) not in (5, 6):
         raise BadSchedule("cron", "A cron expression has 5 fields (or 6, with seconds first).")
     return text
+
+
+NEAREST_WEEKDAY = re.compile(r"^([1-9]|[12][0-9]|3[01])W$", re.IGNORECASE)
+
+
+def _nearest_weekday(text):
+    """Quartz's `nW` day of the month (the weekday nearest the n-th, in the same month: `1W` is the first working
+    day), which cronsim does not read: (the expression cronsim reads, with the days around n instead, and n), or
+    (`text`, None). Only with every weekday (`*` or `?`), as in Quartz."""
+    fields = text.split()
+    day = len(fields) - 3  # day of month: the third field of five, the fourth of six
+    found = NEAREST_WEEKDAY.match(fields[day]) if len(fields) in (5, 6) else None
+    if found is None:
+        return text, None
+    if fields[-1] not in ("*", "?"):
+        raise CronSimError("nW (the nearest weekday) needs * as the day of the week")
+    nth = int(found.group(1))
+    fields[day], fields[-1] = f"{max(1, nth - 2)}-{min(31, nth + 2)}", "*"
+    return " ".join(fields), nth
+
+
+def nearest_weekday(year, month, nth):
+    """The day of the month of the weekday nearest the `nth` (Quartz's `nW`), never in another month; None when the
+    month has no `nth` day."""
+    last = monthrange(year, month)[1]
+    if nth > last:
+        return None
+    weekday = date(year, month, nth).weekday()
+    if weekday == 5:  # Saturday: the Friday before, or the Monday after when the 1st
+        return nth - 1 if nth > 1 else nth + 2
+    if weekday == 6:  # Sunday: the Monday after, or the Friday before when the last day
+        return nth + 1 if nth < last else nth - 2
+    return nth
 
 
 def check_interval(text):
@@ -179,10 +214,11 @@ class Calendar:
 
     def _cron_after(self, moment):
         local = moment.astimezone(zone(self.timezone))
-        try:
-            return next(CronSim(self.cron, local)).astimezone(UTC)
-        except StopIteration:  # cronsim found no time left before year 9999 (e.g. 30 February)
-            return None
+        expression, nth = _nearest_weekday(self.cron)
+        for found in CronSim(expression, local):  # the days around an nW day, until the nearest weekday itself
+            if nth is None or found.day == nearest_weekday(found.year, found.month, nth):
+                return found.astimezone(UTC)
+        return None  # cronsim found no time left before year 9999 (e.g. 30 February)
 
     def _interval_after(self, moment):
         interval = check_interval(self.interval)

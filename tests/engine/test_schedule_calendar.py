@@ -102,12 +102,28 @@ def test_cron_extensions_and_nicknames():
     assert dues(first_monday, utc(2026, 1, 1), utc(2026, 3, 1)) == [utc(2026, 1, 5, 9), utc(2026, 2, 2, 9)]
 
 
+def test_the_first_working_day_of_the_month_is_quartzs_1w():
+    first = Calendar(cron=check_cron("0 9 1W * *"), interval=None, timezone="Europe/Paris")
+    dues = first.due_between(utc(2026, 1, 1), utc(2027, 1, 1))
+    assert [due.date().day for due in dues] == [1, 2, 2, 1, 1, 1, 1, 3, 1, 1, 2, 1]  # Feb, Mar, Nov 1: Sunday
+    assert all(due.astimezone(zone("Europe/Paris")).weekday() < 5 for due in dues)
+    assert dues[2] == utc(2026, 3, 2, 8) and dues[7] == utc(2026, 8, 3, 7)  # 09:00 CET, then CEST
+    # the last: the 31st's nearest weekday, in the same month; a month without a 31st has none
+    last = Calendar(cron=check_cron("0 18 31W * *"), interval=None)
+    assert [due.date() for due in last.due_between(utc(2026, 1, 1), utc(2026, 7, 1))] == [
+        datetime(2026, 1, 30).date(), datetime(2026, 3, 31).date(), datetime(2026, 5, 29).date()]
+    middle = Calendar(cron=check_cron("0 12 15W * *"), interval=None)
+    assert middle.next_after(utc(2026, 8, 1)) == utc(2026, 8, 14, 12)  # the 15th is a Saturday
+
+
 @pytest.mark.parametrize(("check", "value", "field", "says"), [
     (check_cron, "61 * * * *", "cron", "Bad minute"),
     (check_cron, "* * *", "cron", "Wrong number of fields"),
     (check_cron, "", "cron", "5 fields"),
     (check_cron, 5, "cron", "5 fields"),
     (check_cron, "0 0 30 2 *", "cron", "Bad day-of-month"),
+    (check_cron, "0 9 1W * MON", "cron", "needs * as the day of the week"),
+    (check_cron, "0 9 32W * *", "cron", "Bad day-of-month"),
     (check_interval, "PT0S", "interval", "at least one second"),
     (check_interval, "every hour", "interval", "Not an ISO 8601 duration"),
     (check_interval, "-PT1H", "interval", "must not be negative"),
