@@ -10,6 +10,7 @@ from django.db.models import CheckConstraint, Q, TextChoices
 
 from engine import states
 from engine.models import BulkJob, WebhookDelivery
+from engine.services import schedules
 from engine.services.figures import figures_refresh
 from tests.api.conftest import PIPELINES
 
@@ -27,6 +28,9 @@ CHECKED = {
     ("BulkJob", "status"): states.BulkJobStatus,
     ("StatusFigure", "status"): states.TxStatus,
     ("SleeperFigure", "reason"): states.WaitReason,
+    ("Schedule", "overlap"): states.ScheduleOverlap,
+    ("ScheduleRun", "cause"): states.ScheduleRunCause,
+    ("ScheduleEvent", "kind"): states.ScheduleEventKind,
 }
 
 
@@ -48,7 +52,7 @@ def test_every_field_with_a_vocabulary_from_states_is_checked():
         for field in model._meta.fields
         if field.choices and any(list(field.choices) == list(vocabulary.choices) for vocabulary in VOCABULARIES)
     }
-    assert len(with_vocabulary) == 9 and with_vocabulary <= set(CHECKED)
+    assert len(with_vocabulary) == 12 and with_vocabulary <= set(CHECKED)
 
 
 @pytest.mark.parametrize(("model_name", "field"), sorted(CHECKED))
@@ -62,7 +66,7 @@ def test_the_constraint_allows_exactly_the_vocabulary(model_name, field):
 @pytest.fixture
 def rows(harness):
     """One row of every constrained table: a transaction asleep on a callback that has had an update,
-    a webhook delivery, a bulk job and the figures."""
+    a webhook delivery, a bulk job, the figures, and a schedule with a run and its journal."""
     harness.load(*PIPELINES)
     tx_id = harness.start("hooked")
     harness.settle()
@@ -72,6 +76,9 @@ def rows(harness):
                                    url="https://hooks.example.com/", payload={}, created_at=harness.now())
     BulkJob.objects.create(action="wake", actor="user:ops", created_at=harness.now())
     figures_refresh()
+    schedules.schedule_create(owner=harness.owner, name="nightly", actor="test", transaction_type="echo",
+                              cron="0 2 * * *")
+    assert schedules.schedule_trigger(name="nightly", actor="test")["action"] == "started"
     return harness
 
 
