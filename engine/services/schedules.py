@@ -245,6 +245,6 @@ def schedule_backfill(*, name, start, end, actor, overlap=ScheduleOverlap.ALLOW,
         answers = [decision.answer() for decision in decisions]
         counts = {action: sum(1 for answer in answers if answer["action"] == action)
                   for action in ("started", "existing", "skipped", "buffered", "failed")}
-        ScheduleEvent.objects.create(schedule=schedule, at=now, kind=ScheduleEventKind.BACKFILLED, actor=actor,
-                                     note=f"{stamp(first)} to {stamp(last)}", data={"due_times": len(dues), **counts})
+        _event(schedule, ScheduleEventKind.BACKFILLED, now=now, actor=actor, note=f"{stamp(first)} to {stamp(last)}",
+               due_times=len(dues), **counts)
     return {"due_times": len(dues), **counts, "runs": answers}
