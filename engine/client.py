@@ -14,7 +14,8 @@ from engine.selectors import JUST_STARTED, transaction_as_dict, transaction_get,
 from engine.selectors.fan_outs import fan_out_as_dict, fan_outs_page
 from engine.selectors.schedules import schedule_as_dict, schedule_get, schedule_list
 from engine.selectors.starts import start_results_as_dicts
-from engine.services import callbacks, schedules, switches, transactions
+from engine.services import bulk, callbacks, schedules, switches, transactions, version_moves
+from engine.services import rewind as rewind_service
 from engine.services.start_many import transaction_start_many as start_many_service
 
 APP = "app:python"
@@ -113,6 +114,27 @@ def cancel(*, owner, tx_id, reason="", app=None):
 def retry(*, owner, tx_id, reason="", deadline=None, app=None):
     return transaction_as_dict(tx=transactions.transaction_retry(tx_id=tx_id, owner=owner, reason=reason,
                                                                  deadline=deadline, actor=_actor(app)))
+
+
+def rewind(*, owner, tx_id, to_step, data=None, version=None, reason="", deadline=None, webhook_again=False,
+           app=None):
+    """Send a queued, sleeping or ended transaction back to `to_step` (engine.services.rewind)."""
+    return transaction_as_dict(tx=rewind_service.transaction_rewind(
+        tx_id=tx_id, owner=owner, to_step=to_step, data=data, version=version, reason=reason, deadline=deadline,
+        webhook_again=webhook_again, actor=_actor(app)))
+
+
+def preview_version_move(*, transaction_type, from_version, to_version, limit=100):
+    """The dry run of moving `transaction_type`'s sleeping and queued transactions to another version."""
+    return version_moves.version_move_preview(pipeline=transaction_type, from_version=from_version,
+                                              to_version=to_version, limit=limit)
+
+
+def move_version(*, transaction_type, from_version, to_version, reason="", app=None):
+    """Start the bulk job that moves them (each on its own); return the job's id and counts."""
+    job = bulk.version_move_start(pipeline=transaction_type, from_version=from_version, to_version=to_version,
+                                  actor=_actor(app), reason=reason)
+    return {"id": job.pk, "status": job.status, "total": job.total, "done": job.done, "skipped": job.skipped}
 
 
 def update_callback(*, token, status, data=None, app=None):

@@ -104,5 +104,44 @@ class InvalidTransition(Conflict):
     default_message = "That status change is not allowed."
 
 
+class VersionNotFound(NotFound):
+    default_message = "No such version of this pipeline."
+
+
+class TransactionRunning(Conflict):
+    code = "transaction_running"
+    default_message = "The transaction is running a step: cancel it or wait for its checkpoint."
+
+
+class ParentFinished(Conflict):
+    code = "parent_finished"
+    default_message = "The transaction is a child whose parent has finished."
+
+
+class EndReported(Conflict):
+    code = "end_reported"
+    default_message = "The transaction's end was already reported to its parent or callback."
+
+
+class StepNotInVersion(Conflict):
+    code = "step_not_in_version"
+    default_message = "The step does not exist in the target pipeline version."
+
+
+class StepNotRun(Conflict):
+    code = "step_not_run"
+    default_message = "The transaction never ran that step: give the data it should start with."
+
+
+class DeadlinePassed(Conflict):
+    code = "deadline_passed"
+    default_message = "Its deadline has passed: give a new deadline."
+
+
+class VersionMoved(Conflict):
+    code = "version_moved"
+    default_message = "The transaction is no longer sleeping or queued on the version it was to be moved from."
+
+
 class LeaseLost(Exception):
     """A worker's write was refused because it no longer holds the transaction's lease."""

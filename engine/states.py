@@ -61,6 +61,7 @@ class BulkAction(models.TextChoices):
     CANCEL = "cancel"
     SET_SWITCH = "set_switch"
     CLEAR_SWITCH = "clear_switch"
+    MOVE_VERSION = "move_version"
 
 
 class BulkJobStatus(models.TextChoices):
@@ -75,6 +76,11 @@ TX_TERMINAL = frozenset(set(TxStatus) - TX_ACTIVE)
 # The ends that count as failures (the console's Failures page, the dashboard); each may be retried.
 TX_FAILURES = frozenset({TxStatus.FAILED, TxStatus.ABORTED, TxStatus.TIMEOUT, TxStatus.INTERNAL_ERROR})
 TX_RETRYABLE = TX_FAILURES
+# What a rewind (an operator's move outside the lifecycle `can_move` draws) sends back to the queue at an earlier
+# step: every status but running, whose step's own checkpoint decides what follows it.
+TX_REWINDABLE = frozenset(set(TxStatus) - {TxStatus.RUNNING})
+# What a version move takes: transactions between steps, that no worker holds.
+TX_MOVABLE = frozenset({TxStatus.SLEEPING, TxStatus.QUEUED})
 # The fixed outcomes a step may end with that `on` routes can catch; a step may also end with a name of its
 # own (a named outcome), which ends its step run `success`, or `failed` when no route catches it.
 ROUTABLE_OUTCOMES = ("success", "failed", "aborted", "timeout", "cancelled")

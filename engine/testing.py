@@ -25,7 +25,7 @@ from engine.models import FanOut, NodeGroup, ScheduleRun, Sleeper, Switch, Trans
 from engine.runtime import executor, faults
 from engine.states import TxStatus
 from engine.selectors import journal_of, step_runs_of, transaction_get
-from engine.services import callbacks, duties, fanout, schedules, switches, transactions, waker
+from engine.services import bulk, callbacks, duties, fanout, rewind, schedules, switches, transactions, waker
 from engine.services.owners import owner_ensure
 from engine.services.pipeline_files import MissingPath, json_files, read_definitions
 from engine.services.pipelines import pipelines_publish_all
@@ -334,6 +334,22 @@ class Harness:
     def retry(self, tx_id, reason="", deadline=None):
         """Run a failed, aborted, timed-out or internal-error `tx_id` again from the step that ended it."""
         return transactions.transaction_retry(tx_id=tx_id, actor=self.actor, reason=reason, deadline=deadline)
+
+    def rewind(self, tx_id, to_step, *, data=None, version=None, reason="", deadline=None, webhook_again=False):
+        """Send `tx_id` (queued, sleeping or ended) back to `to_step`, with the data that step last started with
+        (or `data`), on its own version, `version="current"` or a named one: `h.rewind(tx, to_step="charge")`."""
+        return rewind.transaction_rewind(tx_id=tx_id, to_step=to_step, data=data, version=version, reason=reason,
+                                         deadline=deadline, webhook_again=webhook_again, actor=self.actor)
+
+    def move_version(self, transaction_type, from_version, to_version, reason=""):
+        """Move the sleeping and queued transactions of `transaction_type` on `from_version` to `to_version`, as
+        the console's bulk job does, to the end; return the job (done, skipped)."""
+        job = bulk.version_move_start(pipeline=transaction_type, from_version=from_version, to_version=to_version,
+                                      actor=self.actor, reason=reason)
+        while bulk.bulk_apply_batch(job_id=job.pk):
+            pass
+        job.refresh_from_db()
+        return job
 
     def set_deadline(self, tx_id, deadline, reason=""):
         """Set (a duration from now or a time) or clear (None) the deadline of `tx_id`."""

@@ -178,10 +178,10 @@ def transaction_get_by_external_id(*, owner, external_id):
 
 def transactions_matching(*, owner=None, owners=None, statuses=None, transaction_type=None, external_id=None,
                           node_group=None, waiting_reason=None, switch=None, created_after=None,
-                          created_before=None, parent_tx_id=None, fan_out=None):
+                          created_before=None, parent_tx_id=None, fan_out=None, version=None):
     """Return the transactions the list filters match, unordered: of `owner` if given, and among `owners`
     (a collection of owner names) unless that is None (every owner). `fan_out` (a fan-out's id) finds the
-    children it started."""
+    children it started; `version`, a pipeline version's id, those pinned to it."""
     queryset = in_owners(queryset=Transaction.objects.all(), owners=owners)
     if owner is not None:
         queryset = queryset.for_owner(owner)
@@ -189,7 +189,7 @@ def transactions_matching(*, owner=None, owners=None, statuses=None, transaction
         queryset = queryset.filter(status__in=statuses)
     exact = {"pipeline_name": transaction_type, "external_id": external_id, "node_group_id": node_group,
              "parent_id": parent_tx_id, "sleeper__reason": waiting_reason, "sleeper__switch": switch,
-             "fan_out_item__fan_out_id": fan_out}
+             "fan_out_item__fan_out_id": fan_out, "version_id": version}
     queryset = queryset.filter(**{field: value for field, value in exact.items() if value is not None})
     if created_after is not None:
         queryset = queryset.filter(created_at__gt=created_after)

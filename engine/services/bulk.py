@@ -15,8 +15,15 @@ from engine.errors import DatpError, InvalidRequest
 from engine.limits import REASON_MAX
 from engine.models import BulkJob
 from engine.selectors import iso, transactions_matching
-from engine.services import switches, transactions
-from engine.states import TX_ACTIVE, TX_RETRYABLE, BulkAction, BulkJobStatus, TxStatus
+from engine.services import switches, transactions, version_moves
+from engine.states import (
+    TX_ACTIVE,
+    TX_MOVABLE,
+    TX_RETRYABLE,
+    BulkAction,
+    BulkJobStatus,
+    TxStatus,
+)
 
 logger = logging.getLogger("engine.bulk")
 
@@ -32,7 +39,11 @@ ELIGIBLE = {
     BulkAction.CANCEL: TX_ACTIVE,
     BulkAction.SET_SWITCH: TX_ACTIVE,
     BulkAction.CLEAR_SWITCH: TX_ACTIVE,
+    BulkAction.MOVE_VERSION: TX_MOVABLE,
 }
+# What each action keeps of the parameters it is given.
+PARAMS = {BulkAction.SET_SWITCH: ("name", "value"), BulkAction.CLEAR_SWITCH: ("name",),
+          BulkAction.MOVE_VERSION: ("to_version",)}
 
 
 def _stored(filters):
@@ -67,11 +78,13 @@ def bulk_preview(*, action, owners, filters):
     return {"count": min(found, COUNT_CAP), "more": found > COUNT_CAP, "cap": COUNT_CAP}
 
 
-def bulk_params_check(*, action, params, reason):
+def bulk_params_check(*, action, params, reason, filters=None):
     """Refuse a bulk action's parameters as the single action would: InvalidRequest naming each field."""
     if action not in BulkAction.values:
         raise InvalidRequest("No such bulk action.", fields={"action": [f"One of {', '.join(BulkAction.values)}."]})
     fields = {}
+    if action == BulkAction.MOVE_VERSION:
+        _move_check(params, filters or {})
     if len(reason) > REASON_MAX:
         fields["reason"] = [f"At most {REASON_MAX} characters."]
     if action == BulkAction.CANCEL and not reason.strip():
@@ -89,14 +102,23 @@ def bulk_params_check(*, action, params, reason):
         raise InvalidRequest("The bulk action has invalid fields.", fields=fields)
 
 
+def _move_check(params, filters):
+    """A version move names one pipeline and the version it moves from (filters), and the one it moves to."""
+    if not filters.get("transaction_type") or not filters.get("version"):
+        raise InvalidRequest("A version move needs the pipeline and the version it moves from.",
+                             fields={"filters": ["transaction_type and version are required."]})
+    version_moves.versions_of(pipeline=filters["transaction_type"], from_version=filters["version"],
+                              to_version=params.get("to_version"))
+
+
 def bulk_job_create(*, action, owners, filters, actor, reason="", params=None):
     """Record a bulk action over the set `filters` match now (within `owners`, None = every owner).
 
     A set of at most DATP["BULK_INLINE_MAX"] transactions is done at once, in batches, before this
     returns; a larger one is left pending for the nodes (`bulk_jobs_run`). Returns the job.
     """
-    params = {} if params is None else {name: params[name] for name in ("name", "value") if name in params}
-    bulk_params_check(action=action, params=params, reason=reason)
+    params = {name: (params or {})[name] for name in PARAMS.get(action, ()) if name in (params or {})}
+    bulk_params_check(action=action, params=params, reason=reason, filters=filters)
     now = clock.now()
     preview = bulk_preview(action=action, owners=owners, filters=filters)
     job = BulkJob.objects.create(
@@ -119,6 +141,9 @@ def _apply(job, tx_id):
             transactions.transaction_retry(**common)
         elif job.action == BulkAction.CANCEL:
             transactions.transaction_cancel(**common)
+        elif job.action == BulkAction.MOVE_VERSION:
+            version_moves.transaction_move_version(from_version=job.filters["version"],
+                                                   to_version=job.params["to_version"], **common)
         else:
             value = job.params.get("value") if job.action == BulkAction.SET_SWITCH else None
             result = switches.switch_set(name=job.params["name"], value=value, channel="console", **common)
@@ -130,8 +155,30 @@ def _apply(job, tx_id):
     return True
 
 
+# The actions whose rows each move in a database transaction of their own (with the job's counters and cursor),
+# so that a batch never holds a hundred transactions' locks against the nodes running them.
+ALONE = frozenset({BulkAction.MOVE_VERSION})
+
+
+def _next_rows(job):
+    queryset = bulk_matching(action=job.action, owners=job.owners, filters=_loaded(job.filters), upto=job.created_at)
+    if job.cursor:
+        at, last_id = durations.parse_timestamp(job.cursor[0]), job.cursor[1]
+        queryset = queryset.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=last_id))
+    return list(queryset.order_by("-created_at", "-id").values_list("pk", "created_at")[:conf.get("BULK_BATCH")])
+
+
+def _count(job, applied, row):
+    if applied:
+        job.done += 1
+    else:
+        job.skipped += 1
+    job.cursor = [iso(row[1]), row[0]]
+
+
 def bulk_apply_batch(*, job_id):
-    """Do the next batch of an open job in one database transaction; return whether more may follow.
+    """Do the next batch of an open job in one database transaction (or, for the ALONE actions, each row in
+    one of its own); return whether more may follow.
 
     The job row is locked (skipped when another node holds it), so two nodes never share a batch.
     """
@@ -142,25 +189,45 @@ def bulk_apply_batch(*, job_id):
         now = clock.now()
         if job.status == BulkJobStatus.PENDING:
             job.status, job.started_at = BulkJobStatus.RUNNING, now
-        queryset = bulk_matching(action=job.action, owners=job.owners, filters=_loaded(job.filters),
-                                 upto=job.created_at)
-        if job.cursor:
-            at, last_id = durations.parse_timestamp(job.cursor[0]), job.cursor[1]
-            queryset = queryset.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=last_id))
-        batch = conf.get("BULK_BATCH")
-        rows = list(queryset.order_by("-created_at", "-id").values_list("pk", "created_at")[:batch])
-        for tx_id, _ in rows:
-            if _apply(job, tx_id):
-                job.done += 1
-            else:
-                job.skipped += 1
-        if rows:
-            job.cursor = [iso(rows[-1][1]), rows[-1][0]]
-        more = len(rows) == batch
-        if not more:
-            _finish(job, now)
-        job.save()
+        rows = _next_rows(job)
+        more = len(rows) == conf.get("BULK_BATCH")
+        if job.action in ALONE:
+            job.save()
+        else:
+            for row in rows:
+                _count(job, _apply(job, row[0]), row)
+            if not more:
+                _finish(job, now)
+            job.save()
+            return more
+    return _apply_alone(job, rows, more=more, now=now)
+
+
+def _apply_alone(job, rows, *, more, now):
+    """Apply the job to each of `rows` in its own database transaction, with the job's counters and cursor; stop
+    where the job's cursor is no longer the one this batch left (another node took the job over)."""
+    cursor = job.cursor
+    for row in rows:
+        with transaction.atomic():
+            job = _still_at(job.pk, cursor)
+            if job is None:
+                return False
+            _count(job, _apply(job, row[0]), row)
+            job.save(update_fields=["done", "skipped", "cursor"])
+            cursor = job.cursor
+    if not more:
+        with transaction.atomic():
+            job = _still_at(job.pk, cursor)
+            if job is not None:
+                _finish(job, now)
+                job.save()
     return more
+
+
+def _still_at(job_id, cursor):
+    """The running job, locked, if its cursor is still `cursor`; else None."""
+    job = BulkJob.objects.select_for_update().filter(pk=job_id, status=BulkJobStatus.RUNNING).first()
+    return job if job is not None and job.cursor == cursor else None
 
 
 def _finish(job, now):
@@ -191,3 +258,11 @@ def bulk_jobs_run(*, now=None, budget_seconds):
         if time.monotonic() >= stop_at:
             break
     return ran
+
+
+def version_move_start(*, pipeline, from_version, to_version, actor, reason="", owners=None):
+    """Move the sleeping and queued transactions of `pipeline` on `from_version` to `to_version`: a bulk job whose
+    total is the dry run's count (engine.services.version_moves), each transaction moved on its own."""
+    return bulk_job_create(action=BulkAction.MOVE_VERSION, owners=owners, actor=actor, reason=reason,
+                           filters={"transaction_type": pipeline, "version": from_version},
+                           params={"to_version": to_version})

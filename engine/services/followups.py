@@ -38,25 +38,31 @@ def follow_up(*ended, now):
 
 def _tell(tx, *, now):
     """Run the follow-ups of `tx`, which just ended; return the records of the children that ended with it."""
-    ended = []
-    if tx.status in CASCADING:
-        for callback in Callback.objects.filter(tx_id=tx.pk, status__in=CALLBACK_ACTIVE_VALUES):
-            callbacks.callback_force(callback=callback, status="cancel", now=now, actor="system")
-        fanout.close_for_parent(tx, now=now)
-        ended = _cancel_children(tx, now=now)
+    ended = close_open(tx, now=now, reason=f"parent {tx.status}") if tx.status in CASCADING else []
     if tx.report_to_id is not None:
         status = CHILD_REPORT.get(tx.status, "error")
         callbacks.callback_report_child(callback_id=tx.report_to_id, status=status, child=tx, now=now)
     if tx.parent_id is not None and not fanout.child_ended(tx, now=now):
         wake_if_waiting(tx_id=tx.parent_id, child_id=tx.pk, now=now, actor="system", why=f"child {tx.pk} finished")
-    webhooks.webhook_enqueue(tx=tx, event="transaction.finished", now=now)
+    if not webhooks.webhook_finished_quiet(tx=tx):
+        webhooks.webhook_enqueue(tx=tx, event=webhooks.FINISHED_EVENT, now=now)
     return ended
 
 
-def _cancel_children(parent, *, now):
+def close_open(tx, *, now, reason):
+    """Cancel what `tx` still has open, as an end that cascades does: its active callbacks, its fan-outs and its
+    unfinished children (an end, or a rewind leaving the steps that opened them). Return the records of the
+    children that ended at once, for `follow_up`."""
+    for callback in Callback.objects.filter(tx_id=tx.pk, status__in=CALLBACK_ACTIVE_VALUES):
+        callbacks.callback_force(callback=callback, status="cancel", now=now, actor="system")
+    fanout.close_for_parent(tx, now=now)
+    return _cancel_children(tx, now=now, reason=reason)
+
+
+def _cancel_children(parent, *, now, reason):
     """Cancel the unfinished children of `parent`: at once, or at their checkpoint if running; a fan-out's
     quiet children in batches (their records need no follow-up beyond the finished signal)."""
-    actor, reason = f"parent:{parent.pk}", f"parent {parent.status}"
+    actor = f"parent:{parent.pk}"
     ended = cancel_quiet_children(parent.pk, actor=actor, now=now, reason=reason)
     for child_id in Transaction.objects.filter(parent_id=parent.pk, status__in=TX_ACTIVE_VALUES).values_list(
             "pk", flat=True):

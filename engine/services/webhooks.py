@@ -27,6 +27,19 @@ MAX_BACKOFF_SECONDS = 600
 SIGNATURE_HEADER = "X-DATP-Signature"
 
 
+FINISHED_EVENT = "transaction.finished"
+
+
+def webhook_finished_quiet(*, tx):
+    """Whether `tx`'s finish must not send its webhook: its last rewind said so (it had sent a finished event
+    before and was not asked to send it again: engine.services.rewind)."""
+    if not tx.webhook_url:
+        return False
+    data = JournalEntry.objects.filter(tx_id=tx.pk, kind="rewind").order_by("-id").values_list(
+        "data", flat=True).first()
+    return bool(data) and data.get("webhook") == "quiet"
+
+
 def webhook_enqueue(*, tx, event, now):
     """Queue a delivery of `event` for `tx` if it was started with a webhook URL."""
     if not tx.webhook_url:
