@@ -124,8 +124,8 @@ def transaction_rewind(*, tx_id, to_step, actor, reason="", data=None, version=N
         deadline_at = new_deadline or tx.deadline_at
         if deadline_at is not None and deadline_at <= now:
             raise DeadlinePassed()
-        ended = close_open(tx, now=now, reason=f"rewound to {to_step}")
         rewind(tx, to_step=to_step, version_id=version_id, step_input=step_input, deadline_at=deadline_at,
                actor=actor, now=now, reason=reason, data_from=source, webhook=_webhook_mode(tx, webhook_again))
-        follow_up(*ended, now=now)
+        # After the rewind, not before: a callback it awaited, forced to cancel, must find no sleeper to wake.
+        follow_up(*close_open(tx, now=now, reason=f"rewound to {to_step}"), now=now)
     return tx

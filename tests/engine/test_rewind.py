@@ -149,6 +149,9 @@ def test_what_the_abandoned_step_opened_is_cancelled(harness):
     assert harness.run(tx).status == "sleeping"
     harness.rewind(tx, to_step="start")
     assert Callback.objects.get(tx_id=tx, name="partner").status == "cancel"
+    last = JournalEntry.objects.filter(tx_id=tx).order_by("-id")
+    assert [entry.kind for entry in last[:2]] == ["callback", "rewind"]  # the cancelled callback woke nothing
+    assert Transaction.objects.get(pk=tx).status == "queued"
     assert harness.run(tx).status == "sleeping"  # a fresh callback was opened
     assert Callback.objects.get(tx_id=tx, name="partner").status == "created"
 
@@ -238,3 +241,27 @@ def test_a_rewind_before_any_finish_keeps_the_first_webhook(harness):
     harness.set_switch(tx, "approved", True)
     assert harness.run(tx).status == "success"
     assert WebhookDelivery.objects.filter(tx_id=tx, event="transaction.finished").count() == 1
+
+
+def test_a_parent_rewound_to_its_map_cancels_the_children_and_starts_new_ones(harness):
+    harness.load(
+        {"name": "rw-item", "transaction_type": False, "steps": [
+            {"name": "wait", "type": "util/wait-switch", "config": {"switch": "go"}}]},
+        {"name": "rw-map", "steps": [
+            {"name": "map", "type": "util/map", "config": {"items": "/items", "pipeline": "rw-item"}}]},
+    )
+    parent = harness.start("rw-map", {"items": [1, 2, 3]})
+    first = harness.run(parent).children
+    assert [child.status for child in first] == ["sleeping"] * 3
+    harness.rewind(parent, to_step="map", reason="again")
+    assert {Transaction.objects.get(pk=child.tx.pk).status for child in first} == {"cancelled"}
+    assert [group.outcome for group in harness.result(parent).groups] == ["closed"]
+    result = harness.run(parent)
+    assert result.status == "sleeping"
+    fresh = [child for child in result.children if child.tx.pk not in {c.tx.pk for c in first}]
+    assert [child.status for child in fresh] == ["sleeping"] * 3
+    for child in fresh:
+        harness.set_switch(child.tx.pk, "go", True)
+    result = harness.run(parent)
+    assert result.status == "success"
+    assert [entry["status"] for entry in result.data["results"]] == ["success"] * 3
