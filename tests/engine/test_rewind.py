@@ -49,6 +49,23 @@ class RewindSelf(Step):
         return ctx.succeeded(output={"refused": None})
 
 
+@register
+class EndAs(Step):
+    """End as the input's `end` says (success, failed, aborted, raise), or sleep on the switch `hold`."""
+
+    type_name = "test/rewind-end"
+
+    def invoke(self, ctx):
+        end = ctx.input.get("end")
+        if end == "raise":
+            raise RuntimeError("boom")
+        if end == "sleep":
+            return ctx.wait(switch="hold")
+        if end == "success":
+            return ctx.succeeded(output={"ended": end})
+        return getattr(ctx, end)(f"ended {end}", output={"ended": end})
+
+
 PIPELINE = {
     "name": "rw-order",
     "steps": [
@@ -265,3 +282,22 @@ def test_a_parent_rewound_to_its_map_cancels_the_children_and_starts_new_ones(ha
     result = harness.run(parent)
     assert result.status == "success"
     assert [entry["status"] for entry in result.data["results"]] == ["success"] * 3
+
+
+@pytest.mark.parametrize("end", ["success", "failed", "aborted", "internal_error", "timeout", "cancelled"])
+def test_every_end_may_be_rewound(harness, end):
+    harness.load({"name": "rw-end", "steps": [
+        {"name": "first", "type": "util/echo"}, {"name": "finish", "type": "test/rewind-end"}]})
+    data = {"end": {"internal_error": "raise", "timeout": "sleep", "cancelled": "sleep"}.get(end, end)}
+    tx = harness.start("rw-end", data, **({"deadline": "PT1M"} if end == "timeout" else {}))
+    harness.run(tx, limit="PT10S")
+    if end == "cancelled":
+        harness.cancel(tx, reason="by mistake")
+    if end == "timeout":
+        harness.advance("PT2M")
+    assert harness.result(tx).status == end
+    harness.rewind(tx, to_step="finish", data={"end": "success"},
+                   **({"deadline": "PT1H"} if end == "timeout" else {}))
+    result = harness.run(tx)
+    assert (result.status, result.data) == ("success", {"ended": "success"})
+    assert _entries(tx, "rewind")[0]["from"] == end
