@@ -15,3 +15,6 @@ STEP_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 
 # Transactions started by one bulk start (POST /api/v1/transactions/batch, engine.client.start_many).
 BULK_START_MAX = 1000
+# The most transactions a version move's dry run lists (it counts them all, up to engine.services.version_moves'
+# COUNT_CAP).
+MOVE_PREVIEW_MAX = 500

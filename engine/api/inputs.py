@@ -23,11 +23,12 @@ def json_body(request):
 
 
 class Fields:
-    """Check the fields of a body; `done()` raises one InvalidRequest naming every bad field."""
+    """Check the fields of a body; `done()` raises one InvalidRequest naming every bad field. With `allowed`, a
+    field the operation does not know is one of them (a misspelt option must not pass unnoticed)."""
 
-    def __init__(self, body):
+    def __init__(self, body, allowed=None):
         self.body = body
-        self.errors = {}
+        self.errors = {} if allowed is None else {name: ["Unknown field."] for name in sorted(set(body) - set(allowed))}
 
     def _value(self, name, required):
         value = self.body.get(name, MISSING)
@@ -51,6 +52,14 @@ class Fields:
             return default
         if not isinstance(value, bool):
             self.errors[name] = ["Must be true or false."]
+        return value
+
+    def integer(self, name, *, minimum, maximum, default=None):
+        value = self._value(name, False)
+        if value is MISSING or value is None:
+            return default
+        if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+            self.errors[name] = [f"A whole number from {minimum} to {maximum}."]
         return value
 
     def raw(self, name, *, required=False, default=None):

@@ -10,9 +10,17 @@ from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 from engine.joins import JOIN_MODES, ON_FAILURE
-from engine.limits import BULK_START_MAX, REASON_MAX, SCHEDULE_NAME_PATTERN
+from engine.limits import (
+    BULK_START_MAX,
+    MOVE_PREVIEW_MAX,
+    REASON_MAX,
+    SCHEDULE_NAME_PATTERN,
+)
 from engine.states import (
     CALLBACK_ACTIVE_VALUES,
+    TX_MOVABLE_VALUES,
+    BulkAction,
+    BulkJobStatus,
     ScheduleEventKind,
     ScheduleOverlap,
     ScheduleRunCause,
@@ -127,6 +135,35 @@ SCHEDULE_DETAIL = _object({
         "actor": {"type": "string"}, "note": {"type": "string"}, "data": OBJECT})},
 })
 
+# Version moves (issue 22): what the dry run says of a step the transactions stand at, and of each of them.
+VERDICT = {
+    "moves": {"type": "boolean", "description": "Whether the target version has the step."},
+    "resumes_at": {**NULL_STRING, "description": "The step it resumes at there (its own), or null."},
+    "changes": {"type": "array", "items": {"type": "string"},
+                "description": "What differs at that step: type, config, retry, routes."},
+    "why": {**NULL_STRING, "description": "Why it stays, when it does."},
+}
+MOVE_PREVIEW = _object({
+    "pipeline": {"type": "string"}, "from_version": {"type": "string"}, "to_version": {"type": "string"},
+    "count": {**COUNT, "description": "The sleeping and queued transactions on from_version (at most 100,000)."},
+    "more": {"type": "boolean", "description": "Whether there are more than `count`."},
+    "moves": COUNT, "stays": COUNT,
+    "steps": {"type": "array", "items": _object({"step": {"type": "string"}, "sleeping": COUNT, "queued": COUNT,
+                                                 **VERDICT})},
+    "transactions": {"type": "array", "description": "The newest `limit` of them.", "items": _object({
+        "tx_id": {"type": "string"}, "owner": {"type": "string"},
+        "status": {"type": "string", "enum": list(TX_MOVABLE_VALUES)}, "step": {"type": "string"},
+        "waiting": {**NULL_STRING, "enum": [*WaitReason.values, None]}, **VERDICT})},
+})
+BULK_JOB = _object({
+    "id": {"type": "integer"}, "action": {"type": "string", "enum": list(BulkAction.values)},
+    "status": {"type": "string", "enum": list(BulkJobStatus.values)},
+    "total": {**NULL_INT, "description": "The transactions counted when it was asked."},
+    "done": COUNT, "skipped": {**COUNT, "description": "Those it did not apply to (moved or ended since, held "
+                                                      "by a node, or their step not in the target version)."},
+    "created_at": STAMP, "started_at": NULL_STAMP, "finished_at": NULL_STAMP,
+    "error": {"type": "string", "description": "Why it failed (status failed), else empty."},
+})
 
 OUTCOME_TEXT = ("The outcome the step ended with: a fixed one (success, failed, aborted, timeout, cancelled) or a "
                 "name of its own (approved); null while it runs or sleeps, and after internal_error or lost.")
@@ -186,6 +223,8 @@ COMPONENTS = {
     "ScheduleBackfill": _object({"due_times": COUNT, "started": COUNT, "existing": COUNT, "skipped": COUNT,
                                  "buffered": COUNT, "failed": COUNT,
                                  "runs": {"type": "array", "items": SCHEDULE_ACTION}}),
+    "VersionMovePreview": MOVE_PREVIEW,
+    "VersionMoveJob": BULK_JOB,
     "Health": _object({"status": {"type": "string", "enum": ["ok", "degraded"]}, "database": {"type": "string"},
                        "nodes": {"type": "integer", "nullable": True}}),
 }
@@ -215,6 +254,22 @@ BATCH_BODY = body({"transactions": {
 }, required=["transactions"])
 REASON_BODY = body({"reason": REASON})
 RETRY_BODY = body({"reason": REASON, "deadline": DEADLINE})
+REWIND_BODY = body({
+    "to_step": {"type": "string", "minLength": 1, "description": "The step to run again from."},
+    "data": {**OBJECT, "description": "The data it starts with (default: as that step last started)."},
+    "version": {"type": "string", "minLength": 1,
+                "description": 'A version of its pipeline, or "current" for the one in use (default: its own).'},
+    "reason": REASON, "deadline": DEADLINE,
+    "webhook_again": {"type": "boolean", "description": "Send the finished webhook again (default: only the "
+                                                        "first finish sends it)."},
+}, required=["to_step"])
+VERSION_MOVE_BODY = body({
+    "to_version": {"type": "string", "minLength": 1, "description": "Default: the pipeline's version in use."},
+    "dry_run": {"type": "boolean", "description": "Default true: only say what would move."},
+    "reason": REASON,
+    "limit": {"type": "integer", "minimum": 0, "maximum": MOVE_PREVIEW_MAX,
+              "description": "The transactions the dry run lists (default 100)."},
+})
 DEADLINE_BODY = body({"deadline": DEADLINE, "reason": REASON}, required=["deadline"])
 SWITCH_BODY = body({"value": ANY, "reason": REASON}, required=["value"])
 CALLBACK_BODY = body({"status": {"type": "string", "enum": ["start", "progress", "complete", "error", "cancel"]},

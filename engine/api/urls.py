@@ -37,9 +37,14 @@ from engine.api.views.transactions import (
     TransactionGetApi,
     TransactionJournalApi,
     TransactionRetryApi,
+    TransactionRewindApi,
     TransactionStartApi,
     TransactionStepsApi,
     TransactionWakeApi,
+)
+from engine.api.views.version_moves import (
+    PipelineVersionMoveApi,
+    PipelineVersionMoveGetApi,
 )
 
 app_name = "api"
@@ -58,6 +63,7 @@ urlpatterns = [
     path(f"{TX}/cancel", TransactionCancelApi.as_view(), name="transaction-cancel"),
     path(f"{TX}/wake", TransactionWakeApi.as_view(), name="transaction-wake"),
     path(f"{TX}/retry", TransactionRetryApi.as_view(), name="transaction-retry"),
+    path(f"{TX}/rewind", TransactionRewindApi.as_view(), name="transaction-rewind"),
     path(f"{TX}/switches", SwitchListApi.as_view(), name="switches"),
     path(f"{TX}/switches/<str:name>", by_method(PUT=SwitchSetApi, DELETE=SwitchClearApi), name="switch"),
     path("callbacks/<str:token>", by_method(POST=CallbackUpdateApi, GET=CallbackGetApi), name="callback"),
@@ -67,6 +73,10 @@ urlpatterns = [
     path("pipelines/<str:name>", by_method(GET=PipelineGetApi, PUT=PipelinePublishApi), name="pipeline"),
     path("pipelines/<str:name>/versions/<str:version>/use", PipelineUseVersionApi.as_view(),
          name="pipeline-use-version"),
+    path("pipelines/<str:name>/versions/<str:version>/move", PipelineVersionMoveApi.as_view(),
+         name="pipeline-version-move"),
+    path("pipelines/<str:name>/moves/<str:job_id>", PipelineVersionMoveGetApi.as_view(),
+         name="pipeline-version-move-get"),
     path("schedules", by_method(GET=ScheduleListApi, POST=ScheduleCreateApi), name="schedules"),
     path("schedules/<str:name>", by_method(GET=ScheduleGetApi, PATCH=ScheduleUpdateApi, DELETE=ScheduleDeleteApi),
          name="schedule"),

@@ -34,8 +34,11 @@ FANOUT_BETWEEN_CANCELS = "fanout_between_cancels"
 # Schedules (issue 21): a look at due schedules wrote its starts, runs and journal, before its commit (the node's
 # own process: a kill there rolls the whole look back).
 SCHEDULE_AFTER_WRITE = "schedule_after_write"
+# Version moves (issue 22): a transaction locked and checked for its move, before the conditional update (the
+# mover's process: a node claiming or waking the transaction meanwhile passes the locked row by).
+VERSION_MOVE_AFTER_LOCK = "version_move_after_lock"
 POINTS = (AFTER_CLAIM, AFTER_STEP_BEFORE_CHECKPOINT, FANOUT_FIRST_WINDOW, FANOUT_AFTER_COUNT, FANOUT_AFTER_DECIDE,
-          FANOUT_BETWEEN_CANCELS, SCHEDULE_AFTER_WRITE)
+          FANOUT_BETWEEN_CANCELS, SCHEDULE_AFTER_WRITE, VERSION_MOVE_AFTER_LOCK)
 ENVIRONMENT = "DATP_FAULT"
 ACTIONS = ("kill", "exit")
 

@@ -16,13 +16,13 @@ from engine.errors import (
     VersionMoved,
     VersionNotFound,
 )
+from engine.limits import MOVE_PREVIEW_MAX
 from engine.models import PipelineVersion, Transaction
+from engine.runtime import faults
 from engine.selectors import in_owners
 from engine.services.common import journal, lock_tx, retry_on_deadlock
-from engine.states import TX_MOVABLE, TxStatus
+from engine.states import TX_MOVABLE, TX_MOVABLE_VALUES, TxStatus
 
-MOVABLE_VALUES = sorted(str(status) for status in TX_MOVABLE)
-PREVIEW_ROWS_MAX = 500
 COUNT_CAP = 100_000
 
 
@@ -72,7 +72,7 @@ def step_changes(old, new):
 
 def movable(*, pipeline, version, owners=None):
     """The transactions a move of `pipeline`'s `version` applies to (within `owners`, None: every owner)."""
-    queryset = Transaction.objects.filter(pipeline_name=pipeline, version_id=version, status__in=MOVABLE_VALUES)
+    queryset = Transaction.objects.filter(pipeline_name=pipeline, version_id=version, status__in=TX_MOVABLE_VALUES)
     return in_owners(queryset=queryset, owners=owners)
 
 
@@ -91,7 +91,7 @@ def version_move_preview(*, pipeline, from_version, to_version, owners=None, lim
         entry[row["status"]] = row["n"]
     total = sum(entry["sleeping"] + entry["queued"] for entry in by_step.values())
     will_move = sum(entry["sleeping"] + entry["queued"] for entry in by_step.values() if entry["moves"])
-    rows = queryset.select_related("sleeper").order_by("-created_at", "-id")[:max(0, min(limit, PREVIEW_ROWS_MAX))]
+    rows = queryset.select_related("sleeper").order_by("-created_at", "-id")[:max(0, min(limit, MOVE_PREVIEW_MAX))]
     return {
         "pipeline": pipeline, "from_version": from_version, "to_version": to_version,
         "count": min(total, COUNT_CAP), "more": total > COUNT_CAP, "moves": will_move, "stays": total - will_move,
@@ -127,8 +127,9 @@ def transaction_move_version(*, tx_id, from_version, to_version, actor, reason="
         found = step_changes(old, new).get(tx.step_name, {"exists": False})
         if not found["exists"]:
             raise StepNotInVersion(f"The target version has no step {tx.step_name!r}.", step=tx.step_name)
+        faults.hit(faults.VERSION_MOVE_AFTER_LOCK, tx)  # the row locked and checked, not yet moved
         # The fence (and on SQLite the only one): still between steps, still on the version it was read on.
-        moved = Transaction.objects.filter(pk=tx.pk, status__in=MOVABLE_VALUES, version_id=from_version).update(
+        moved = Transaction.objects.filter(pk=tx.pk, status__in=TX_MOVABLE_VALUES, version_id=from_version).update(
             version_id=to_version, updated_at=now)
         if not moved:
             raise VersionMoved()

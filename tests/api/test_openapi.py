@@ -71,7 +71,7 @@ def test_swagger_ui_is_served_from_local_static_files_with_its_script_apart():
 
 def test_schema_lists_every_route_of_the_api(document):
     assert documented_routes(document) == coded_routes()
-    assert len(documented_routes(document)) == 37
+    assert len(documented_routes(document)) == 40
 
 
 def test_schema_is_valid_openapi_3(document):
@@ -82,7 +82,7 @@ def test_schema_is_valid_openapi_3(document):
 def test_every_operation_has_a_unique_operation_id(document):
     ids = [operation["operationId"] for operations in document["paths"].values()
            for operation in operations.values() if isinstance(operation, dict) and "operationId" in operation]
-    assert len(ids) == len(set(ids)) == 37
+    assert len(ids) == len(set(ids)) == 40
 
 
 def test_every_error_response_has_the_error_shape(document):
@@ -114,3 +114,28 @@ def test_start_documents_its_body_and_both_success_statuses(document):
     body = start["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["transaction_type"]
     assert {"201", "200", "409", "413", "415"} <= set(start["responses"])
+
+
+def schema_of(operation, status):
+    return operation["responses"][status]["content"]["application/json"]["schema"]
+
+
+def test_rewind_and_version_moves_document_their_bodies_and_replies(document):
+    paths = document["paths"]
+    rewind = paths["/api/v1/transactions/{tx_id}/rewind"]["post"]
+    assert rewind["operationId"] == "transaction_rewind"
+    body = rewind["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["to_step"]
+    assert set(body["properties"]) == {"to_step", "data", "version", "reason", "deadline", "webhook_again"}
+    assert schema_of(rewind, "200") == {"$ref": "#/components/schemas/Transaction"} and "409" in rewind["responses"]
+    move = paths["/api/v1/pipelines/{name}/versions/{version}/move"]["post"]
+    assert move["operationId"] == "pipeline_version_move"
+    body = move["requestBody"]["content"]["application/json"]["schema"]
+    assert "required" not in body and set(body["properties"]) == {"to_version", "dry_run", "reason", "limit"}
+    assert schema_of(move, "200") == {"$ref": "#/components/schemas/VersionMovePreview"}
+    assert schema_of(move, "202") == {"$ref": "#/components/schemas/VersionMoveJob"}
+    job = paths["/api/v1/pipelines/{name}/moves/{job_id}"]["get"]
+    assert job["operationId"] == "pipeline_version_move_get" and "403" in job["responses"]
+    assert schema_of(job, "200") == {"$ref": "#/components/schemas/VersionMoveJob"}
+    assert set(document["components"]["schemas"]["VersionMoveJob"]["properties"]) == {
+        "id", "action", "status", "total", "done", "skipped", "created_at", "started_at", "finished_at", "error"}

@@ -2,9 +2,9 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
-from engine.api.base import ApiView
 
 from engine.api import schema
+from engine.api.base import ApiView
 from engine.api.bodies import transaction_body
 from engine.api.inputs import Fields, json_body, wait_seconds
 from engine.api.long_poll import wait_until_finished
@@ -21,6 +21,9 @@ from engine.selectors import (
 )
 from engine.selectors.fan_outs import fan_out_as_dict, fan_outs_page
 from engine.services import transactions
+from engine.services.rewind import transaction_rewind
+
+REWIND_FIELDS = ("to_step", "data", "version", "reason", "deadline", "webhook_again")
 
 
 class TransactionStartApi(ApiView):
@@ -139,4 +142,24 @@ class TransactionRetryApi(ApiView):
         fields.done()
         tx = transactions.transaction_retry(tx_id=tx_id, owner=request.user.owner, actor=request.user.actor,
                                             reason=reason, deadline=deadline)
+        return Response(transaction_body(request, tx))
+
+
+class TransactionRewindApi(ApiView):
+    """POST /transactions/{tx_id}/rewind: send a queued, sleeping or ended transaction back to `to_step`, with
+    `data` (default: as that step last started), on `version` (default its own; "current": the one in use)."""
+
+    @extend_schema(operation_id="transaction_rewind", request=schema.REWIND_BODY,
+                   responses=schema.responses("Transaction", conflict=True, body=True))
+    def post(self, request, tx_id):
+        fields = Fields(json_body(request), allowed=REWIND_FIELDS)
+        to_step = fields.string("to_step", required=True)
+        version = fields.string("version")
+        reason = _reason(fields)
+        data, deadline = fields.raw("data"), fields.raw("deadline")
+        webhook_again = fields.boolean("webhook_again")
+        fields.done()
+        tx = transaction_rewind(tx_id=tx_id, owner=request.user.owner, actor=request.user.actor, to_step=to_step,
+                                data=data, version=version, reason=reason, deadline=deadline,
+                                webhook_again=webhook_again)
         return Response(transaction_body(request, tx))
