@@ -3,7 +3,8 @@
 Shared by the list and the bulk pages, so that a bulk link carries exactly the list's filters:
 `status` (repeated or comma-separated), `transaction_type`, `owner`, `external_id`, `node_group`,
 `waiting_reason`, `switch`, `created_after`, `created_before` (ISO 8601; without a zone: UTC), `parent_tx_id`
-(the children of a transaction) and `fan_out` (the children of one of its fan-outs).
+(the children of a transaction), `fan_out` (the children of one of its fan-outs) and `version` (the id of the
+pipeline version the transactions are pinned to).
 """
 
 from django import forms
@@ -12,7 +13,7 @@ from engine import durations, keyset
 from engine.states import TxStatus, WaitReason
 
 FILTER_NAMES = ("status", "transaction_type", "owner", "external_id", "node_group", "waiting_reason", "switch",
-                "created_after", "created_before", "parent_tx_id", "fan_out")
+                "created_after", "created_before", "parent_tx_id", "fan_out", "version")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
@@ -59,6 +60,7 @@ class TransactionFilterForm(forms.Form):
     created_before = TimestampField(required=False)
     parent_tx_id = forms.CharField(max_length=200, required=False)
     fan_out = forms.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    version = forms.CharField(max_length=64, required=False)
     cursor = forms.CharField(max_length=400, required=False)
     limit = forms.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False)
 

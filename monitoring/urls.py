@@ -12,6 +12,8 @@ from monitoring.views import owners as owner_views
 from monitoring.views import webhooks as webhook_views
 from monitoring.views import transaction as transaction_views
 from monitoring.views import transaction_actions as tx_actions
+from monitoring.views import version_moves as move_views
+from monitoring.views.rewind import TransactionRewindView
 
 app_name = "mondat"
 
@@ -29,6 +31,7 @@ urlpatterns = [
     path("transactions/<str:tx_id>/retry", tx_actions.TransactionRetryView.as_view(), name="transaction-retry"),
     path("transactions/<str:tx_id>/deadline", tx_actions.TransactionDeadlineView.as_view(),
          name="transaction-deadline"),
+    path("transactions/<str:tx_id>/rewind", TransactionRewindView.as_view(), name="transaction-rewind"),
     path("transactions/<str:tx_id>/webhooks/<uuid:delivery_id>/resend", tx_actions.TransactionWebhookResendView.as_view(),
          name="transaction-webhook-resend"),
     path("transactions/", transactions.TransactionListView.as_view(), name="transactions"),
@@ -40,6 +43,7 @@ urlpatterns = [
     path("pipelines/", pipeline_views.PipelineListView.as_view(), name="pipelines"),
     path("pipelines/_load/", pipeline_views.PipelineLoadView.as_view(), name="pipeline_load"),
     path("pipelines/<str:name>/", pipeline_views.PipelineDetailView.as_view(), name="pipeline"),
+    path("pipelines/<str:name>/move/", move_views.PipelineMoveView.as_view(), name="pipeline_move"),
     path("pipelines/<str:name>/versions/<str:version>.json", pipeline_views.PipelineVersionExportView.as_view(),
          name="pipeline_export"),
     path("pipelines/<str:name>/versions/<str:version>/use/", pipeline_views.PipelineUseVersionView.as_view(),

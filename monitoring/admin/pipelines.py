@@ -1,6 +1,8 @@
 """Node groups (pause and resume through the engine's service), nodes, pipelines and their versions."""
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from engine.models import Node, NodeGroup, Pipeline, PipelineVersion
 from engine.services.pipelines import node_group_update
@@ -49,9 +51,24 @@ class PipelineAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(version_total=Count("versions"))
 
+    def get_fields(self, request, obj=None):
+        return [*super().get_fields(request, obj), "versions_list"]
+
     @admin.display(description="versions", ordering="version_total")
     def version_count(self, obj):
         return obj.version_total
+
+    @admin.display(description="every version")
+    def versions_list(self, obj):
+        """Its versions, newest first, the one in use marked, each linked to its definition; and to MONDAT, where
+        transactions move between them."""
+        versions = PipelineVersion.objects.filter(pipeline_id=obj.pk).only("version", "created_at").order_by(
+            "-created_at", "-version")
+        rows = format_html_join("", '<li><a href="{}"><code>{}</code></a> {}{}</li>', (
+            (reverse("admin:engine_pipelineversion_change", args=[v.pk]), v.pk[:12], f"{v.created_at:%Y-%m-%d %H:%M:%S}",
+             " (in use)" if v.pk == obj.current_version_id else "") for v in versions))
+        return format_html('<ul class="datp-versions">{}</ul><a href="{}">Move transactions between versions in '
+                           "MONDAT</a>", rows, reverse("mondat:pipeline_move", args=[obj.pk]))
 
 
 @admin.register(PipelineVersion)

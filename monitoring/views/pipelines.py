@@ -21,6 +21,7 @@ from engine.selectors.pipelines_console import (
 from engine.services.pipelines import pipeline_publish, pipeline_use_version, pipeline_validate
 from monitoring.flow import pipeline_flow
 from monitoring.views.base import ConsoleMixin, ConsoleView
+from monitoring.views.version_moves import version_label
 
 logger = logging.getLogger("monitoring.actions")
 
@@ -62,7 +63,21 @@ class PipelineDetailView(ConsoleMixin, TemplateView):
         context["steps"] = [{"step": step, "stats": stats.get(step["name"], {})} for step in steps]
         context["flow"] = pipeline_flow(steps)
         context["definition"] = _pretty(shown.definition) if shown is not None else ""
+        if self.scope.allows("operator") and len(detail["versions"]) > 1:
+            context.update(self._move_picker(detail["pipeline"], detail["versions"]))
         return context
+
+    @staticmethod
+    def _move_picker(pipeline, versions):
+        """The versions a move of its transactions picks from (newest first): to the one in use by default,
+        from the newest other one."""
+        current = pipeline.current_version_id
+        return {
+            "move_versions": [(v.version, version_label(v.version, in_use=v.version == current,
+                                                        made=v.created_at.isoformat())) for v in versions],
+            "to_version": current,
+            "suggested": next((v.version for v in versions if v.version != current), ""),
+        }
 
 
 class PipelineLoadView(ConsoleMixin, TemplateView):

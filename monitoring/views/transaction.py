@@ -13,6 +13,7 @@ from engine.selectors.waiting import callback_url_of
 from engine.selectors.why import humanize, humanize_seconds, relative, stamp, transaction_why
 from engine.states import TX_ACTIVE_VALUES, TX_TERMINAL_VALUES, TxStatus
 from monitoring.charts import fan_out_bar
+from monitoring.journal_text import describe
 from monitoring.views.base import ConsoleMixin
 
 REFRESH_SECONDS = 5
@@ -130,7 +131,8 @@ class TransactionDetailView(ConsoleMixin, TransactionStatusMixin, TemplateView):
             "payloads": [(name, pretty(value)) for name, value in (
                 ("input", tx.input), ("output", tx.output), ("metadata", tx.metadata), ("progress", tx.progress))],
             "step_rows": _step_rows(detail.step_runs.rows, now),
-            "journal_rows": [(entry, stamp(entry.at), compact(entry.data)) for entry in detail.journal.rows],
+            "journal_rows": [(entry, stamp(entry.at), compact(entry.data), describe(entry))
+                             for entry in detail.journal.rows],
             "switch_rows": [(s, compact(s.value) if s.set_at else "not set", stamp(s.set_at)) for s in detail.switches],
             "switch_history": [(entry, stamp(entry.at), compact(entry.data.get("value")))
                                for entry in detail.switch_history.rows],

@@ -32,7 +32,7 @@ class TransactionActionView(ConsoleView):
         except Refused as exc:
             messages.error(request, str(exc))
         except DatpError as exc:
-            messages.error(request, _message_of(exc))
+            messages.error(request, message_of(exc))
         else:
             messages.success(request, done)
         return redirect(reverse("mondat:transaction", args=[tx.pk]))
@@ -47,7 +47,7 @@ class TransactionActionView(ConsoleView):
         return {"tx_id": tx.pk, "owner": tx.owner_id, "actor": self.scope.actor, "reason": reason}
 
 
-def _message_of(exc):
+def message_of(exc):
     fields = exc.extra.get("fields") if isinstance(exc.extra, dict) else None
     if fields:
         details = "; ".join(f"{name}: {' '.join(map(str, problems))}" for name, problems in fields.items())

@@ -7,7 +7,10 @@ from monitoring.transaction_filters import encode_cursor, filter_form, filter_qu
 from monitoring.views.base import ConsoleMixin
 
 BULK_LABELS = {BulkAction.WAKE: "Wake…", BulkAction.RETRY: "Retry…", BulkAction.CANCEL: "Cancel…",
-               BulkAction.SET_SWITCH: "Set a switch…", BulkAction.CLEAR_SWITCH: "Clear a switch…"}
+               BulkAction.SET_SWITCH: "Set a switch…", BulkAction.CLEAR_SWITCH: "Clear a switch…",
+               BulkAction.MOVE_VERSION: "Move to another version…"}
+# Offered only on a list filtered to one transaction type (a move is between two versions of one pipeline).
+ONE_TYPE_ACTIONS = frozenset({BulkAction.MOVE_VERSION})
 
 
 class TransactionListView(ConsoleMixin, TemplateView):
@@ -40,13 +43,15 @@ class TransactionListView(ConsoleMixin, TemplateView):
             if len(found) > limit:
                 extra = {"limit": limit} if query.get("limit") else {}
                 next_query = filter_query(query, cursor=encode_cursor(found[limit - 1]), **extra)
+        one_type = form.is_valid() and bool(form.cleaned_data["transaction_type"])
         context.update(
             form=form,
             rows=rows,
             next_query=next_query,
             first_query=filter_query(query) if query.get("cursor") else None,
             bulk_query=filter_query(query),
-            bulk_actions=list(BULK_LABELS.items()),
+            bulk_actions=[(action, label) for action, label in BULK_LABELS.items()
+                          if action not in ONE_TYPE_ACTIONS or one_type],
             statuses=TxStatus.values,
             chosen_statuses=form.data.getlist("status"),
             reasons=WaitReason.values,

@@ -37,6 +37,8 @@ HOSTILE = {"name": "hostile", "description": XSS, "steps": [
     {"name": "shout", "type": "test/console-shouts", "on": {"success": "boom"}},
     {"name": "boom", "type": "util/fail", "config": {"note": XSS}},
 ]}
+# A second version (published last, so in use): the version move's dry run and the rewind page have two to pick.
+HOSTILE_V2 = {**HOSTILE, "steps": [{**HOSTILE["steps"][0], "config": {"v": 2}}, HOSTILE["steps"][1]]}
 
 
 @dataclass
@@ -51,6 +53,8 @@ class Hostile:
     key: int
     job: int
     version: str
+    version2: str = "v2"
+    rewound: str = "tx-rewound"
 
 
 def build(world):
@@ -76,9 +80,20 @@ def build(world):
     schedule_create(owner=owner, name=SCHEDULE, transaction_type="approval", data={"note": XSS}, cron="0 2 * * *",
                     description=XSS, actor="app:test")
     schedule_pause(name=SCHEDULE, actor="user:otto", note=XSS)
+    rewound = world.start("approval", {"note": "before"})
+    world.settle()
+    world.rewind(rewound, to_step="approval", data={"note": XSS}, reason=XSS)
+    world.settle()
+    version2 = world.load(HOSTILE_V2)[0]
     figures_refresh()
     return Hostile(failed=failed, waiting=waiting, cancelled=cancelled, napping=napping,
-                   delivery=str(delivery.delivery_id), key=key.pk, job=job.pk, version=version.version)
+                   delivery=str(delivery.delivery_id), key=key.pk, job=job.pk, version=version.version,
+                   version2=version2.version, rewound=rewound)
+
+
+def move_page(h):
+    """The dry run of a move of the hostile pipeline's transactions from its first version to its second."""
+    return f"/mondat/pipelines/hostile/move/?from_version={h.version}&to_version={h.version2}"
 
 
 def pages(h, owner):
@@ -93,11 +108,16 @@ def pages(h, owner):
         (f"/mondat/transactions/{h.waiting}/", "viewer"),
         (f"/mondat/transactions/{h.cancelled}/", "viewer"),
         (f"/mondat/transactions/{h.waiting}/status", "viewer"),
+        (f"/mondat/transactions/{h.rewound}/", "viewer"),
+        (f"/mondat/transactions/{h.failed}/rewind", "operator"),
         (f"/mondat/sleeping/?switch={q}", "viewer"),
         ("/mondat/switches/", "viewer"),
         ("/mondat/failures/", "viewer"),
         ("/mondat/pipelines/", "viewer"),
         ("/mondat/pipelines/hostile/", "viewer"),
+        (move_page(h), "operator"),
+        (f"/mondat/bulk/move_version/?transaction_type=hostile&external_id={q}&version={h.version}&to_version="
+         + h.version2, "viewer"),
         ("/mondat/schedules/", "viewer"),
         (f"/mondat/schedules/{SCHEDULE}/", "viewer"),
         ("/mondat/webhooks/", "viewer"),
@@ -118,6 +138,9 @@ def actions(h, owner):
         (f"{tx}{h.waiting}/deadline", {"deadline": "PT1H", "reason": XSS}, "operator"),
         (f"{tx}{h.failed}/webhooks/{h.delivery}/resend", {"reason": XSS}, "operator"),
         (f"{tx}{h.failed}/retry", {"reason": XSS}, "operator"),
+        (f"{tx}{h.failed}/rewind", {"to_step": "boom", "reason": XSS, "data": '{"note": "' + XSS + '"}'}, "operator"),
+        ("/mondat/pipelines/hostile/move/", {"from_version": h.version, "to_version": h.version2, "reason": XSS},
+         "operator"),
         (f"{tx}{h.napping}/cancel", {"reason": XSS}, "operator"),
         ("/mondat/bulk/wake/?transaction_type=nap", {"reason": XSS}, "operator"),
         (f"/mondat/sleeping/{h.napping}/wake", {"reason": XSS}, "operator"),
@@ -150,6 +173,8 @@ def another_owners(h, owner):
         ("POST", f"{tx}{h.waiting}/cancel"),
         ("POST", f"{tx}{h.waiting}/deadline"),
         ("POST", f"{tx}{h.failed}/retry"),
+        ("GET", f"{tx}{h.failed}/rewind"),
+        ("POST", f"{tx}{h.failed}/rewind"),
         ("POST", f"{tx}{h.failed}/webhooks/{h.delivery}/resend"),
         ("POST", f"/mondat/sleeping/{h.napping}/wake"),
         ("POST", f"/mondat/failures/{h.failed}/retry"),
