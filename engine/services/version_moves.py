@@ -20,7 +20,12 @@ from engine.limits import MOVE_PREVIEW_MAX
 from engine.models import PipelineVersion, Transaction
 from engine.runtime import faults
 from engine.selectors import in_owners
-from engine.services.common import journal, lock_tx, retry_on_deadlock
+from engine.services.common import (
+    dispatch_on_commit,
+    journal,
+    lock_tx,
+    retry_on_deadlock,
+)
 from engine.states import TX_MOVABLE, TX_MOVABLE_VALUES, TxStatus
 
 COUNT_CAP = 100_000
@@ -133,6 +138,8 @@ def transaction_move_version(*, tx_id, from_version, to_version, actor, reason="
             version_id=to_version, updated_at=now)
         if not moved:
             raise VersionMoved()
+        if tx.status == TxStatus.QUEUED:  # a claim that passed it by while it was locked may have found no other
+            dispatch_on_commit(node_group=tx.node_group_id)
         journal(tx_id=tx.pk, kind="version_move", actor=actor, at=now, step=tx.step_name, reason=reason,
                 status=str(tx.status), from_version=from_version, to_version=to_version, changes=found["changes"])
     tx.version_id = to_version

@@ -56,3 +56,16 @@ class Item(Step):
         while time.monotonic() < until and not ctx.cancel_requested:
             time.sleep(0.1)
         return ctx.succeeded(output=ctx.input)
+
+
+@register
+class Stamp(Step):
+    """Record one execution with the config's `version`, and succeed with the input and that version (the
+    version of a pipeline the step ran as, in the run log and in the output)."""
+
+    type_name = "test/stamp"
+    config_schema = {"type": "object", "properties": {"version": {"type": "integer"}}, "required": ["version"]}
+
+    def invoke(self, ctx):
+        record(ctx, f"version={ctx.config['version']}")
+        return ctx.succeeded(output={**ctx.input, "version": ctx.config["version"]})
