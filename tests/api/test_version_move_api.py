@@ -6,25 +6,9 @@ import pytest
 from engine.models import BulkJob, JournalEntry, Transaction
 from engine.services import bulk
 from tests.api.conftest import client_for, start
+from tests.version_pipelines import move_versions
 
-V1 = {
-    "name": "vm-api",
-    "steps": [
-        {"name": "prepare", "type": "util/set", "config": {"values": {"v": 1}}},
-        {"name": "approve", "type": "util/wait-switch", "config": {"switch": "approved"}},
-        {"name": "nap", "type": "util/sleep", "config": {"duration": "PT1H"}},
-        {"name": "ship", "type": "util/set", "config": {"values": {"shipped": 1}}},
-    ],
-}
-V2 = {
-    "name": "vm-api",
-    "steps": [
-        {"name": "prepare", "type": "util/set", "config": {"values": {"v": 2}}},
-        {"name": "approve", "type": "util/wait-switch", "config": {"switch": "approved", "timeout": "P1D"},
-         "on": {"timeout": "ship"}},
-        {"name": "ship", "type": "util/set", "config": {"values": {"shipped": 2}}},
-    ],
-}
+V1, V2 = move_versions("vm-api")
 
 
 def move_url(version, name="vm-api"):

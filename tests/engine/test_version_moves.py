@@ -11,25 +11,9 @@ from engine.errors import (
 )
 from engine.models import BulkJob, JournalEntry, Transaction
 from engine.services import version_moves
+from tests.version_pipelines import move_versions
 
-V1 = {
-    "name": "vm-order",
-    "steps": [
-        {"name": "prepare", "type": "util/set", "config": {"values": {"v": 1}}},
-        {"name": "approve", "type": "util/wait-switch", "config": {"switch": "approved"}},
-        {"name": "nap", "type": "util/sleep", "config": {"duration": "PT1H"}},
-        {"name": "ship", "type": "util/set", "config": {"values": {"shipped": 1}}},
-    ],
-}
-V2 = {
-    "name": "vm-order",
-    "steps": [
-        {"name": "prepare", "type": "util/set", "config": {"values": {"v": 2}}},
-        {"name": "approve", "type": "util/wait-switch", "config": {"switch": "approved", "timeout": "P1D"},
-         "on": {"timeout": "ship"}},
-        {"name": "ship", "type": "util/set", "config": {"values": {"shipped": 2}}},
-    ],
-}
+V1, V2 = move_versions("vm-order")
 
 
 def _load_both(harness):

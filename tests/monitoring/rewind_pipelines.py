@@ -2,6 +2,8 @@
 until a fixed version is published, and an order whose second version drops a step and changes another."""
 import copy
 
+from tests.version_pipelines import move_versions
+
 ORDER = {
     "name": "rc-order",
     "steps": [
@@ -20,24 +22,7 @@ def order_fixed():
     return definition
 
 
-MOVE_V1 = {
-    "name": "vm-console",
-    "steps": [
-        {"name": "prepare", "type": "util/set", "config": {"values": {"v": 1}}},
-        {"name": "approve", "type": "util/wait-switch", "config": {"switch": "approved"}},
-        {"name": "nap", "type": "util/sleep", "config": {"duration": "PT1H"}},
-        {"name": "ship", "type": "util/set", "config": {"values": {"shipped": 1}}},
-    ],
-}
-MOVE_V2 = {
-    "name": "vm-console",
-    "steps": [
-        {"name": "prepare", "type": "util/set", "config": {"values": {"v": 2}}},
-        {"name": "approve", "type": "util/wait-switch", "config": {"switch": "approved", "timeout": "P1D"},
-         "on": {"timeout": "ship"}},
-        {"name": "ship", "type": "util/set", "config": {"values": {"shipped": 2}}},
-    ],
-}
+MOVE_V1, MOVE_V2 = move_versions("vm-console")
 
 
 def move_world(world, *, approving=3, owner=None):
