@@ -262,3 +262,32 @@ def test_no_signal_is_sent_when_the_finishing_transaction_rolls_back(h, finished
         raise RuntimeError("rolled back")
     assert finished == []
     assert client.get(owner="test", tx_id=tx_id)["status"] == "sleeping"
+
+
+def test_rewind_runs_a_failed_transaction_again_as_the_app_and_hides_another_owners(h):
+    tx = client.start(owner="test", transaction_type="fails", app="shop")
+    h.run(tx["tx_id"])
+    fixed = {**FAIL, "steps": [{"name": "no", "type": "util/set", "config": {"values": {"fixed": True}}}]}
+    h.load(fixed)
+    assert code_of(client.rewind, owner="other", tx_id=tx["tx_id"], to_step="no") == "not_found"
+    rewound = client.rewind(owner="test", tx_id=tx["tx_id"], to_step="no", version="current", reason="fixed",
+                            app="shop")
+    assert rewound["status"] == "queued"
+    assert h.run(tx["tx_id"]).data == {"fixed": True}
+    entry = h.result(tx["tx_id"]).journal
+    assert [(e.kind, e.actor) for e in entry if e.kind == "rewind"] == [("rewind", "app:shop")]
+    assert code_of(client.rewind, owner="test", tx_id=tx["tx_id"], to_step="nope") == "step_not_in_version"
+
+
+def test_a_version_move_is_previewed_then_done_by_the_client(h):
+    [old] = h.load(SWITCH)
+    tx = client.start(owner="test", transaction_type="approval")
+    h.run(tx["tx_id"])
+    [new] = h.load({**SWITCH, "steps": [SWITCH["steps"][0], {
+        "name": "done", "type": "util/set", "config": {"values": {"approved": "v2"}}}]})
+    preview = client.preview_version_move(transaction_type="approval", from_version=old.pk, to_version=new.pk)
+    assert (preview["count"], preview["moves"], preview["steps"][0]["changes"]) == (1, 1, [])
+    job = client.move_version(transaction_type="approval", from_version=old.pk, to_version=new.pk, app="ops")
+    assert (job["status"], job["total"], job["done"], job["skipped"]) == ("done", 1, 1, 0)
+    h.set_switch(tx["tx_id"], "approved", True)
+    assert h.run(tx["tx_id"]).data == {"approved": "v2"}
