@@ -10,7 +10,7 @@ from engine.errors import (
     VersionNotFound,
 )
 from engine.models import BulkJob, JournalEntry, Transaction
-from engine.services import version_moves
+from engine.services import bulk, version_moves
 from tests.version_pipelines import move_versions
 
 V1, V2 = move_versions("vm-order")
@@ -117,3 +117,26 @@ def test_bad_versions_are_refused(harness):
     with pytest.raises(VersionNotFound):
         harness.move_version("vm-order", v1, "nope")
     assert not BulkJob.objects.exists()
+
+
+def test_a_batch_whose_job_another_node_moved_on_applies_nothing_and_the_counts_stay_exact(harness, settings):
+    settings.DATP = {**settings.DATP, "BULK_BATCH": 2, "BULK_INLINE_MAX": 0}
+    v1, v2 = _load_both(harness)
+    harness.load(V1)
+    sleepers = [harness.start("vm-order", {"n": n}) for n in range(5)]
+    harness.settle()
+    job = bulk.version_move_start(pipeline="vm-order", from_version=v1, to_version=v2, actor="test")
+    assert (job.status, job.total) == ("pending", 5)
+    assert bulk.bulk_apply_batch(job_id=job.pk)  # the first batch of 2, each in its own database transaction
+    stale = BulkJob.objects.get(pk=job.pk)
+    stale.cursor = None  # what a node that read the job before that batch holds
+    rows = bulk._next_rows(stale)
+    assert len(rows) == 2
+    assert bulk._apply_alone(stale, rows, more=True, now=harness.now()) is False
+    job.refresh_from_db()
+    assert (job.done, job.skipped) == (2, 0)
+    while bulk.bulk_apply_batch(job_id=job.pk):
+        pass
+    job.refresh_from_db()
+    assert (job.status, job.done, job.skipped) == ("done", 5, 0)
+    assert JournalEntry.objects.filter(kind="version_move", tx_id__in=sleepers).count() == 5
