@@ -124,16 +124,36 @@ def make(target, **env):
     return subprocess.run(command, cwd=ROOT, env={**os.environ, **env}).returncode
 
 
+def beside():
+    """Whether the SQLite pass runs beside the PostgreSQL ones (it needs no database server, they wait much of
+    their time on real node processes): with two cores or more, unless DATP_TEST_SERIAL is set."""
+    return (os.cpu_count() or 1) >= 2 and not os.environ.get("DATP_TEST_SERIAL")
+
+
 def run_both_passes():
-    """The whole suite on SQLite, then on PostgreSQL, then the run core's tests on PostgreSQL with the
-    fast paths off, then the example host project from the built wheel (make example); each runs even when
-    one before it fails."""
+    """The whole suite on SQLite and on PostgreSQL, then the run core's tests on PostgreSQL with the fast paths
+    off, then the example host project from the built wheel (make example); each runs even when one before it
+    fails. The SQLite pass runs beside the PostgreSQL passes (`beside`): its output is printed, whole, after
+    theirs."""
     ensure_packages()
     if make("venv"):
         return 1
-    with postgres_url() as url:
-        results = {"SQLite": make("test-sqlite"), "PostgreSQL": make("test-postgres", DATABASE_URL=url),
-                   "PostgreSQL, general paths": make("test-postgres-general", DATABASE_URL=url)}
+    results = {}
+    with postgres_url() as url, tempfile.TemporaryDirectory(prefix="datp-test.") as folder:
+        log = Path(folder) / "sqlite.log"
+        sqlite = None
+        if beside():
+            print("== the SQLite pass runs beside the PostgreSQL passes: its output follows theirs ==", flush=True)
+            with open(log, "w") as out:
+                sqlite = subprocess.Popen([os.environ.get("MAKE", "make"), "--no-print-directory", "test-sqlite"],
+                                          cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        else:
+            results["SQLite"] = make("test-sqlite")
+        results["PostgreSQL"] = make("test-postgres", DATABASE_URL=url)
+        results["PostgreSQL, general paths"] = make("test-postgres-general", DATABASE_URL=url)
+        if sqlite is not None:
+            results["SQLite"] = sqlite.wait()
+            print(log.read_text(), end="", flush=True)
     results["example host project (built wheel)"] = make("example")
     for name, code in results.items():
         print(f"== {name} pass: {'passed' if code == 0 else f'FAILED (exit {code})'}")
