@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,17 +105,18 @@ def ensure_packages(names=tuple(PACKAGES)):
 
 
 @contextlib.contextmanager
-def postgres_url():
-    """DATABASE_URL when it names a PostgreSQL, else a private cluster's (stopped and removed on leaving)."""
+def postgres_url(databases=("datp",)):
+    """DATABASE_URL when it names a PostgreSQL (the same URL for each of `databases`), else a private cluster's
+    databases (stopped and removed on leaving): a URL, or with several names a list of them."""
     outer = os.environ.get("DATABASE_URL", "")
     if outer.startswith("postgres"):
-        yield outer
+        yield outer if len(databases) == 1 else [outer] * len(databases)
         return
     cluster = PrivatePostgres()
     try:
-        url = cluster.create_database("datp")
+        urls = [cluster.create_database(name) for name in databases]
         print(f"PostgreSQL: a private cluster on port {cluster.port} ({cluster.dir}), removed at the end", flush=True)
-        yield url
+        yield urls[0] if len(databases) == 1 else urls
     finally:
         cluster.close()
 
@@ -125,34 +127,45 @@ def make(target, **env):
 
 
 def beside():
-    """Whether the SQLite pass runs beside the PostgreSQL ones (it needs no database server, they wait much of
-    their time on real node processes): with two cores or more, unless DATP_TEST_SERIAL is set."""
+    """Whether the passes run in two streams at once (with two cores or more, unless DATP_TEST_SERIAL is set):
+    the PostgreSQL pass in one; the SQLite pass, then the general paths' pass on a database of its own, in the
+    other. Much of each pass waits on real node processes and on PostgreSQL, so two streams fill two cores."""
     return (os.cpu_count() or 1) >= 2 and not os.environ.get("DATP_TEST_SERIAL")
+
+
+def make_logged(target, log, **env):
+    """`make(target)` with its output appended to `log` instead of this process's."""
+    command = [os.environ.get("MAKE", "make"), "--no-print-directory", target]
+    with open(log, "a") as out:
+        return subprocess.run(command, cwd=ROOT, env={**os.environ, **env}, stdout=out,
+                              stderr=subprocess.STDOUT).returncode
 
 
 def run_both_passes():
     """The whole suite on SQLite and on PostgreSQL, then the run core's tests on PostgreSQL with the fast paths
     off, then the example host project from the built wheel (make example); each runs even when one before it
-    fails. The SQLite pass runs beside the PostgreSQL passes (`beside`): its output is printed, whole, after
-    theirs."""
+    fails. With `beside()`, the SQLite and general passes run in a second stream beside the PostgreSQL pass, and
+    their output is printed, whole, after its own."""
     ensure_packages()
     if make("venv"):
         return 1
     results = {}
-    with postgres_url() as url, tempfile.TemporaryDirectory(prefix="datp-test.") as folder:
-        log = Path(folder) / "sqlite.log"
-        sqlite = None
-        if beside():
-            print("== the SQLite pass runs beside the PostgreSQL passes: its output follows theirs ==", flush=True)
-            with open(log, "w") as out:
-                sqlite = subprocess.Popen([os.environ.get("MAKE", "make"), "--no-print-directory", "test-sqlite"],
-                                          cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-        else:
-            results["SQLite"] = make("test-sqlite")
-        results["PostgreSQL"] = make("test-postgres", DATABASE_URL=url)
-        results["PostgreSQL, general paths"] = make("test-postgres-general", DATABASE_URL=url)
-        if sqlite is not None:
-            results["SQLite"] = sqlite.wait()
+    if not beside() or os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        with postgres_url() as url:
+            results = {"SQLite": make("test-sqlite"), "PostgreSQL": make("test-postgres", DATABASE_URL=url),
+                       "PostgreSQL, general paths": make("test-postgres-general", DATABASE_URL=url)}
+    else:
+        with postgres_url(("datp", "datp_general")) as (url, general_url), \
+                tempfile.TemporaryDirectory(prefix="datp-test.") as folder:
+            print("== two streams: the PostgreSQL pass; the SQLite pass then the general paths' pass, whose output "
+                  "follows ==", flush=True)
+            log = Path(folder) / "second.log"
+            second = threading.Thread(target=lambda: results.update(
+                {"SQLite": make_logged("test-sqlite", log),
+                 "PostgreSQL, general paths": make_logged("test-postgres-general", log, DATABASE_URL=general_url)}))
+            second.start()
+            results["PostgreSQL"] = make("test-postgres", DATABASE_URL=url)
+            second.join()
             print(log.read_text(), end="", flush=True)
     results["example host project (built wheel)"] = make("example")
     for name, code in results.items():
