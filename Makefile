@@ -41,7 +41,7 @@ wheel: venv
 example: venv
 	$(PY) -m tests.example_run
 
-# The whole suite on SQLite, then on PostgreSQL: installs Debian's postgresql, redis-server and chromium
+# The whole suite on SQLite and on PostgreSQL (two streams at once on two cores: tests/machine.py): installs Debian's postgresql, redis-server and chromium
 # when missing (as root or with sudo -n), and starts a private PostgreSQL cluster unless DATABASE_URL
 # names one (tests/machine.py).
 test:
