@@ -25,6 +25,7 @@ from engine.models import (
 from engine.services import webhooks
 from engine.services.common import lock_tx, retry_on_deadlock
 from engine.services.followups import close_open, follow_up
+from engine.services.runs import definition_of
 from engine.services.state.rewind import rewind
 from engine.states import TxStatus, is_terminal
 
@@ -59,8 +60,7 @@ def target_version(tx, version):
 
 
 def _steps(version_id):
-    return [step["name"] for step in PipelineVersion.objects.values_list("definition", flat=True).get(
-        pk=version_id)["steps"]]
+    return [step["name"] for step in definition_of(version_id=version_id)["steps"]]
 
 
 def _refuse_links(tx):

@@ -26,6 +26,7 @@ from engine.services.common import (
     lock_tx,
     retry_on_deadlock,
 )
+from engine.services.runs import definition_of
 from engine.states import TX_MOVABLE, TX_MOVABLE_VALUES, TxStatus
 
 COUNT_CAP = 100_000
@@ -33,10 +34,13 @@ COUNT_CAP = 100_000
 
 def versions_of(*, pipeline, from_version, to_version):
     """The two versions' definitions, checked to be versions of `pipeline` and different."""
-    found = dict(PipelineVersion.objects.filter(pipeline_id=pipeline, version__in=[from_version, to_version])
-                 .values_list("version", "definition"))
+    found = {}
     for field, version in (("from_version", from_version), ("to_version", to_version)):
-        if version not in found:
+        try:  # versions never change: each is read once per process (a move checks them for every transaction)
+            found[version] = definition_of(version_id=version)
+        except PipelineVersion.DoesNotExist:
+            found[version] = None
+        if found[version] is None or found[version].get("name") != pipeline:
             raise VersionNotFound(f"Pipeline {pipeline!r} has no version {version!r}.", field=field)
     if from_version == to_version:
         raise InvalidRequest("The versions are the same.", fields={"to_version": ["Another version than from_version."]})
